@@ -1,0 +1,237 @@
+"""The data config (`configs/data/*.yaml`): where the raw readings are and how to read them.
+
+Paths are expanded for `${VAR}` / `${VAR:-default}` and, when relative, resolved from the
+current working directory (the project root for the commands in the README).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import Field, field_validator, model_validator
+
+from forecasting.config.base import StrictModel, load_yaml_model
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_path(value: str) -> Path:
+    """Expand `${VAR}` and `${VAR:-default}` and `~` in a configured path."""
+
+    def sub(m: re.Match[str]) -> str:
+        return os.environ.get(m.group(1), m.group(2) or "")
+
+    return Path(os.path.expanduser(_ENV.sub(sub, value)))
+
+
+def parse_timezone(name: str) -> dt.tzinfo:
+    """An IANA zone name (`Europe/London`), `UTC`, or a fixed offset such as `+10:00`."""
+    m = re.fullmatch(r"(?:UTC)?([+-])(\d{1,2}):?(\d{2})", name.strip())
+    if m:
+        sign = 1 if m.group(1) == "+" else -1
+        delta = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        return dt.timezone(sign * delta)
+    if name.upper() == "UTC":
+        return dt.UTC
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {name!r}: use an IANA name such as 'Europe/London', "
+            "'America/New_York', 'UTC', or a fixed offset such as '+10:00'"
+        ) from None
+
+
+def parse_frequency(value: str) -> pd.Timedelta:
+    try:
+        td = pd.Timedelta(pd.tseries.frequencies.to_offset(value))
+    except (ValueError, TypeError):
+        raise ValueError(f"invalid frequency {value!r}: use e.g. '15min', '30min', '1h'") from None
+    if td <= pd.Timedelta(0) or td > pd.Timedelta(days=1):
+        raise ValueError(f"frequency {value!r} must be between 1 minute and 1 day")
+    return td
+
+
+Aggregate = Literal["mean", "sum", "min", "max", "first", "last"]
+
+
+class ColumnSpec(StrictModel):
+    """A covariate column: where it comes from and how it becomes an hourly value."""
+
+    column: str
+    aggregate: Aggregate = "mean"
+    values: dict[str, float] | None = Field(
+        default=None, description="map text levels to numbers, e.g. {Low: -1, Normal: 0, High: 1}"
+    )
+
+
+class FillPolicy(StrictModel):
+    """How missing values are filled. `none` leaves them missing (and reported)."""
+
+    method: Literal["none", "linear", "seasonal", "zero", "ffill"] = "none"
+    max_length: int = Field(default=0, ge=0, description="longest gap filled, in output intervals")
+    season: int = Field(default=168, ge=1, description="lag in output intervals for 'seasonal'")
+    outside: float | None = Field(
+        default=None, description="value used outside the covariate file's time range"
+    )
+
+    @model_validator(mode="after")
+    def _length_needed(self) -> FillPolicy:
+        if self.method != "none" and self.max_length == 0:
+            raise ValueError(f"fill method '{self.method}' needs max_length > 0 (in intervals)")
+        return self
+
+
+class InputSpec(StrictModel):
+    """The main file(s) of meter readings in long format."""
+
+    path: str = Field(description="file, folder of files, or glob of CSV/parquet")
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    series_id: str | None = Field(default=None, description="column naming the series")
+    series_id_value: str | None = Field(default=None, description="id when the file is one series")
+    timestamp: str
+    timestamp_format: str | None = Field(default=None, description="strptime format; None = ISO")
+    timezone: str = Field(default="UTC", description="clock of the timestamps in the file")
+    label: Literal["start", "end"] = Field(
+        default="start", description="whether a timestamp marks the start or the end of its interval"
+    )
+    target: str
+    quantity: Literal["energy", "power"] = Field(
+        default="energy", description="energy per interval, or average power over the interval"
+    )
+    unit: str = "kWh"
+    scale: float = Field(default=1.0, gt=0, description="multiplier applied to target values")
+    static_columns: list[str] = Field(default_factory=list)
+    covariates: dict[str, ColumnSpec] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        parse_timezone(v)
+        return v
+
+    @model_validator(mode="after")
+    def _id(self) -> InputSpec:
+        if (self.series_id is None) == (self.series_id_value is None):
+            raise ValueError("set exactly one of series_id (a column) or series_id_value (a constant)")
+        return self
+
+
+class ValidationSpec(StrictModel):
+    allow_negative: bool = Field(default=False, description="net metering with export")
+    max_value: float | None = Field(
+        default=None, gt=0, description="largest plausible target per source interval (source unit)"
+    )
+    robust_z: float | None = Field(
+        default=None, gt=0, description="reject values this many robust SDs above the series median"
+    )
+    duplicates: Literal["first", "last", "drop"] = Field(
+        default="first", description="which of conflicting duplicate readings to keep"
+    )
+    partial_intervals: Literal["quarantine", "scale"] = Field(
+        default="quarantine", description="output intervals missing some source readings"
+    )
+
+
+class HolidaySpec(StrictModel):
+    country: str | None = Field(default=None, description="ISO code for the `holidays` package")
+    subdivision: str | None = None
+    file: str | None = Field(default=None, description="CSV with one date per row")
+    date_column: str | None = None
+
+
+class CalendarSpec(StrictModel):
+    timezone: str = Field(default="UTC", description="local time for calendar features and origins")
+    holidays: HolidaySpec = Field(default_factory=HolidaySpec)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        parse_timezone(v)
+        return v
+
+
+class StaticSpec(StrictModel):
+    path: str
+    id_column: str
+    columns: list[str] = Field(default_factory=list, description="empty = all other columns")
+    delimiter: str = ","
+
+
+class CovariateSource(StrictModel):
+    """A time series shared by all series (weather, a price signal), joined on time."""
+
+    name: str
+    path: str
+    timestamp: str
+    timestamp_format: str | None = None
+    timezone: str = "UTC"
+    label: Literal["start", "end"] = "start"
+    delimiter: str = ","
+    columns: dict[str, ColumnSpec]
+    known_future: bool = Field(
+        default=True, description="known for the forecast horizon (forecasts or schedules)"
+    )
+    fill: FillPolicy = Field(default_factory=FillPolicy)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        parse_timezone(v)
+        return v
+
+
+class DataConfig(StrictModel):
+    """Everything needed to turn raw readings into the canonical hourly frame."""
+
+    name: str
+    description: str = ""
+    input: InputSpec
+    frequency: str = Field(default="auto", description="source interval, or 'auto' to infer it")
+    output_frequency: str = "1h"
+    calendar: CalendarSpec = Field(default_factory=CalendarSpec)
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    gaps: FillPolicy = Field(default_factory=FillPolicy)
+    static: StaticSpec | None = None
+    covariates: list[CovariateSource] = Field(default_factory=list)
+
+    @field_validator("frequency")
+    @classmethod
+    def _freq(cls, v: str) -> str:
+        if v != "auto":
+            parse_frequency(v)
+        return v
+
+    @field_validator("output_frequency")
+    @classmethod
+    def _out_freq(cls, v: str) -> str:
+        parse_frequency(v)
+        return v
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> DataConfig:
+        seen: dict[str, str] = {}
+        for name in self.input.covariates:
+            seen[name] = "input.covariates"
+        for cov in self.covariates:
+            for name in cov.columns:
+                if name in seen:
+                    raise ValueError(f"covariate '{name}' is defined twice ({seen[name]}, {cov.name})")
+                seen[name] = cov.name
+        reserved = {"series_id", "timestamp", "target", "filled"}
+        clash = reserved & set(seen)
+        if clash:
+            raise ValueError(f"covariate names {sorted(clash)} are reserved for the canonical frame")
+        return self
+
+
+def load_data_config(path: str | Path) -> DataConfig:
+    return load_yaml_model(DataConfig, path)

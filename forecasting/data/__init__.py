@@ -1,0 +1,1 @@
+"""Data layer: loaders, validation with quarantine, resampling, gaps, covariates, synthetic data."""

@@ -1,0 +1,109 @@
+"""Time series shared by every series (weather, a price signal), read, checked and joined on time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.config.data import CovariateSource, parse_timezone
+from forecasting.data import timestamps as ts
+from forecasting.data.gaps import fill
+from forecasting.data.ingest import parse_numbers
+from forecasting.data.quarantine import Quarantine
+from forecasting.data.readers import read_table
+
+
+@dataclass
+class CovariateTable:
+    name: str
+    values: pd.DataFrame  # index: UTC output timestamps, one column per covariate
+    quarantine: Quarantine
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> CovariateTable:
+    """Read one covariate file and aggregate it to the output interval (UTC interval starts)."""
+    cols = {name: spec.column for name, spec in source.columns.items()}
+    wanted = [source.timestamp, *dict.fromkeys(cols.values())]
+    raw = read_table(source.path, wanted, delimiter=source.delimiter, what=f"covariate '{source.name}'")
+    q = Quarantine(raw, None, source.timestamp, list(dict.fromkeys(cols.values())))
+    wall = ts.parse_timestamps(raw[source.timestamp], source.timestamp_format)
+    q.reject(wall.isna().to_numpy(), "unparseable_timestamp", "timestamp cannot be parsed")
+    tz = parse_timezone(source.timezone)
+    step = ts.infer_frequency(pd.Series("x", index=wall.index), wall.where(q.alive)) or out_freq
+    shift = step if source.label == "end" else pd.Timedelta(0)
+    utc, status = ts.localize((wall - shift).where(q.alive), pd.Series("x", index=wall.index), tz)
+    q.reject(status == ts.NONEXISTENT, "nonexistent_local_time", f"not a valid time in {source.timezone}")
+    q.reject(status == ts.AMBIG_EXTRA, "duplicate_timestamp", "ambiguous local time seen more than twice")
+    dup = pd.Series(utc).where(q.alive).duplicated(keep="first").to_numpy() & q.alive
+    q.reject(dup, "duplicate_timestamp", "timestamp already seen in this file")
+
+    alive = q.alive
+    data = pd.DataFrame({"timestamp": utc[alive].to_numpy()})
+    data["timestamp"] = pd.to_datetime(data["timestamp"], utc=True)
+    missing: dict[str, int] = {}
+    unknown: dict[str, list[str]] = {}
+    for name, spec in source.columns.items():
+        col = raw.loc[alive, spec.column]
+        if spec.values is not None:
+            text = col.astype("string").str.strip()
+            mapped = text.map(spec.values).astype("float64")
+            bad = mapped.isna() & text.notna()
+            if bad.any():
+                unknown[name] = sorted(text[bad].unique().tolist())[:5]
+            data[name] = mapped.to_numpy()
+        else:
+            values, _, _ = parse_numbers(col, f"covariate '{source.name}' column '{spec.column}'")
+            data[name] = values.to_numpy()
+        missing[name] = int(data[name].isna().sum())
+    data["bucket"] = data["timestamp"].dt.floor(out_freq)
+    agg = {name: (name, spec.aggregate) for name, spec in source.columns.items()}
+    values = data.groupby("bucket").agg(**agg).sort_index()
+    values.index.name = "timestamp"
+    report = {
+        "path": str(source.path),
+        "rows_in": len(raw),
+        "rows_used": int(alive.sum()),
+        "rows_quarantined": int((~alive).sum()),
+        "quarantined_by_reason": q.counts(),
+        "missing_values": missing,
+        "unknown_levels": unknown,
+        "first": str(values.index.min()) if len(values) else None,
+        "last": str(values.index.max()) if len(values) else None,
+        "known_future": source.known_future,
+    }
+    return CovariateTable(source.name, values, q, report)
+
+
+def join_covariates(frame: pd.DataFrame, table: CovariateTable, source: CovariateSource, out_freq: pd.Timedelta) -> pd.DataFrame:
+    """Join `table` onto the canonical frame by timestamp, filling by the source's policy."""
+    if frame.empty:
+        for name in source.columns:
+            frame[name] = pd.Series(dtype="float64")
+        return frame
+    lo, hi = frame["timestamp"].min(), frame["timestamp"].max()
+    grid = pd.date_range(min(lo, table.values.index.min()) if len(table.values) else lo, hi, freq=out_freq)
+    full = table.values.reindex(grid)
+    inside = np.zeros(len(grid), dtype=bool)
+    if len(table.values):
+        inside = (grid >= table.values.index.min()) & (grid <= table.values.index.max())
+    filled_counts: dict[str, int] = {}
+    for name in source.columns:
+        col, took = fill(full[name], pd.Series(0, index=full.index), source.fill)
+        col.index = full.index
+        filled_counts[name] = int(took.sum())
+        if source.fill.outside is not None:
+            col = col.where(inside, source.fill.outside)
+        full[name] = col
+    full.index.name = "timestamp"
+    out = frame.merge(full.reset_index(), on="timestamp", how="left")
+    table.report["filled_intervals"] = filled_counts
+    table.report["coverage"] = {
+        name: round(float(out[name].notna().mean()), 6) for name in source.columns
+    }
+    return out
+
+

@@ -1,0 +1,276 @@
+"""Validate raw meter readings row by row, at the source frequency.
+
+Output: the accepted readings (`series_id`, UTC interval start, energy per interval, main-file
+covariates and static columns) plus the quarantine of every rejected row and DST facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.config.data import DataConfig, parse_frequency, parse_timezone
+from forecasting.data import timestamps as ts
+from forecasting.data.quarantine import Quarantine
+from forecasting.data.readers import FILE_COL, ROW_COL, read_table
+from forecasting.errors import InputError
+
+_MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}
+
+
+@dataclass
+class Ingested:
+    readings: pd.DataFrame  # series_id, timestamp (UTC start), target, covariates..., statics..., _file, _row
+    quarantine: Quarantine
+    frequency: pd.Timedelta
+    unit: str
+    dst: dict[str, Any] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
+    unsorted_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_numbers(raw: pd.Series, where: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Return (float values, unparseable mask, missing/non-finite mask)."""
+    if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        raise InputError(f"{where}: column has type {raw.dtype}, expected numbers")
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        values = raw.astype("float64")
+        return values, np.zeros(len(raw), dtype=bool), ~np.isfinite(values.to_numpy())
+    text = raw.astype("string").str.strip()
+    values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce").astype("float64")
+    failed = values.isna().to_numpy()
+    missing = text.isna().to_numpy() | text.str.lower().isin(_MISSING_TEXT).fillna(True).to_numpy()
+    unparseable = failed & ~missing
+    nonfinite = (failed & missing) | np.isinf(values.to_numpy())
+    return values, unparseable, nonfinite
+
+
+def _fmt_values(values: pd.Series) -> np.ndarray:
+    return values.map(lambda v: f"{v:g}").to_numpy(dtype=object)
+
+
+def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
+    spec = config.input
+    path = input_path or spec.path
+    cov_cols = {name: c.column for name, c in spec.covariates.items()}
+    wanted = [c for c in [spec.series_id, spec.timestamp, spec.target] if c]
+    for c in [*cov_cols.values(), *spec.static_columns]:
+        if c not in wanted:
+            wanted.append(c)
+    raw = read_table(path, wanted, spec.format, spec.delimiter, spec.encoding)
+    q = Quarantine(raw, spec.series_id, spec.timestamp, [spec.target])
+    notes: list[str] = []
+
+    # series id
+    if spec.series_id:
+        sid = raw[spec.series_id].astype("string").str.strip()
+        q.reject(sid.isna() | (sid == ""), "missing_series_id", "empty series id")
+        sid = sid.fillna("")
+    else:
+        sid = pd.Series(spec.series_id_value, index=raw.index, dtype="string")
+
+    # timestamps (naive wall clock of the source)
+    wall = ts.parse_timestamps(raw[spec.timestamp], spec.timestamp_format)
+    fmt = spec.timestamp_format or "ISO 8601"
+    q.reject(wall.isna().to_numpy(), "unparseable_timestamp", f"does not match {fmt}")
+
+    # target values
+    values, unparseable, nonfinite = parse_numbers(raw[spec.target], f"column '{spec.target}'")
+    q.reject(unparseable, "unparseable_target", f"column '{spec.target}' is not a number")
+    q.reject(nonfinite, "non_finite_target", f"column '{spec.target}' is empty, NaN or infinite")
+    if not config.validation.allow_negative:
+        q.reject((values < 0).to_numpy(), "negative_target", "negative energy")
+
+    # frequency and localisation
+    if config.frequency == "auto":
+        freq = ts.infer_frequency(sid[q.alive], wall[q.alive])
+        if freq is None:
+            raise InputError(f"{path}: cannot infer the data frequency (fewer than two readings per series); set 'frequency'")
+        notes.append(f"inferred source frequency {format_freq(freq)}")
+    else:
+        freq = parse_frequency(config.frequency)
+    tz = parse_timezone(spec.timezone)
+    shift = freq if spec.label == "end" else pd.Timedelta(0)
+    wall_start = wall - shift
+    alive_now = q.alive
+    utc, status = ts.localize(wall_start.where(alive_now), sid, tz)
+    label_text = raw[spec.timestamp].astype("string").to_numpy()
+    q.reject(status == ts.NONEXISTENT, "nonexistent_local_time", f"not a valid time in {spec.timezone}")
+    q.reject(status == ts.AMBIG_EXTRA, "duplicate_timestamp", "ambiguous local time seen more than twice")
+    dst = _dst_facts(status, label_text, sid, wall_start, alive_now, tz, freq, shift, spec.label)
+
+    utc = utc.dt.tz_localize(None)  # naive UTC from here on: fast numpy datetime64 work
+    on_grid = (utc.dt.floor(freq) == utc).fillna(True).to_numpy()
+    q.reject(~on_grid, "off_grid_timestamp", f"not on the {format_freq(freq)} grid")
+
+    # spikes (in the file's own unit)
+    vmax = config.validation.max_value
+    if vmax is not None:
+        over = (values > vmax).to_numpy()
+        q.reject(over, "spike", np.array([f"value above max_value {vmax:g}"] * len(raw), dtype=object))
+    if config.validation.robust_z is not None:
+        _reject_robust_spikes(q, sid, values, config.validation.robust_z)
+
+    # duplicates of (series, UTC time) among what is left
+    duplicates = _reject_duplicates(q, sid, utc, values, config.validation.duplicates)
+
+    alive = q.alive
+    unsorted = _count_unsorted(sid[alive], utc[alive])
+    scale = spec.scale * (freq / pd.Timedelta(hours=1) if spec.quantity == "power" else 1.0)
+    out = pd.DataFrame(
+        {
+            "series_id": sid[alive].astype("string").to_numpy(),
+            "timestamp": utc[alive].to_numpy(),
+            "target": values[alive].to_numpy() * scale,
+        }
+    )
+    out["timestamp"] = out["timestamp"].astype("datetime64[us]").dt.tz_localize("UTC")
+    for name, col in cov_cols.items():
+        mapping = spec.covariates[name].values
+        out[name] = _covariate_values(raw.loc[alive, col], mapping, f"column '{col}'")
+    for col in spec.static_columns:
+        out[col] = raw.loc[alive, col].astype("string").to_numpy()
+    out["_idx"] = np.flatnonzero(alive)
+    out[FILE_COL] = raw.loc[alive, FILE_COL].to_numpy()
+    out[ROW_COL] = raw.loc[alive, ROW_COL].to_numpy()
+    out = out.sort_values(["series_id", "timestamp"], kind="stable", ignore_index=True)
+    unit = spec.unit if spec.quantity == "energy" else f"{spec.unit}h"
+    return Ingested(out, q, freq, unit, dst, duplicates, unsorted, notes)
+
+
+def _covariate_values(raw: pd.Series, mapping: dict[str, float] | None, where: str) -> np.ndarray:
+    if mapping is not None:
+        return raw.astype("string").str.strip().map(mapping).astype("float64").to_numpy()
+    values, _, _ = parse_numbers(raw, where)
+    return values.to_numpy()
+
+
+def format_freq(freq: pd.Timedelta) -> str:
+    """'30min', '1h', '1d' style text for a step."""
+    minutes = int(freq / pd.Timedelta(minutes=1))
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
+
+
+def _reject_robust_spikes(q: Quarantine, sid: pd.Series, values: pd.Series, z: float) -> None:
+    alive = q.alive
+    df = pd.DataFrame({"s": sid.to_numpy(), "v": values.where(alive).to_numpy()})
+    med = df.groupby("s")["v"].transform("median")
+    mad = (df["v"] - med).abs().groupby(df["s"]).transform("median") * 1.4826
+    score = (df["v"] - med) / mad.where(mad > 0)
+    over = (score > z).fillna(False).to_numpy()
+    detail = np.where(over, "robust z-score " + score.round(1).astype("string").fillna("") + f" > {z:g}", None)
+    q.reject(over, "spike", detail)
+
+
+def _reject_duplicates(
+    q: Quarantine, sid: pd.Series, utc: pd.Series, values: pd.Series, policy: str
+) -> dict[str, int]:
+    idx = np.flatnonzero(q.alive)
+    df = pd.DataFrame(
+        {"s": sid.to_numpy()[idx], "t": utc.to_numpy()[idx], "v": values.to_numpy()[idx], "i": idx}
+    )
+    df["row"] = q.raw[ROW_COL].to_numpy()[idx]
+    dup = df.duplicated(["s", "t"], keep=False)
+    facts = {"identical": 0, "conflicting": 0, "groups": 0}
+    if not dup.any():
+        return facts
+    d = df[dup]
+    g = d.groupby(["s", "t"], sort=False)
+    n_values = g["v"].transform("nunique")
+    occ = g.cumcount()
+    size = g["v"].transform("size")
+    identical = n_values == 1
+    if policy == "first":
+        conflict_keep = occ == 0
+    elif policy == "last":
+        conflict_keep = occ == size - 1
+    else:
+        conflict_keep = pd.Series(False, index=d.index)
+    keep = (identical & (occ == 0)) | (~identical & conflict_keep)
+    kept_row = d["row"].where(keep).groupby([d["s"], d["t"]], sort=False).transform("first")
+    kept_val = d["v"].where(keep).groupby([d["s"], d["t"]], sort=False).transform("first")
+    reject = ~keep
+    detail = np.where(
+        identical,
+        "same value as row " + kept_row.astype("Int64").astype("string").fillna("?"),
+        np.where(
+            kept_row.notna(),
+            "conflicts with kept row " + kept_row.astype("Int64").astype("string").fillna("?")
+            + " (value " + kept_val.map(lambda v: f"{v:g}", na_action="ignore").astype("string").fillna("?") + ")",
+            f"conflicting readings, none kept (duplicates: {policy})",
+        ),
+    )
+    mask = np.zeros(len(q.raw), dtype=bool)
+    mask[d["i"].to_numpy()[reject.to_numpy()]] = True
+    full_detail = np.empty(len(q.raw), dtype=object)
+    full_detail[d["i"].to_numpy()] = detail
+    q.reject(mask, "duplicate_timestamp", full_detail)
+    facts["groups"] = int(g.ngroups)
+    facts["identical"] = int((reject & identical).sum())
+    facts["conflicting"] = int((reject & ~identical).sum())
+    return facts
+
+
+def _count_unsorted(sid: pd.Series, utc: pd.Series) -> int:
+    """Rows whose timestamp is earlier than the previous row of the same series, in file order."""
+    df = pd.DataFrame({"s": sid.to_numpy(), "t": utc.to_numpy()})
+    prev = df.groupby("s", sort=False)["t"].shift()
+    return int((df["t"] < prev).sum())
+
+
+def _dst_facts(
+    status: np.ndarray,
+    labels: np.ndarray,
+    sid: pd.Series,
+    wall_start: pd.Series,
+    alive: np.ndarray,
+    tz: Any,
+    freq: pd.Timedelta,
+    shift: pd.Timedelta,
+    label: str,
+) -> dict[str, Any]:
+    if not ts.has_dst(tz):
+        return {"timezone_has_dst": False}
+
+    def examples(mask: np.ndarray, n: int = 3) -> list[str]:
+        return [f"{sid.iloc[i]} {labels[i]}" for i in np.flatnonzero(mask)[:n]]
+
+    second = status == ts.AMBIG_SECOND
+    spans = (
+        pd.DataFrame({"s": sid[alive].to_numpy(), "w": wall_start[alive].to_numpy()})
+        .dropna()
+        .groupby("s")["w"]
+        .agg(first="min", last="max")
+    )
+    gap = ts.spring_gap_slots(spans, tz, freq, shift)
+    facts: dict[str, Any] = {
+        "timezone_has_dst": True,
+        "label": label,
+        "autumn_repeats_resolved": int(second.sum()),
+        "autumn_repeat_examples": examples(second),
+        "ambiguous_seen_once": int((status == ts.AMBIG_SINGLE).sum()),
+        "ambiguous_seen_once_examples": examples(status == ts.AMBIG_SINGLE),
+        "ambiguous_excess": int((status == ts.AMBIG_EXTRA).sum()),
+        "nonexistent_in_input": int((status == ts.NONEXISTENT).sum()),
+        "nonexistent_examples": examples(status == ts.NONEXISTENT),
+        "spring_slots_absent_as_expected": max(
+            int(gap.per_series.sum()) - int((status == ts.NONEXISTENT).sum()), 0
+        ),
+        "spring_slot_examples": gap.examples,
+    }
+    if label == "start" and facts["nonexistent_in_input"] > 0:
+        # Interval-ending files put a label in the spring gap's *next* slot, not in the gap.
+        bad = np.flatnonzero(status == ts.NONEXISTENT)
+        present = set(zip(sid.to_numpy()[alive], wall_start.to_numpy()[alive], strict=True))
+        nxt = wall_start.to_numpy()[bad] + np.timedelta64(int(freq.value), "ns")
+        missing_next = sum((s, t) not in present for s, t in zip(sid.to_numpy()[bad], nxt, strict=True))
+        if missing_next >= 0.8 * len(bad):
+            facts["hint"] = (
+                "timestamps fall in the spring gap while the slot after it is missing: the file "
+                "looks interval-ending (e.g. hour-ending); try `input.label: end`"
+            )
+    return facts

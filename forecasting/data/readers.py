@@ -1,0 +1,141 @@
+"""Read raw tabular files (CSV or parquet; one file, a folder, or a glob) keeping provenance.
+
+Every row keeps `_file` (its file name) and `_row` (1-based data row in that file), so a
+quarantined row can be found again in the original. CSV columns are read as text so that
+nothing is coerced silently: parsing happens in validation, row by row.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from forecasting.config.data import expand_path
+from forecasting.errors import InputError
+
+FILE_COL = "_file"
+ROW_COL = "_row"
+SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def resolve_inputs(path: str | Path, what: str = "input") -> list[Path]:
+    """Expand a file, a folder (its CSV/parquet files) or a glob into a sorted list of files."""
+    p = expand_path(str(path))
+    if any(ch in str(p) for ch in "*?["):
+        files = sorted(Path(f) for f in glob.glob(str(p)) if Path(f).is_file())
+        if not files:
+            raise InputError(f"{what}: no files match {p}")
+        return files
+    if not p.exists():
+        raise InputError(f"{what} not found: {p}")
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUFFIXES)
+        if not files:
+            raise InputError(f"{what}: folder {p} holds no .csv or .parquet files")
+        return files
+    return [p]
+
+
+def detect_format(path: Path, declared: str = "auto") -> str:
+    if declared != "auto":
+        return declared
+    fmt = SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+        fmt = "parquet" if head == b"PAR1" else "csv"
+    return fmt
+
+
+def _read_csv(path: Path, columns: list[str], delimiter: str, encoding: str) -> pd.DataFrame:
+    try:
+        header = pd.read_csv(path, nrows=0, sep=delimiter, encoding=encoding)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: file is empty (no header, no rows)") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not readable as {encoding} text ({exc.reason} at byte {exc.start})") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    stripped = {str(c).strip(): c for c in header.columns}
+    _check_columns(path, columns, list(stripped))
+    usecols = [stripped[c] for c in columns]
+    try:
+        df = pd.read_csv(
+            path,
+            sep=delimiter,
+            encoding=encoding,
+            usecols=usecols,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skipinitialspace=True,
+        )
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: CSV could not be parsed ({str(exc).splitlines()[0]})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df[columns]
+
+
+def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: not a readable parquet file ({exc})") from None
+    _check_columns(path, columns, list(schema.names))
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: parquet file could not be read ({exc})") from None
+    return table.to_pandas()
+
+
+def _check_columns(path: Path, wanted: list[str], present: list[str]) -> None:
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+            f"the file has {', '.join(repr(c) for c in present) or 'no columns'}"
+        )
+
+
+def read_table(
+    path: str | Path,
+    columns: list[str],
+    fmt: str = "auto",
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    what: str = "input",
+) -> pd.DataFrame:
+    """Read `columns` from every file under `path`, adding `_file` and `_row` provenance."""
+    files = resolve_inputs(path, what)
+    frames = []
+    for f in files:
+        if f.stat().st_size == 0:
+            raise InputError(f"{f}: file is empty (0 bytes)")
+        kind = detect_format(f, fmt)
+        df = _read_parquet(f, columns) if kind == "parquet" else _read_csv(f, columns, delimiter, encoding)
+        df[FILE_COL] = f.name if len(files) > 1 else str(f)
+        df[ROW_COL] = pd.RangeIndex(1, len(df) + 1)
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if out.empty:
+        where = str(files[0]) if len(files) == 1 else f"{len(files)} files under {path}"
+        raise InputError(f"{where}: no data rows (header only)")
+    return out
+
+
+def file_columns(path: Path, fmt: str = "auto", delimiter: str = ",", encoding: str = "utf-8") -> list[str]:
+    """Column names of one file, without reading its rows."""
+    if detect_format(path, fmt) == "parquet":
+        try:
+            return list(pq.read_schema(path).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"{path}: not a readable parquet file ({exc})") from None
+    try:
+        return [str(c).strip() for c in pd.read_csv(path, nrows=0, sep=delimiter, encoding=encoding).columns]
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None

@@ -1,0 +1,83 @@
+"""Bring validated readings from the source interval to the output interval (energy is summed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.quarantine import Quarantine
+from forecasting.errors import ConfigError
+
+
+def to_output_frequency(
+    readings: pd.DataFrame,
+    freq: pd.Timedelta,
+    out_freq: pd.Timedelta,
+    aggregates: dict[str, str],
+    quarantine: Quarantine,
+    partial: str = "quarantine",
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Sum energy into output intervals; `aggregates` names the aggregation of each covariate.
+
+    An output interval missing some source readings is either quarantined whole (its rows get
+    reason `incomplete_interval`) or scaled up to a full interval (`partial: scale`, flagged
+    in `filled`). Returns the frame (`series_id`, `timestamp`, `target`, `filled`, covariates).
+    """
+    if out_freq < freq:
+        raise ConfigError(
+            f"output_frequency {out_freq} is finer than the data's {freq}: upsampling energy is not supported"
+        )
+    ratio = out_freq / freq
+    if ratio != int(ratio):
+        raise ConfigError(f"output_frequency {out_freq} is not a multiple of the data's {freq}")
+    ratio = int(ratio)
+    cols = ["series_id", "timestamp", "target", *aggregates]
+    if ratio == 1:
+        out = readings[cols].copy()
+        out["filled"] = False
+        return out, {"incomplete_intervals": 0}
+    df = readings.copy()
+    df["bucket"] = df["timestamp"].dt.floor(out_freq)
+    keys = [df["series_id"], df["bucket"]]
+    count = df.groupby(keys, sort=False)["target"].transform("size").to_numpy()
+    incomplete = count < ratio
+    n_incomplete = 0
+    if incomplete.any():
+        n_incomplete = int(pd.DataFrame({"s": df["series_id"], "b": df["bucket"]})[incomplete].drop_duplicates().shape[0])
+    if partial == "quarantine" and incomplete.any():
+        mask = np.zeros(len(quarantine.raw), dtype=bool)
+        mask[df["_idx"].to_numpy()[incomplete]] = True
+        detail = np.empty(len(quarantine.raw), dtype=object)
+        detail[df["_idx"].to_numpy()[incomplete]] = (
+            "interval starting "
+            + df.loc[incomplete, "bucket"].dt.strftime("%Y-%m-%d %H:%M UTC").to_numpy(dtype=object)
+            + f" has {' or '.join(map(str, sorted(set(count[incomplete].tolist()))))} of {ratio} readings"
+        )
+        quarantine.reject(mask, "incomplete_interval", detail)
+        df = df[~incomplete]
+        count = count[~incomplete]
+    df["_scale"] = ratio / count
+    df["target"] = df["target"] * df["_scale"]
+    agg: dict[str, tuple[str, str]] = {"target": ("target", "sum"), "_scale": ("_scale", "max")}
+    for name, how in aggregates.items():
+        agg[name] = (name, how)
+    out = df.groupby(["series_id", "bucket"], sort=True).agg(**agg).reset_index()
+    out = out.rename(columns={"bucket": "timestamp"})
+    out["filled"] = out.pop("_scale") > 1
+    return out[["series_id", "timestamp", "target", "filled", *aggregates]], {"incomplete_intervals": n_incomplete}
+
+
+def regular_grid(frame: pd.DataFrame, out_freq: pd.Timedelta) -> pd.DataFrame:
+    """Reindex each series onto its full grid from first to last interval; new rows have NaN target."""
+    if frame.empty:
+        return frame
+    spans = frame.groupby("series_id", sort=True)["timestamp"].agg(["min", "max"])
+    n = ((spans["max"] - spans["min"]) / out_freq).astype("int64") + 1
+    sid = np.repeat(spans.index.to_numpy(), n.to_numpy())
+    offsets = np.concatenate([np.arange(k) for k in n.to_numpy()]) if len(n) else np.array([], dtype=np.int64)
+    start = np.repeat(spans["min"].dt.tz_localize(None).to_numpy(), n.to_numpy())
+    grid = pd.DataFrame({"series_id": pd.array(sid, dtype="string"), "timestamp": start + offsets * out_freq.to_timedelta64()})
+    grid["timestamp"] = pd.to_datetime(grid["timestamp"], utc=True)
+    out = grid.merge(frame, on=["series_id", "timestamp"], how="left", validate="one_to_one")
+    out["filled"] = out["filled"].astype("boolean").fillna(False).astype(bool)
+    return out

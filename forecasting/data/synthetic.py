@@ -1,0 +1,260 @@
+"""Synthetic smart-meter data: realistic enough to exercise every part, with known faults.
+
+Households have a daily shape by archetype (family, commuter, home worker, retired), a weekly
+pattern, a seasonal level, a temperature response (electric heating below 15.5 C, some
+air-conditioning above 22 C), appliance noise, and some have rooftop PV (import/export split)
+or an EV charged in the evening. Readings are half-hourly kWh stamped in *local wall time*
+(Europe/London by default), so the daylight-saving changes are exercised.
+
+Faults are injected and listed in `faults.csv` as ground truth: rows the validator must
+quarantine (spike, negative, empty or text value, duplicates, impossible local time, bad
+timestamp), gaps, and plausible-looking anomalies for detectors (flat-line, stuck at zero,
+sudden drop as when a meter is bypassed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ARCHETYPES = ("family", "commuter", "home_worker", "retired")
+VALIDATION_FAULTS = ("spike", "negative", "empty_value", "text_value", "duplicate_identical",
+                     "duplicate_conflict", "bad_timestamp", "nonexistent_time")
+ANOMALY_FAULTS = ("flatline", "zeros", "drop")
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    households: int = 40
+    days: int = 180
+    start: str = "2023-10-15"  # local date
+    timezone: str = "Europe/London"
+    seed: int = 0
+    pv_share: float = 0.2
+    ev_share: float = 0.15
+    heating_share: float = 0.3
+    faults: bool = True
+
+
+@dataclass
+class SyntheticData:
+    readings: pd.DataFrame  # series_id, timestamp (local wall text), import_kwh (text), export_kwh
+    households: pd.DataFrame
+    weather: pd.DataFrame  # timestamp (UTC), temperature, cloud_cover
+    faults: pd.DataFrame  # series_id, kind, start, end (UTC), rows
+
+
+def _bump(hour: np.ndarray, centre: float, width: float) -> np.ndarray:
+    d = np.minimum(np.abs(hour - centre), 24 - np.abs(hour - centre))
+    return np.exp(-0.5 * (d / width) ** 2)
+
+
+def _daily_shape(arch: str, hour: np.ndarray, weekend: np.ndarray) -> np.ndarray:
+    """Relative load (kW above base) by archetype, local hour (fractional) and weekend flag."""
+    wk = weekend.astype(float)
+    if arch == "family":
+        return 0.5 * _bump(hour, 7.5 + wk, 1.0) + 0.35 * wk * _bump(hour, 13, 3) + 1.0 * _bump(hour, 18.5, 1.8)
+    if arch == "commuter":
+        return 0.35 * _bump(hour, 6.8 + 1.5 * wk, 0.7) + 0.25 * wk * _bump(hour, 14, 3) + 0.8 * _bump(hour, 20, 1.5)
+    if arch == "home_worker":
+        return 0.3 * _bump(hour, 8, 1.0) + 0.35 * _bump(hour, 13, 3.0) + 0.7 * _bump(hour, 19, 1.8)
+    return 0.3 * _bump(hour, 9, 1.5) + 0.3 * _bump(hour, 12.5, 1.5) + 0.55 * _bump(hour, 17.5, 2.0)
+
+
+def _weather(utc: pd.DatetimeIndex, rng: np.random.Generator) -> pd.DataFrame:
+    doy = utc.dayofyear.to_numpy()
+    hour = (utc.hour + utc.minute / 60).to_numpy()
+    seasonal = 11 - 7 * np.cos(2 * np.pi * (doy - 20) / 365.25)
+    diurnal = 3.5 * np.sin(2 * np.pi * (hour - 9) / 24)
+    steps = len(utc)
+    noise = np.zeros(steps)
+    shocks = rng.normal(0, 0.35, steps)
+    for i in range(1, steps):  # AR(1) weather systems lasting a few days
+        noise[i] = 0.985 * noise[i - 1] + shocks[i]
+    cloud = np.clip(0.55 + 0.3 * np.sin(np.cumsum(rng.normal(0, 0.05, steps))) + rng.normal(0, 0.1, steps), 0, 1)
+    return pd.DataFrame({"timestamp": utc, "temperature": seasonal + diurnal + noise, "cloud_cover": cloud})
+
+
+def generate(spec: SyntheticSpec) -> SyntheticData:
+    rng = np.random.default_rng(spec.seed)
+    start_local = pd.Timestamp(spec.start).tz_localize(spec.timezone)
+    end_local = start_local + pd.Timedelta(days=spec.days)
+    utc = pd.date_range(start_local.tz_convert("UTC"), end_local.tz_convert("UTC"), freq="30min", inclusive="left")
+    local = utc.tz_convert(spec.timezone)
+    hour = (local.hour + local.minute / 60).to_numpy() + 0.25  # mid-interval
+    weekend = np.asarray(local.dayofweek >= 5)
+    hourly_utc = pd.date_range(utc[0].floor("h"), utc[-1].ceil("h"), freq="1h")
+    weather = _weather(hourly_utc, rng)
+    temp = np.interp(utc.asi8, hourly_utc.asi8, weather["temperature"].to_numpy())
+    cloud = np.interp(utc.asi8, hourly_utc.asi8, weather["cloud_cover"].to_numpy())
+    doy = local.dayofyear.to_numpy()
+    daylight = np.clip(np.cos(np.pi * (hour - 13) / (9 + 3 * np.cos(2 * np.pi * (doy - 172) / 365.25))), 0, None)
+    season_level = 1 + 0.15 * np.cos(2 * np.pi * (doy - 15) / 365.25)  # lighting, winter evenings
+
+    rows, households = [], []
+    n = len(utc)
+    for h in range(spec.households):
+        sid = f"H{h + 1:04d}"
+        arch = ARCHETYPES[rng.integers(len(ARCHETYPES))]
+        base = rng.uniform(0.08, 0.3)  # kW always-on
+        scale = rng.uniform(0.6, 1.8)
+        heating = rng.random() < spec.heating_share
+        cooling = rng.random() < 0.1
+        pv_kw = float(rng.choice([3.0, 4.0, 5.0])) if rng.random() < spec.pv_share else 0.0
+        ev = rng.random() < spec.ev_share
+        shape = _daily_shape(arch, hour, weekend)
+        kw = base + scale * shape * season_level
+        if heating:
+            kw += rng.uniform(0.08, 0.2) * np.clip(15.5 - temp, 0, None)
+        if cooling:
+            kw += rng.uniform(0.1, 0.3) * np.clip(temp - 22, 0, None)
+        if ev:
+            days = np.flatnonzero(rng.random(spec.days) < 0.35)
+            for d in days:
+                first = d * 48 + 36 + int(rng.integers(0, 8))  # starts 18:00-21:30 local-ish
+                kw[first : first + int(rng.integers(4, 9))] += 7.0
+        kw *= rng.lognormal(0, 0.25, n)
+        kw += (rng.random(n) < 0.03) * rng.uniform(0.5, 2.5, n)  # kettle, oven, washer
+        pv = pv_kw * daylight * (1 - 0.75 * cloud) * rng.uniform(0.9, 1.0, n)
+        net = (kw - pv) * 0.5  # kWh per half-hour
+        rows.append(pd.DataFrame({"series_id": sid, "utc": utc, "import_kwh": np.clip(net, 0, None).round(3),
+                                  "export_kwh": np.clip(-net, 0, None).round(3)}))
+        households.append({"series_id": sid, "archetype": arch, "heating": "electric" if heating else "gas",
+                           "has_pv": pv_kw > 0, "pv_kw": pv_kw, "has_ev": ev,
+                           "tariff": rng.choice(["flat", "tou"], p=[0.7, 0.3])})
+    readings = pd.concat(rows, ignore_index=True)
+    faults: list[dict[str, object]] = []
+    if spec.faults:
+        readings = _inject(readings, spec, rng, faults)
+    readings["timestamp"] = readings.pop("utc").dt.tz_convert(spec.timezone).dt.strftime("%Y-%m-%d %H:%M:%S")
+    for fault in faults:  # faults that rewrite the timestamp text
+        if fault["kind"] in ("bad_timestamp", "nonexistent_time"):
+            readings.loc[fault.pop("_index"), "timestamp"] = fault.pop("_text")
+    values = readings["import_kwh"].map(lambda v: f"{v:.3f}" if isinstance(v, float) else v)
+    readings["import_kwh"] = values.astype(str)
+    readings = readings[["series_id", "timestamp", "import_kwh", "export_kwh"]]
+    fault_frame = pd.DataFrame(faults, columns=["series_id", "kind", "start", "end", "rows"])
+    return SyntheticData(readings, pd.DataFrame(households), weather, fault_frame)
+
+
+def _inject(df: pd.DataFrame, spec: SyntheticSpec, rng: np.random.Generator, faults: list[dict[str, object]]) -> pd.DataFrame:
+    df = df.astype({"import_kwh": object})
+    per = len(df) // spec.households
+    ids = df["series_id"].unique()
+    extra: list[pd.DataFrame] = []
+    drop: list[int] = []
+
+    def pick() -> tuple[str, int]:
+        h = int(rng.integers(len(ids)))
+        return str(ids[h]), h * per + int(rng.integers(48, per - 48))
+
+    def note(sid: str, kind: str, i0: int, i1: int, rows: int) -> None:
+        faults.append({"series_id": sid, "kind": kind, "start": df.at[i0, "utc"], "end": df.at[i1, "utc"], "rows": rows})
+
+    for kind in VALIDATION_FAULTS:
+        for _ in range(2):
+            sid, i = pick()
+            if kind == "spike":
+                df.at[i, "import_kwh"] = float(rng.uniform(40, 90))
+            elif kind == "negative":
+                df.at[i, "import_kwh"] = -float(rng.uniform(0.1, 1.0))
+            elif kind == "empty_value":
+                df.at[i, "import_kwh"] = ""
+            elif kind == "text_value":
+                df.at[i, "import_kwh"] = "ERR"
+            elif kind == "duplicate_identical":
+                extra.append(df.loc[[i]])
+            elif kind == "duplicate_conflict":
+                dup = df.loc[[i]].copy()
+                dup["import_kwh"] = float(df.at[i, "import_kwh"]) + 0.5
+                extra.append(dup)
+            elif kind == "bad_timestamp":
+                faults.append({"series_id": sid, "kind": kind, "start": df.at[i, "utc"], "end": df.at[i, "utc"],
+                               "rows": 1, "_index": i, "_text": "31/02/2024 25:61"})
+                continue
+            elif kind == "nonexistent_time":
+                continue  # added once below, where the clocks go forward
+            note(sid, kind, i, i, 1)
+    local = df["utc"].dt.tz_convert(spec.timezone)
+    spring = np.flatnonzero((local.dt.hour.to_numpy() == 0) & (local.dt.minute.to_numpy() == 30)
+                            & (local.shift(-1).dt.hour.to_numpy() == 2))
+    if len(spring):
+        i = int(spring[rng.integers(len(spring))])
+        row = df.loc[[i]].copy()
+        wall = local.iloc[i].tz_localize(None) + pd.Timedelta(hours=1)  # 01:30, which never existed
+        idx = len(df) + sum(len(e) for e in extra)
+        row.index = [idx]
+        extra.append(row)
+        faults.append({"series_id": df.at[i, "series_id"], "kind": "nonexistent_time", "start": df.at[i, "utc"],
+                       "end": df.at[i, "utc"], "rows": 1, "_index": idx, "_text": wall.strftime("%Y-%m-%d %H:%M:%S")})
+    for _ in range(4):  # gaps of 1-10 hours, some short enough for a fill policy
+        sid, i = pick()
+        length = int(rng.choice([2, 4, 8, 20]))
+        drop.extend(range(i, i + length))
+        note(sid, "gap", i, i + length - 1, length)
+    for kind in ANOMALY_FAULTS:
+        for _ in range(2):
+            sid, i = pick()
+            length = int(rng.integers(24, 96))
+            j = min(i + length, (i // per + 1) * per - 1)
+            seg = slice(i, j)
+            current = pd.to_numeric(df.loc[seg, "import_kwh"], errors="coerce")
+            if kind == "flatline":
+                df.loc[seg, "import_kwh"] = float(current.iloc[0]) if pd.notna(current.iloc[0]) else 0.2
+            elif kind == "zeros":
+                df.loc[seg, "import_kwh"] = 0.0
+            else:
+                df.loc[seg, "import_kwh"] = (current * 0.3).round(3)
+            note(sid, kind, i, j - 1, j - i)
+    out = pd.concat([df.drop(index=drop), *extra])
+    return out
+
+
+def write_synthetic(spec: SyntheticSpec, out_dir: str | Path) -> dict[str, Path]:
+    """Write readings.csv, households.csv, weather.csv, faults.csv and a matching data.yaml."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = generate(spec)
+    paths = {name: out / f"{name}.csv" for name in ("readings", "households", "weather", "faults")}
+    data.readings.to_csv(paths["readings"], index=False)
+    data.households.to_csv(paths["households"], index=False)
+    w = data.weather.copy()
+    w["timestamp"] = w["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    w.round(3).to_csv(paths["weather"], index=False)
+    data.faults.to_csv(paths["faults"], index=False)
+    paths["config"] = out / "data.yaml"
+    paths["config"].write_text(yaml.safe_dump(synthetic_config(out, spec), sort_keys=False))
+    return paths
+
+
+def synthetic_config(folder: Path, spec: SyntheticSpec) -> dict[str, object]:
+    """The data config that reads what `write_synthetic` wrote."""
+    return {
+        "name": "synthetic",
+        "description": f"{spec.households} synthetic households, {spec.days} days, seed {spec.seed}",
+        "input": {
+            "path": str(folder / "readings.csv"),
+            "series_id": "series_id",
+            "timestamp": "timestamp",
+            "timezone": spec.timezone,
+            "label": "start",
+            "target": "import_kwh",
+            "unit": "kWh",
+            "covariates": {"export_kwh": {"column": "export_kwh", "aggregate": "sum"}},
+        },
+        "frequency": "30min",
+        "output_frequency": "1h",
+        "calendar": {"timezone": spec.timezone, "holidays": {"country": "GB", "subdivision": "ENG"}},
+        "validation": {"max_value": 12.0, "duplicates": "first"},
+        "gaps": {"method": "linear", "max_length": 2},
+        "static": {"path": str(folder / "households.csv"), "id_column": "series_id"},
+        "covariates": [
+            {"name": "weather", "path": str(folder / "weather.csv"), "timestamp": "timestamp",
+             "columns": {"temperature": {"column": "temperature"}, "cloud_cover": {"column": "cloud_cover"}},
+             "fill": {"method": "linear", "max_length": 6}},
+        ],
+    }

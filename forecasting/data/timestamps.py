@@ -1,0 +1,128 @@
+"""Timestamps: parse text, move interval-end labels to interval starts, and localise to UTC.
+
+Local clocks with daylight saving need care, and each case is told apart:
+- a wall time that occurs twice at the autumn change (ambiguous) and appears twice for a series
+  is legitimate: the first occurrence (in file order) is daylight time, the second standard time;
+- a wall time that never existed (the spring gap) is rejected as `nonexistent_local_time`;
+- the wall-clock slots of the spring gap that are absent from the file are expected, not gaps.
+The canonical timestamp is the *start* of each interval, in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_OFFSET_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+# status codes for `localize`
+OK, NONEXISTENT, AMBIG_FIRST, AMBIG_SECOND, AMBIG_EXTRA, AMBIG_SINGLE = range(6)
+
+
+def parse_timestamps(raw: pd.Series, fmt: str | None) -> pd.Series:
+    """Parse to naive wall-clock datetimes (NaT where unparseable).
+
+    Text with an explicit UTC offset (`...+01:00`, `...Z`) is converted to UTC and returned as
+    naive UTC wall time; the caller then treats it as UTC whatever the configured clock.
+    """
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return raw.astype("datetime64[us]")
+    text = raw.astype("string").str.strip()
+    sample = text.dropna()
+    sample = sample[sample != ""].head(50)
+    has_offset = bool(len(sample)) and sample.str.contains(_OFFSET_SUFFIX, regex=True).all()
+    kwargs: dict[str, object] = {"errors": "coerce"}
+    kwargs["format"] = fmt if fmt else "ISO8601"
+    if has_offset:
+        parsed = pd.to_datetime(text, utc=True, **kwargs)  # type: ignore[call-overload]
+        return parsed.dt.tz_localize(None).astype("datetime64[us]")
+    parsed = pd.to_datetime(text, **kwargs)  # type: ignore[call-overload]
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):  # pragma: no cover - mixed input
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed.astype("datetime64[us]")
+
+
+def has_dst(tz: dt.tzinfo) -> bool:
+    return not isinstance(tz, dt.timezone)
+
+
+def localize(
+    wall_start: pd.Series, series: pd.Series, tz: dt.tzinfo
+) -> tuple[pd.Series, np.ndarray]:
+    """Convert naive wall-clock interval starts to UTC; return (utc, status code per row).
+
+    Rows are assumed to be in file order: the first of two identical ambiguous wall times of a
+    series is daylight time, the second standard time, a third or later is an excess repeat.
+    """
+    status = np.full(len(wall_start), OK, dtype=np.int8)
+    if not has_dst(tz):
+        offset = tz.utcoffset(None) or dt.timedelta(0)
+        utc = (wall_start - pd.Timedelta(offset)).dt.tz_localize("UTC")
+        return utc, status
+    n = len(wall_start)
+    as_dst = wall_start.dt.tz_localize(tz, ambiguous=np.ones(n, dtype=bool), nonexistent="NaT")
+    as_std = wall_start.dt.tz_localize(tz, ambiguous=np.zeros(n, dtype=bool), nonexistent="NaT")
+    valid = wall_start.notna().to_numpy()
+    nonexistent = valid & as_dst.isna().to_numpy()
+    status[nonexistent] = NONEXISTENT
+    ambiguous = valid & ~nonexistent & (as_dst != as_std).to_numpy()
+    use_std = np.zeros(n, dtype=bool)
+    if ambiguous.any():
+        idx = np.flatnonzero(ambiguous)
+        key = pd.DataFrame({"s": series.to_numpy()[idx], "w": wall_start.to_numpy()[idx]})
+        occ = key.groupby(["s", "w"], sort=False).cumcount().to_numpy()
+        size = key.groupby(["s", "w"], sort=False)["w"].transform("size").to_numpy()
+        codes = np.where(size == 1, AMBIG_SINGLE, np.where(occ == 0, AMBIG_FIRST, np.where(occ == 1, AMBIG_SECOND, AMBIG_EXTRA)))
+        status[idx] = codes
+        use_std[idx[codes == AMBIG_SECOND]] = True
+    local = as_dst.where(~use_std, as_std)
+    return local.dt.tz_convert("UTC"), status
+
+
+@dataclass
+class SpringGapSlots:
+    """Wall-clock slots that never existed, within the span of each series."""
+
+    per_series: pd.Series  # series_id -> number of nonexistent slots inside its span
+    examples: list[str]
+
+
+def spring_gap_slots(
+    first_last: pd.DataFrame, tz: dt.tzinfo, freq: pd.Timedelta, label_shift: pd.Timedelta
+) -> SpringGapSlots:
+    """Count the nonexistent wall-clock slots inside each series' span (`first`, `last` wall starts).
+
+    These slots are correctly absent from a local-time file; they are not gaps.
+    """
+    if not has_dst(tz) or first_last.empty:
+        return SpringGapSlots(pd.Series(0, index=first_last.index, dtype="int64"), [])
+    lo, hi = first_last["first"].min(), first_last["last"].max()
+    grid = pd.Series(pd.date_range(lo, hi, freq=freq))
+    localized = grid.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    # ambiguous slots are NaT too with ambiguous="NaT": tell them apart by localising as DST
+    as_dst = grid.dt.tz_localize(tz, ambiguous=np.ones(len(grid), dtype=bool), nonexistent="NaT")
+    gap_slots = grid[localized.isna() & as_dst.isna()].to_numpy()
+    first = np.searchsorted(gap_slots, first_last["first"].to_numpy(), side="left")
+    last = np.searchsorted(gap_slots, first_last["last"].to_numpy(), side="right")
+    counts = pd.Series(last - first, index=first_last.index, dtype="int64")
+    labels = pd.DatetimeIndex(gap_slots) + label_shift
+    examples = [str(t) for t in labels[:3]]
+    return SpringGapSlots(counts, examples)
+
+
+def infer_frequency(series: pd.Series, wall: pd.Series) -> pd.Timedelta | None:
+    """The most common positive step between consecutive distinct timestamps of a series."""
+    df = pd.DataFrame({"s": series.to_numpy(), "w": wall.to_numpy()}).dropna()
+    if df.empty:
+        return None
+    df = df.drop_duplicates().sort_values(["s", "w"])
+    steps = df.groupby("s", sort=False)["w"].diff().dropna()
+    steps = steps[steps > pd.Timedelta(0)]
+    if steps.empty:
+        return None
+    return pd.Timedelta(steps.mode().iloc[0])

@@ -1,0 +1,1 @@
+"""Torch-free serving path: onnxruntime, numpy, pandas and pyarrow only (never torch or lightning)."""
