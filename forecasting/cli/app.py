@@ -16,16 +16,20 @@ app = typer.Typer(
 data_app = typer.Typer(help="Validate, prepare and generate meter data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="data config YAML (configs/data/*.yaml)")]
-
-
+ConfigOpt = Annotated[
+    Path, typer.Option("--config", "-c", help="data config YAML (configs/data/*.yaml)")
+]
 
 
 @data_app.command("validate")
 def validate(
-    input: Annotated[str | None, typer.Argument(help="file, folder or glob; defaults to the config's path")] = None,
+    input: Annotated[
+        str | None, typer.Argument(help="file, folder or glob; defaults to the config's path")
+    ] = None,
     config: ConfigOpt = Path("configs/data/lcl.yaml"),
-    quarantine: Annotated[Path | None, typer.Option(help="write rejected rows here (parquet)")] = None,
+    quarantine: Annotated[
+        Path | None, typer.Option(help="write rejected rows here (parquet)")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the full report as JSON")] = False,
 ) -> None:
     """Check INPUT against CFG and print the report.
@@ -48,7 +52,9 @@ def validate(
         typer.echo(render_report(prepared.report, cfg.calendar.timezone))
         if quarantine is not None:
             typer.echo(f"\nquarantine: {len(prepared.quarantine):,} rows written to {quarantine}")
-        verdict = {0: "clean", 1: "issues found (rows quarantined or gaps remain)"}[prepared.exit_code]
+        verdict = {0: "clean", 1: "issues found (rows quarantined or gaps remain)"}[
+            prepared.exit_code
+        ]
         typer.echo(f"result: {verdict}")
     raise typer.Exit(prepared.exit_code)
 
@@ -56,8 +62,12 @@ def validate(
 @data_app.command("prepare")
 def prepare_cmd(
     config: ConfigOpt,
-    output: Annotated[Path, typer.Option("--output", "-o", help="folder for frame, static, report")],
-    input: Annotated[str | None, typer.Option("--input", "-i", help="override the config's input path")] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="folder for frame, static, report")
+    ],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="override the config's input path")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Write the canonical hourly frame, static table, quarantine and report (JSON) to OUTPUT."""
@@ -71,15 +81,19 @@ def prepare_cmd(
     if not quiet:
         typer.echo(render_report(prepared.report, cfg.calendar.timezone))
         typer.echo("")
-    typer.echo(f"wrote {len(prepared.frame):,} rows x {prepared.frame.shape[1]} columns for "
-               f"{prepared.report['series']:,} series to {paths['frame']}")
+    typer.echo(
+        f"wrote {len(prepared.frame):,} rows x {prepared.frame.shape[1]} columns for "
+        f"{prepared.report['series']:,} series to {paths['frame']}"
+    )
     for key in ("static", "quarantine", "gaps", "report", "dataset"):
         typer.echo(f"  {key:<10} {paths[key]}")
 
 
 @data_app.command("synth")
 def synth(
-    output: Annotated[Path, typer.Option("--output", "-o", help="folder for the raw files and data.yaml")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="folder for the raw files and data.yaml")
+    ],
     households: Annotated[int, typer.Option(min=1, help="number of households")] = 40,
     days: Annotated[int, typer.Option(min=2, help="days of half-hourly data")] = 180,
     start: Annotated[str, typer.Option(help="first day (local time)")] = "2023-10-15",
@@ -97,8 +111,12 @@ def synth(
 
 @app.command("demo")
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="folder for everything the demo writes")] = Path("demo_output"),
-    config: Annotated[Path, typer.Option("--config", "-c", help="demo config")] = Path("configs/demo/demo.yaml"),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="folder for everything the demo writes")
+    ] = Path("demo_output"),
+    config: Annotated[Path, typer.Option("--config", "-c", help="demo config")] = Path(
+        "configs/demo/demo.yaml"
+    ),
 ) -> None:
     """Run the whole path on generated data and print what happened at each step."""
     from forecasting.cli.demo import run_demo

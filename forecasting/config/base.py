@@ -50,7 +50,7 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], i
     text = path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -59,7 +59,9 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], i
     if data is None:
         raise ConfigError(f"{path}: config file is empty")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at top level, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of keys at top level, got {type(data).__name__}"
+        )
     lines: dict[tuple[Any, ...], int] = {}
     if node is not None:
         _compose_lines(node, (), lines)
@@ -127,7 +129,10 @@ def format_validation_error(
 
 
 def validate_mapping(
-    model: type[M], data: dict[str, Any], source: str, lines: dict[tuple[Any, ...], int] | None = None
+    model: type[M],
+    data: dict[str, Any],
+    source: str,
+    lines: dict[tuple[Any, ...], int] | None = None,
 ) -> M:
     try:
         return model.model_validate(data)

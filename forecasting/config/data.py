@@ -101,7 +101,8 @@ class InputSpec(StrictModel):
     timestamp_format: str | None = Field(default=None, description="strptime format; None = ISO")
     timezone: str = Field(default="UTC", description="clock of the timestamps in the file")
     label: Literal["start", "end"] = Field(
-        default="start", description="whether a timestamp marks the start or the end of its interval"
+        default="start",
+        description="whether a timestamp marks the start or the end of its interval",
     )
     target: str
     quantity: Literal["energy", "power"] = Field(
@@ -121,7 +122,9 @@ class InputSpec(StrictModel):
     @model_validator(mode="after")
     def _id(self) -> InputSpec:
         if (self.series_id is None) == (self.series_id_value is None):
-            raise ValueError("set exactly one of series_id (a column) or series_id_value (a constant)")
+            raise ValueError(
+                "set exactly one of series_id (a column) or series_id_value (a constant)"
+            )
         return self
 
 
@@ -224,12 +227,16 @@ class DataConfig(StrictModel):
         for cov in self.covariates:
             for name in cov.columns:
                 if name in seen:
-                    raise ValueError(f"covariate '{name}' is defined twice ({seen[name]}, {cov.name})")
+                    raise ValueError(
+                        f"covariate '{name}' is defined twice ({seen[name]}, {cov.name})"
+                    )
                 seen[name] = cov.name
         reserved = {"series_id", "timestamp", "target", "filled"}
         clash = reserved & set(seen)
         if clash:
-            raise ValueError(f"covariate names {sorted(clash)} are reserved for the canonical frame")
+            raise ValueError(
+                f"covariate names {sorted(clash)} are reserved for the canonical frame"
+            )
         return self
 
 

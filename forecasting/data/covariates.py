@@ -28,7 +28,9 @@ def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> Covariate
     """Read one covariate file and aggregate it to the output interval (UTC interval starts)."""
     cols = {name: spec.column for name, spec in source.columns.items()}
     wanted = [source.timestamp, *dict.fromkeys(cols.values())]
-    raw = read_table(source.path, wanted, delimiter=source.delimiter, what=f"covariate '{source.name}'")
+    raw = read_table(
+        source.path, wanted, delimiter=source.delimiter, what=f"covariate '{source.name}'"
+    )
     q = Quarantine(raw, None, source.timestamp, list(dict.fromkeys(cols.values())))
     wall = ts.parse_timestamps(raw[source.timestamp], source.timestamp_format)
     q.reject(wall.isna().to_numpy(), "unparseable_timestamp", "timestamp cannot be parsed")
@@ -36,8 +38,12 @@ def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> Covariate
     step = ts.infer_frequency(pd.Series("x", index=wall.index), wall.where(q.alive)) or out_freq
     shift = step if source.label == "end" else pd.Timedelta(0)
     utc, status = ts.localize((wall - shift).where(q.alive), pd.Series("x", index=wall.index), tz)
-    q.reject(status == ts.NONEXISTENT, "nonexistent_local_time", f"not a valid time in {source.timezone}")
-    q.reject(status == ts.AMBIG_EXTRA, "duplicate_timestamp", "ambiguous local time seen more than twice")
+    q.reject(
+        status == ts.NONEXISTENT, "nonexistent_local_time", f"not a valid time in {source.timezone}"
+    )
+    q.reject(
+        status == ts.AMBIG_EXTRA, "duplicate_timestamp", "ambiguous local time seen more than twice"
+    )
     dup = pd.Series(utc).where(q.alive).duplicated(keep="first").to_numpy() & q.alive
     q.reject(dup, "duplicate_timestamp", "timestamp already seen in this file")
 
@@ -78,14 +84,18 @@ def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> Covariate
     return CovariateTable(source.name, values, q, report)
 
 
-def join_covariates(frame: pd.DataFrame, table: CovariateTable, source: CovariateSource, out_freq: pd.Timedelta) -> pd.DataFrame:
+def join_covariates(
+    frame: pd.DataFrame, table: CovariateTable, source: CovariateSource, out_freq: pd.Timedelta
+) -> pd.DataFrame:
     """Join `table` onto the canonical frame by timestamp, filling by the source's policy."""
     if frame.empty:
         for name in source.columns:
             frame[name] = pd.Series(dtype="float64")
         return frame
     lo, hi = frame["timestamp"].min(), frame["timestamp"].max()
-    grid = pd.date_range(min(lo, table.values.index.min()) if len(table.values) else lo, hi, freq=out_freq)
+    grid = pd.date_range(
+        min(lo, table.values.index.min()) if len(table.values) else lo, hi, freq=out_freq
+    )
     full = table.values.reindex(grid)
     inside = np.zeros(len(grid), dtype=bool)
     if len(table.values):
@@ -105,5 +115,3 @@ def join_covariates(frame: pd.DataFrame, table: CovariateTable, source: Covariat
         name: round(float(out[name].notna().mean()), 6) for name in source.columns
     }
     return out
-
-

@@ -17,9 +17,13 @@ def runs_of_missing(missing: np.ndarray, groups: np.ndarray) -> pd.DataFrame:
     new_group = np.r_[True, groups[1:] != groups[:-1]]
     change = new_group | np.r_[True, missing[1:] != missing[:-1]]
     run_id = np.cumsum(change)
-    df = pd.DataFrame({"run": run_id, "missing": missing, "group": groups, "pos": np.arange(len(missing))})
+    df = pd.DataFrame(
+        {"run": run_id, "missing": missing, "group": groups, "pos": np.arange(len(missing))}
+    )
     df = df[df["missing"]]
-    runs = df.groupby("run").agg(group=("group", "first"), start=("pos", "first"), length=("pos", "size"))
+    runs = df.groupby("run").agg(
+        group=("group", "first"), start=("pos", "first"), length=("pos", "size")
+    )
     return runs.reset_index(drop=True)
 
 
@@ -74,7 +78,9 @@ def gap_table(frame: pd.DataFrame, freq: pd.Timedelta) -> pd.DataFrame:
         first=("timestamp", "min"), last=("timestamp", "max"), intervals=("timestamp", "size")
     )
     if len(runs):
-        per = runs.groupby("group").agg(gaps=("length", "size"), missing=("length", "sum"), longest=("length", "max"))
+        per = runs.groupby("group").agg(
+            gaps=("length", "size"), missing=("length", "sum"), longest=("length", "max")
+        )
         first_gap = runs.groupby("group")["start"].first()
         per["first_gap"] = frame["timestamp"].iloc[first_gap.to_numpy()].to_numpy()
     else:

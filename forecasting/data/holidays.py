@@ -31,7 +31,9 @@ class HolidayCalendar:
             path = resolve_inputs(spec.file, "holiday file")[0]
             column = spec.date_column or file_columns(path)[0]
             raw = read_table(path, [column], what="holiday file")[column]
-            parsed = pd.to_datetime(raw.astype("string").str.strip(), errors="coerce", format="ISO8601")
+            parsed = pd.to_datetime(
+                raw.astype("string").str.strip(), errors="coerce", format="ISO8601"
+            )
             if parsed.isna().any():
                 bad = raw[parsed.isna()].iloc[0]
                 row = int(np.flatnonzero(parsed.isna().to_numpy())[0]) + 1
@@ -42,13 +44,17 @@ class HolidayCalendar:
         return cls(spec.country, spec.subdivision, dates)
 
     @staticmethod
-    def _country_holidays(country: str, subdivision: str | None, years: list[int]) -> dict[dt.date, str]:
+    def _country_holidays(
+        country: str, subdivision: str | None, years: list[int]
+    ) -> dict[dt.date, str]:
         import holidays
 
         try:
             return dict(holidays.country_holidays(country, subdiv=subdivision, years=years))
         except NotImplementedError:
-            raise ConfigError(f"calendar.holidays.country: unknown country code {country!r}") from None
+            raise ConfigError(
+                f"calendar.holidays.country: unknown country code {country!r}"
+            ) from None
         except ValueError as exc:
             raise ConfigError(f"calendar.holidays: {exc}") from None
 

@@ -23,7 +23,9 @@ _MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}
 
 @dataclass
 class Ingested:
-    readings: pd.DataFrame  # series_id, timestamp (UTC start), target, covariates..., statics..., _file, _row
+    readings: (
+        pd.DataFrame
+    )  # series_id, timestamp (UTC start), target, covariates..., statics..., _file, _row
     quarantine: Quarantine
     frequency: pd.Timedelta
     unit: str
@@ -41,7 +43,9 @@ def parse_numbers(raw: pd.Series, where: str) -> tuple[pd.Series, np.ndarray, np
         values = raw.astype("float64")
         return values, np.zeros(len(raw), dtype=bool), ~np.isfinite(values.to_numpy())
     text = raw.astype("string").str.strip()
-    values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce").astype("float64")
+    values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce").astype(
+        "float64"
+    )
     failed = values.isna().to_numpy()
     missing = text.isna().to_numpy() | text.str.lower().isin(_MISSING_TEXT).fillna(True).to_numpy()
     unparseable = failed & ~missing
@@ -89,7 +93,9 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     if config.frequency == "auto":
         freq = ts.infer_frequency(sid[q.alive], wall[q.alive])
         if freq is None:
-            raise InputError(f"{path}: cannot infer the data frequency (fewer than two readings per series); set 'frequency'")
+            raise InputError(
+                f"{path}: cannot infer the data frequency (fewer than two readings per series); set 'frequency'"
+            )
         notes.append(f"inferred source frequency {format_freq(freq)}")
     else:
         freq = parse_frequency(config.frequency)
@@ -99,8 +105,12 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     alive_now = q.alive
     utc, status = ts.localize(wall_start.where(alive_now), sid, tz)
     label_text = raw[spec.timestamp].astype("string").to_numpy()
-    q.reject(status == ts.NONEXISTENT, "nonexistent_local_time", f"not a valid time in {spec.timezone}")
-    q.reject(status == ts.AMBIG_EXTRA, "duplicate_timestamp", "ambiguous local time seen more than twice")
+    q.reject(
+        status == ts.NONEXISTENT, "nonexistent_local_time", f"not a valid time in {spec.timezone}"
+    )
+    q.reject(
+        status == ts.AMBIG_EXTRA, "duplicate_timestamp", "ambiguous local time seen more than twice"
+    )
     dst = _dst_facts(status, label_text, sid, wall_start, alive_now, tz, freq, shift, spec.label)
 
     utc = utc.dt.tz_localize(None)  # naive UTC from here on: fast numpy datetime64 work
@@ -111,7 +121,9 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     vmax = config.validation.max_value
     if vmax is not None:
         over = (values > vmax).to_numpy()
-        q.reject(over, "spike", np.array([f"value above max_value {vmax:g}"] * len(raw), dtype=object))
+        q.reject(
+            over, "spike", np.array([f"value above max_value {vmax:g}"] * len(raw), dtype=object)
+        )
     if config.validation.robust_z is not None:
         _reject_robust_spikes(q, sid, values, config.validation.robust_z)
 
@@ -162,7 +174,9 @@ def _reject_robust_spikes(q: Quarantine, sid: pd.Series, values: pd.Series, z: f
     mad = (df["v"] - med).abs().groupby(df["s"]).transform("median") * 1.4826
     score = (df["v"] - med) / mad.where(mad > 0)
     over = (score > z).fillna(False).to_numpy()
-    detail = np.where(over, "robust z-score " + score.round(1).astype("string").fillna("") + f" > {z:g}", None)
+    detail = np.where(
+        over, "robust z-score " + score.round(1).astype("string").fillna("") + f" > {z:g}", None
+    )
     q.reject(over, "spike", detail)
 
 
@@ -199,8 +213,11 @@ def _reject_duplicates(
         "same value as row " + kept_row.astype("Int64").astype("string").fillna("?"),
         np.where(
             kept_row.notna(),
-            "conflicts with kept row " + kept_row.astype("Int64").astype("string").fillna("?")
-            + " (value " + kept_val.map(lambda v: f"{v:g}", na_action="ignore").astype("string").fillna("?") + ")",
+            "conflicts with kept row "
+            + kept_row.astype("Int64").astype("string").fillna("?")
+            + " (value "
+            + kept_val.map(lambda v: f"{v:g}", na_action="ignore").astype("string").fillna("?")
+            + ")",
             f"conflicting readings, none kept (duplicates: {policy})",
         ),
     )
@@ -267,7 +284,9 @@ def _dst_facts(
         bad = np.flatnonzero(status == ts.NONEXISTENT)
         present = set(zip(sid.to_numpy()[alive], wall_start.to_numpy()[alive], strict=True))
         nxt = wall_start.to_numpy()[bad] + np.timedelta64(int(freq.value), "ns")
-        missing_next = sum((s, t) not in present for s, t in zip(sid.to_numpy()[bad], nxt, strict=True))
+        missing_next = sum(
+            (s, t) not in present for s, t in zip(sid.to_numpy()[bad], nxt, strict=True)
+        )
         if missing_next >= 0.8 * len(bad):
             facts["hint"] = (
                 "timestamps fall in the spring gap while the slot after it is missing: the file "

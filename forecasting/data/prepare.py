@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from forecasting import __version__
@@ -21,7 +20,7 @@ from forecasting.config.data import DataConfig, parse_frequency, parse_timezone
 from forecasting.data import gaps as gap_tools
 from forecasting.data.covariates import join_covariates, load_covariate
 from forecasting.data.holidays import HolidayCalendar
-from forecasting.data.ingest import format_freq, ingest
+from forecasting.data.ingest import Ingested, format_freq, ingest
 from forecasting.data.quarantine import concat_quarantine
 from forecasting.data.readers import resolve_inputs
 from forecasting.data.resample import regular_grid, to_output_frequency
@@ -42,7 +41,13 @@ class Prepared:
     def exit_code(self) -> int:
         """0 clean, 1 when rows were quarantined or gaps remain."""
         r = self.report
-        return 1 if r["rows_quarantined"] or r["covariate_rows_quarantined"] or r["gaps"]["remaining_missing_intervals"] else 0
+        return (
+            1
+            if r["rows_quarantined"]
+            or r["covariate_rows_quarantined"]
+            or r["gaps"]["remaining_missing_intervals"]
+            else 0
+        )
 
 
 def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
@@ -95,13 +100,28 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
     identity = rows_in == rows_out + int((~q.alive).sum())
     if not identity:  # pragma: no cover - a bug, never a data problem
         raise AssertionError("row identity broken: rows_in != rows_out + rows_quarantined")
-    report = _report(config, ing, rs, rows_in, rows_out, q.counts(), q.examples(), gap_before, gap_after,
-                     frame, static_report, cov_reports, input_path)
+    report = _report(
+        config,
+        ing,
+        rs,
+        rows_in,
+        rows_out,
+        q.counts(),
+        q.examples(),
+        gap_before,
+        gap_after,
+        frame,
+        static_report,
+        cov_reports,
+        input_path,
+    )
     dataset = _dataset(config, ing, frame, static, calendar)
     return Prepared(frame, static, quarantine, gap_after, report, dataset)
 
 
-def _gap_summary(before: pd.DataFrame, after: pd.DataFrame, frame: pd.DataFrame, config: DataConfig) -> dict[str, Any]:
+def _gap_summary(
+    before: pd.DataFrame, after: pd.DataFrame, frame: pd.DataFrame, config: DataConfig
+) -> dict[str, Any]:
     worst = after.sort_values(["missing", "longest"], ascending=False).head(10)
     return {
         "fill_policy": config.gaps.model_dump(),
@@ -112,7 +132,9 @@ def _gap_summary(before: pd.DataFrame, after: pd.DataFrame, frame: pd.DataFrame,
         "filled_intervals": int(frame["filled"].sum()),
         "remaining_gaps": int(after["gaps"].sum()),
         "remaining_missing_intervals": int(after["missing"].sum()),
-        "remaining_gap_examples": gap_tools.gap_examples(frame, parse_frequency(config.output_frequency)),
+        "remaining_gap_examples": gap_tools.gap_examples(
+            frame, parse_frequency(config.output_frequency)
+        ),
         "remaining_gaps_at_clock_change": gap_tools.gaps_at_clock_change(
             frame, parse_frequency(config.output_frequency), parse_timezone(config.input.timezone)
         ),
@@ -130,8 +152,21 @@ def _gap_summary(before: pd.DataFrame, after: pd.DataFrame, frame: pd.DataFrame,
     }
 
 
-def _report(config, ing, rs, rows_in, rows_out, counts, examples, gap_before, gap_after, frame,
-            static_report, cov_reports, input_path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _report(
+    config: DataConfig,
+    ing: Ingested,
+    rs: dict[str, int],
+    rows_in: int,
+    rows_out: int,
+    counts: dict[str, int],
+    examples: dict[str, list[dict[str, object]]],
+    gap_before: pd.DataFrame,
+    gap_after: pd.DataFrame,
+    frame: pd.DataFrame,
+    static_report: dict[str, Any],
+    cov_reports: dict[str, Any],
+    input_path: str | None,
+) -> dict[str, Any]:
     cov_q = sum(r["rows_quarantined"] for r in cov_reports.values())
     return {
         "dataset": config.name,
@@ -161,7 +196,13 @@ def _report(config, ing, rs, rows_in, rows_out, counts, examples, gap_before, ga
     }
 
 
-def _dataset(config: DataConfig, ing, frame: pd.DataFrame, static: pd.DataFrame, calendar: HolidayCalendar) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _dataset(
+    config: DataConfig,
+    ing: Ingested,
+    frame: pd.DataFrame,
+    static: pd.DataFrame,
+    calendar: HolidayCalendar,
+) -> dict[str, Any]:
     known = {name: True for name in config.input.covariates}
     for source in config.covariates:
         for name in source.columns:

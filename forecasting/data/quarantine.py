@@ -24,7 +24,15 @@ REASONS: dict[str, str] = {
     "incomplete_interval": "output interval lacks some of its source readings",
     "unknown_level": "text level not in the configured value mapping",
 }
-QUARANTINE_COLUMNS = ["source_file", "source_row", "reason", "detail", "series_id", "timestamp", "value"]
+QUARANTINE_COLUMNS = [
+    "source_file",
+    "source_row",
+    "reason",
+    "detail",
+    "series_id",
+    "timestamp",
+    "value",
+]
 
 
 class Quarantine:
@@ -75,9 +83,13 @@ class Quarantine:
         if len(self.value_cols) == 1:
             value = text(self.value_cols[0])
         else:
-            value = raw[self.value_cols].astype("string").apply(
-                lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1
-            ) if len(raw) else pd.Series([], dtype="string")
+            value = (
+                raw[self.value_cols]
+                .astype("string")
+                .apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+                if len(raw)
+                else pd.Series([], dtype="string")
+            )
         out = pd.DataFrame(
             {
                 "source_file": raw[FILE_COL].astype("string").to_numpy(),
@@ -97,7 +109,9 @@ class Quarantine:
         for reason, grp in q.groupby("reason", sort=True):
             rows = []
             for rec in grp.head(per_reason).to_dict("records"):
-                rows.append({k: (None if pd.isna(v) else v) for k, v in rec.items() if k != "reason"})
+                rows.append(
+                    {k: (None if pd.isna(v) else v) for k, v in rec.items() if k != "reason"}
+                )
             out[str(reason)] = rows
         return out
 
@@ -105,5 +119,10 @@ class Quarantine:
 def concat_quarantine(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string") for c in QUARANTINE_COLUMNS})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="int64" if c == "source_row" else "string")
+                for c in QUARANTINE_COLUMNS
+            }
+        )
     return pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]

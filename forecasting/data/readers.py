@@ -57,7 +57,9 @@ def _read_csv(path: Path, columns: list[str], delimiter: str, encoding: str) -> 
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: file is empty (no header, no rows)") from None
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not readable as {encoding} text ({exc.reason} at byte {exc.start})") from None
+        raise InputError(
+            f"{path}: not readable as {encoding} text ({exc.reason} at byte {exc.start})"
+        ) from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
     stripped = {str(c).strip(): c for c in header.columns}
@@ -117,7 +119,11 @@ def read_table(
         if f.stat().st_size == 0:
             raise InputError(f"{f}: file is empty (0 bytes)")
         kind = detect_format(f, fmt)
-        df = _read_parquet(f, columns) if kind == "parquet" else _read_csv(f, columns, delimiter, encoding)
+        df = (
+            _read_parquet(f, columns)
+            if kind == "parquet"
+            else _read_csv(f, columns, delimiter, encoding)
+        )
         df[FILE_COL] = f.name if len(files) > 1 else str(f)
         df[ROW_COL] = pd.RangeIndex(1, len(df) + 1)
         frames.append(df)
@@ -128,7 +134,9 @@ def read_table(
     return out
 
 
-def file_columns(path: Path, fmt: str = "auto", delimiter: str = ",", encoding: str = "utf-8") -> list[str]:
+def file_columns(
+    path: Path, fmt: str = "auto", delimiter: str = ",", encoding: str = "utf-8"
+) -> list[str]:
     """Column names of one file, without reading its rows."""
     if detect_format(path, fmt) == "parquet":
         try:
@@ -136,6 +144,9 @@ def file_columns(path: Path, fmt: str = "auto", delimiter: str = ",", encoding: 
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{path}: not a readable parquet file ({exc})") from None
     try:
-        return [str(c).strip() for c in pd.read_csv(path, nrows=0, sep=delimiter, encoding=encoding).columns]
+        return [
+            str(c).strip()
+            for c in pd.read_csv(path, nrows=0, sep=delimiter, encoding=encoding).columns
+        ]
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None

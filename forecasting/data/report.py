@@ -22,10 +22,16 @@ def _local(ts_text: str, tz: str | None) -> str:
 def render_report(r: dict[str, Any], calendar_tz: str | None = None) -> str:
     lines: list[str] = []
     add = lines.append
-    add(f"dataset {r['dataset']}: {', '.join(r['input'][:3])}{' ...' if len(r['input']) > 3 else ''}")
+    add(
+        f"dataset {r['dataset']}: {', '.join(r['input'][:3])}{' ...' if len(r['input']) > 3 else ''}"
+    )
     ok = "identity holds" if r["identity_holds"] else "IDENTITY BROKEN"
-    add(f"rows: {_n(r['rows_in'])} in = {_n(r['rows_out'])} out + {_n(r['rows_quarantined'])} quarantined  [{ok}]")
-    add(f"frequency: {r['source_frequency']} -> {r['output_frequency']}, unit {r['unit']}, source clock {r['timezone']}")
+    add(
+        f"rows: {_n(r['rows_in'])} in = {_n(r['rows_out'])} out + {_n(r['rows_quarantined'])} quarantined  [{ok}]"
+    )
+    add(
+        f"frequency: {r['source_frequency']} -> {r['output_frequency']}, unit {r['unit']}, source clock {r['timezone']}"
+    )
     g = r["gaps"]
     add(
         f"series: {_n(r['series'])}; output intervals: {_n(r['output_rows'])} "
@@ -39,20 +45,30 @@ def render_report(r: dict[str, Any], calendar_tz: str | None = None) -> str:
     if dst.get("timezone_has_dst"):
         add("")
         add(f"daylight saving ({r['timezone']}, timestamps mark interval {dst['label']}s):")
-        add(f"  autumn repeated hours, resolved to distinct UTC hours: {dst['autumn_repeats_resolved']}"
-            + _eg(dst["autumn_repeat_examples"]))
-        add(f"  spring hours that never existed, present in input (quarantined): {dst['nonexistent_in_input']}"
-            + _eg(dst["nonexistent_examples"]))
-        add(f"  spring hours that never existed, absent as expected (not gaps): {dst['spring_slots_absent_as_expected']}"
-            + _eg(dst["spring_slot_examples"]))
-        add(f"  ambiguous hours seen once (taken as daylight time): {dst['ambiguous_seen_once']}"
-            + _eg(dst["ambiguous_seen_once_examples"]))
+        add(
+            f"  autumn repeated hours, resolved to distinct UTC hours: {dst['autumn_repeats_resolved']}"
+            + _eg(dst["autumn_repeat_examples"])
+        )
+        add(
+            f"  spring hours that never existed, present in input (quarantined): {dst['nonexistent_in_input']}"
+            + _eg(dst["nonexistent_examples"])
+        )
+        add(
+            f"  spring hours that never existed, absent as expected (not gaps): {dst['spring_slots_absent_as_expected']}"
+            + _eg(dst["spring_slot_examples"])
+        )
+        add(
+            f"  ambiguous hours seen once (taken as daylight time): {dst['ambiguous_seen_once']}"
+            + _eg(dst["ambiguous_seen_once_examples"])
+        )
         if dst.get("hint"):
             add(f"  hint: {dst['hint']}")
     d = r["duplicates"]
     add("")
-    add(f"true duplicates (same series and UTC time, rejected): {d['identical'] + d['conflicting']} "
-        f"(identical {d['identical']}, conflicting {d['conflicting']})")
+    add(
+        f"true duplicates (same series and UTC time, rejected): {d['identical'] + d['conflicting']} "
+        f"(identical {d['identical']}, conflicting {d['conflicting']})"
+    )
     add(f"unsorted rows in input (sorted on output): {_n(r['unsorted_rows'])}")
     add(f"output intervals missing some source readings: {_n(r['incomplete_intervals'])}")
 
@@ -61,21 +77,35 @@ def render_report(r: dict[str, Any], calendar_tz: str | None = None) -> str:
     for reason, count in sorted(r["quarantined_by_reason"].items(), key=lambda kv: -kv[1]):
         add(f"  {reason:<24} {_n(count):>10}")
         for ex in r["quarantine_examples"].get(reason, [])[:2]:
-            add(f"      e.g. {ex['source_file']} row {ex['source_row']}: series={ex['series_id']!s} "
-                f"timestamp={ex['timestamp']!s} value={ex['value']!s} ({ex['detail']})")
+            add(
+                f"      e.g. {ex['source_file']} row {ex['source_row']}: series={ex['series_id']!s} "
+                f"timestamp={ex['timestamp']!s} value={ex['value']!s} ({ex['detail']})"
+            )
 
     add("")
     pol = g["fill_policy"]
-    policy = "none" if pol["method"] == "none" else f"{pol['method']} up to {pol['max_length']} intervals"
+    policy = (
+        "none"
+        if pol["method"] == "none"
+        else f"{pol['method']} up to {pol['max_length']} intervals"
+    )
     add(f"gaps (fill policy: {policy}):")
-    add(f"  found: {_n(g['gaps_found'])} gaps, {_n(g['missing_intervals_found'])} missing intervals in "
-        f"{_n(g['series_with_gaps'])} series; longest {g['longest_gap_hours']:.1f} h")
-    add(f"  remaining after fill: {_n(g['remaining_gaps'])} gaps, {_n(g['remaining_missing_intervals'])} intervals")
+    add(
+        f"  found: {_n(g['gaps_found'])} gaps, {_n(g['missing_intervals_found'])} missing intervals in "
+        f"{_n(g['series_with_gaps'])} series; longest {g['longest_gap_hours']:.1f} h"
+    )
+    add(
+        f"  remaining after fill: {_n(g['remaining_gaps'])} gaps, {_n(g['remaining_missing_intervals'])} intervals"
+    )
     if g.get("remaining_gaps_at_clock_change"):
-        add(f"  of which {g['remaining_gaps_at_clock_change']} cover an autumn repeated hour "
-            "(the file lacks every reading of that hour)")
+        add(
+            f"  of which {g['remaining_gaps_at_clock_change']} cover an autumn repeated hour "
+            "(the file lacks every reading of that hour)"
+        )
     for ex in g.get("remaining_gap_examples", [])[:5]:
-        add(f"      e.g. {ex['series_id']} from {_local(ex['start'], calendar_tz)} for {ex['hours']:.1f} h")
+        add(
+            f"      e.g. {ex['series_id']} from {_local(ex['start'], calendar_tz)} for {ex['hours']:.1f} h"
+        )
 
     covs = r.get("covariates", {})
     if covs:
@@ -83,8 +113,10 @@ def render_report(r: dict[str, Any], calendar_tz: str | None = None) -> str:
         add("covariates:")
         for name, c in covs.items():
             cov = ", ".join(f"{k} {v:.1%}" for k, v in c.get("coverage", {}).items())
-            add(f"  {name}: {_n(c['rows_in'])} rows in = {_n(c['rows_used'])} used + "
-                f"{_n(c['rows_quarantined'])} quarantined; coverage {cov}")
+            add(
+                f"  {name}: {_n(c['rows_in'])} rows in = {_n(c['rows_used'])} used + "
+                f"{_n(c['rows_quarantined'])} quarantined; coverage {cov}"
+            )
             if c.get("unknown_levels"):
                 add(f"      unknown levels (left missing): {c['unknown_levels']}")
     st = r.get("static", {})
@@ -92,11 +124,15 @@ def render_report(r: dict[str, Any], calendar_tz: str | None = None) -> str:
         add("")
         add("static attributes:")
         for col, per in st.get("conflicting_values", {}).items():
-            add(f"  {col}: {len(per)} series with more than one value (most frequent kept), e.g. {next(iter(per.items()))}")
+            add(
+                f"  {col}: {len(per)} series with more than one value (most frequent kept), e.g. {next(iter(per.items()))}"
+            )
         f = st.get("file", {})
         if f.get("series_without_static_row"):
-            add(f"  {f['series_without_static_row']} series have no row in {f['path']}, "
-                f"e.g. {', '.join(f['series_without_static_row_examples'])}")
+            add(
+                f"  {f['series_without_static_row']} series have no row in {f['path']}, "
+                f"e.g. {', '.join(f['series_without_static_row_examples'])}"
+            )
     return "\n".join(lines)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -13,7 +15,7 @@ def to_output_frequency(
     readings: pd.DataFrame,
     freq: pd.Timedelta,
     out_freq: pd.Timedelta,
-    aggregates: dict[str, str],
+    aggregates: Mapping[str, str],
     quarantine: Quarantine,
     partial: str = "quarantine",
 ) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -43,7 +45,11 @@ def to_output_frequency(
     incomplete = count < ratio
     n_incomplete = 0
     if incomplete.any():
-        n_incomplete = int(pd.DataFrame({"s": df["series_id"], "b": df["bucket"]})[incomplete].drop_duplicates().shape[0])
+        n_incomplete = int(
+            pd.DataFrame({"s": df["series_id"], "b": df["bucket"]})[incomplete]
+            .drop_duplicates()
+            .shape[0]
+        )
     if partial == "quarantine" and incomplete.any():
         mask = np.zeros(len(quarantine.raw), dtype=bool)
         mask[df["_idx"].to_numpy()[incomplete]] = True
@@ -64,7 +70,9 @@ def to_output_frequency(
     out = df.groupby(["series_id", "bucket"], sort=True).agg(**agg).reset_index()
     out = out.rename(columns={"bucket": "timestamp"})
     out["filled"] = out.pop("_scale") > 1
-    return out[["series_id", "timestamp", "target", "filled", *aggregates]], {"incomplete_intervals": n_incomplete}
+    return out[["series_id", "timestamp", "target", "filled", *aggregates]], {
+        "incomplete_intervals": n_incomplete
+    }
 
 
 def regular_grid(frame: pd.DataFrame, out_freq: pd.Timedelta) -> pd.DataFrame:
@@ -74,9 +82,18 @@ def regular_grid(frame: pd.DataFrame, out_freq: pd.Timedelta) -> pd.DataFrame:
     spans = frame.groupby("series_id", sort=True)["timestamp"].agg(["min", "max"])
     n = ((spans["max"] - spans["min"]) / out_freq).astype("int64") + 1
     sid = np.repeat(spans.index.to_numpy(), n.to_numpy())
-    offsets = np.concatenate([np.arange(k) for k in n.to_numpy()]) if len(n) else np.array([], dtype=np.int64)
+    offsets = (
+        np.concatenate([np.arange(k) for k in n.to_numpy()])
+        if len(n)
+        else np.array([], dtype=np.int64)
+    )
     start = np.repeat(spans["min"].dt.tz_localize(None).to_numpy(), n.to_numpy())
-    grid = pd.DataFrame({"series_id": pd.array(sid, dtype="string"), "timestamp": start + offsets * out_freq.to_timedelta64()})
+    grid = pd.DataFrame(
+        {
+            "series_id": pd.array(sid, dtype="string"),
+            "timestamp": start + offsets * out_freq.to_timedelta64(),
+        }
+    )
     grid["timestamp"] = pd.to_datetime(grid["timestamp"], utc=True)
     out = grid.merge(frame, on=["series_id", "timestamp"], how="left", validate="one_to_one")
     out["filled"] = out["filled"].astype("boolean").fillna(False).astype(bool)

@@ -10,7 +10,9 @@ from forecasting.config.data import StaticSpec
 from forecasting.data.readers import file_columns, read_table, resolve_inputs
 
 
-def from_readings(readings: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def from_readings(
+    readings: pd.DataFrame, columns: list[str]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One row per series: the most frequent value of each static column; conflicts reported."""
     series = pd.Index(readings["series_id"].unique(), name="series_id").sort_values()
     table = pd.DataFrame(index=series)
@@ -21,14 +23,18 @@ def from_readings(readings: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFr
         table[col] = counts.drop_duplicates("series_id").set_index("series_id")[col].reindex(series)
         n_values = counts.groupby("series_id").size()
         for sid in n_values[n_values > 1].index[:20]:
-            conflicts.setdefault(col, {})[str(sid)] = counts.loc[counts["series_id"] == sid, col].astype(str).tolist()
+            conflicts.setdefault(col, {})[str(sid)] = (
+                counts.loc[counts["series_id"] == sid, col].astype(str).tolist()
+            )
     return table.reset_index(), {"conflicting_values": conflicts}
 
 
 def join_static_file(table: pd.DataFrame, spec: StaticSpec) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Add attributes from a per-series file; values already in `table` win, mismatches reported."""
     path = resolve_inputs(spec.path, "static file")[0]
-    cols = spec.columns or [c for c in file_columns(path, delimiter=spec.delimiter) if c != spec.id_column]
+    cols = spec.columns or [
+        c for c in file_columns(path, delimiter=spec.delimiter) if c != spec.id_column
+    ]
     raw = read_table(path, [spec.id_column, *cols], delimiter=spec.delimiter, what="static file")
     raw = raw.rename(columns={spec.id_column: "series_id"})
     raw["series_id"] = raw["series_id"].astype("string").str.strip()

@@ -22,8 +22,16 @@ import pandas as pd
 import yaml
 
 ARCHETYPES = ("family", "commuter", "home_worker", "retired")
-VALIDATION_FAULTS = ("spike", "negative", "empty_value", "text_value", "duplicate_identical",
-                     "duplicate_conflict", "bad_timestamp", "nonexistent_time")
+VALIDATION_FAULTS = (
+    "spike",
+    "negative",
+    "empty_value",
+    "text_value",
+    "duplicate_identical",
+    "duplicate_conflict",
+    "bad_timestamp",
+    "nonexistent_time",
+)
 ANOMALY_FAULTS = ("flatline", "zeros", "drop")
 
 
@@ -48,7 +56,7 @@ class SyntheticData:
     faults: pd.DataFrame  # series_id, kind, start, end (UTC), rows
 
 
-def _bump(hour: np.ndarray, centre: float, width: float) -> np.ndarray:
+def _bump(hour: np.ndarray, centre: float | np.ndarray, width: float) -> np.ndarray:
     d = np.minimum(np.abs(hour - centre), 24 - np.abs(hour - centre))
     return np.exp(-0.5 * (d / width) ** 2)
 
@@ -57,9 +65,17 @@ def _daily_shape(arch: str, hour: np.ndarray, weekend: np.ndarray) -> np.ndarray
     """Relative load (kW above base) by archetype, local hour (fractional) and weekend flag."""
     wk = weekend.astype(float)
     if arch == "family":
-        return 0.5 * _bump(hour, 7.5 + wk, 1.0) + 0.35 * wk * _bump(hour, 13, 3) + 1.0 * _bump(hour, 18.5, 1.8)
+        return (
+            0.5 * _bump(hour, 7.5 + wk, 1.0)
+            + 0.35 * wk * _bump(hour, 13, 3)
+            + 1.0 * _bump(hour, 18.5, 1.8)
+        )
     if arch == "commuter":
-        return 0.35 * _bump(hour, 6.8 + 1.5 * wk, 0.7) + 0.25 * wk * _bump(hour, 14, 3) + 0.8 * _bump(hour, 20, 1.5)
+        return (
+            0.35 * _bump(hour, 6.8 + 1.5 * wk, 0.7)
+            + 0.25 * wk * _bump(hour, 14, 3)
+            + 0.8 * _bump(hour, 20, 1.5)
+        )
     if arch == "home_worker":
         return 0.3 * _bump(hour, 8, 1.0) + 0.35 * _bump(hour, 13, 3.0) + 0.7 * _bump(hour, 19, 1.8)
     return 0.3 * _bump(hour, 9, 1.5) + 0.3 * _bump(hour, 12.5, 1.5) + 0.55 * _bump(hour, 17.5, 2.0)
@@ -75,15 +91,21 @@ def _weather(utc: pd.DatetimeIndex, rng: np.random.Generator) -> pd.DataFrame:
     shocks = rng.normal(0, 0.35, steps)
     for i in range(1, steps):  # AR(1) weather systems lasting a few days
         noise[i] = 0.985 * noise[i - 1] + shocks[i]
-    cloud = np.clip(0.55 + 0.3 * np.sin(np.cumsum(rng.normal(0, 0.05, steps))) + rng.normal(0, 0.1, steps), 0, 1)
-    return pd.DataFrame({"timestamp": utc, "temperature": seasonal + diurnal + noise, "cloud_cover": cloud})
+    cloud = np.clip(
+        0.55 + 0.3 * np.sin(np.cumsum(rng.normal(0, 0.05, steps))) + rng.normal(0, 0.1, steps), 0, 1
+    )
+    return pd.DataFrame(
+        {"timestamp": utc, "temperature": seasonal + diurnal + noise, "cloud_cover": cloud}
+    )
 
 
 def generate(spec: SyntheticSpec) -> SyntheticData:
     rng = np.random.default_rng(spec.seed)
     start_local = pd.Timestamp(spec.start).tz_localize(spec.timezone)
     end_local = start_local + pd.Timedelta(days=spec.days)
-    utc = pd.date_range(start_local.tz_convert("UTC"), end_local.tz_convert("UTC"), freq="30min", inclusive="left")
+    utc = pd.date_range(
+        start_local.tz_convert("UTC"), end_local.tz_convert("UTC"), freq="30min", inclusive="left"
+    )
     local = utc.tz_convert(spec.timezone)
     hour = (local.hour + local.minute / 60).to_numpy() + 0.25  # mid-interval
     weekend = np.asarray(local.dayofweek >= 5)
@@ -92,7 +114,9 @@ def generate(spec: SyntheticSpec) -> SyntheticData:
     temp = np.interp(utc.asi8, hourly_utc.asi8, weather["temperature"].to_numpy())
     cloud = np.interp(utc.asi8, hourly_utc.asi8, weather["cloud_cover"].to_numpy())
     doy = local.dayofyear.to_numpy()
-    daylight = np.clip(np.cos(np.pi * (hour - 13) / (9 + 3 * np.cos(2 * np.pi * (doy - 172) / 365.25))), 0, None)
+    daylight = np.clip(
+        np.cos(np.pi * (hour - 13) / (9 + 3 * np.cos(2 * np.pi * (doy - 172) / 365.25))), 0, None
+    )
     season_level = 1 + 0.15 * np.cos(2 * np.pi * (doy - 15) / 365.25)  # lighting, winter evenings
 
     rows, households = [], []
@@ -121,16 +145,34 @@ def generate(spec: SyntheticSpec) -> SyntheticData:
         kw += (rng.random(n) < 0.03) * rng.uniform(0.5, 2.5, n)  # kettle, oven, washer
         pv = pv_kw * daylight * (1 - 0.75 * cloud) * rng.uniform(0.9, 1.0, n)
         net = (kw - pv) * 0.5  # kWh per half-hour
-        rows.append(pd.DataFrame({"series_id": sid, "utc": utc, "import_kwh": np.clip(net, 0, None).round(3),
-                                  "export_kwh": np.clip(-net, 0, None).round(3)}))
-        households.append({"series_id": sid, "archetype": arch, "heating": "electric" if heating else "gas",
-                           "has_pv": pv_kw > 0, "pv_kw": pv_kw, "has_ev": ev,
-                           "tariff": rng.choice(["flat", "tou"], p=[0.7, 0.3])})
+        rows.append(
+            pd.DataFrame(
+                {
+                    "series_id": sid,
+                    "utc": utc,
+                    "import_kwh": np.clip(net, 0, None).round(3),
+                    "export_kwh": np.clip(-net, 0, None).round(3),
+                }
+            )
+        )
+        households.append(
+            {
+                "series_id": sid,
+                "archetype": arch,
+                "heating": "electric" if heating else "gas",
+                "has_pv": pv_kw > 0,
+                "pv_kw": pv_kw,
+                "has_ev": ev,
+                "tariff": rng.choice(["flat", "tou"], p=[0.7, 0.3]),
+            }
+        )
     readings = pd.concat(rows, ignore_index=True)
     faults: list[dict[str, object]] = []
     if spec.faults:
         readings = _inject(readings, spec, rng, faults)
-    readings["timestamp"] = readings.pop("utc").dt.tz_convert(spec.timezone).dt.strftime("%Y-%m-%d %H:%M:%S")
+    readings["timestamp"] = (
+        readings.pop("utc").dt.tz_convert(spec.timezone).dt.strftime("%Y-%m-%d %H:%M:%S")
+    )
     for fault in faults:  # faults that rewrite the timestamp text
         if fault["kind"] in ("bad_timestamp", "nonexistent_time"):
             readings.loc[fault.pop("_index"), "timestamp"] = fault.pop("_text")
@@ -141,7 +183,9 @@ def generate(spec: SyntheticSpec) -> SyntheticData:
     return SyntheticData(readings, pd.DataFrame(households), weather, fault_frame)
 
 
-def _inject(df: pd.DataFrame, spec: SyntheticSpec, rng: np.random.Generator, faults: list[dict[str, object]]) -> pd.DataFrame:
+def _inject(
+    df: pd.DataFrame, spec: SyntheticSpec, rng: np.random.Generator, faults: list[dict[str, object]]
+) -> pd.DataFrame:
     df = df.astype({"import_kwh": object})
     per = len(df) // spec.households
     ids = df["series_id"].unique()
@@ -153,7 +197,15 @@ def _inject(df: pd.DataFrame, spec: SyntheticSpec, rng: np.random.Generator, fau
         return str(ids[h]), h * per + int(rng.integers(48, per - 48))
 
     def note(sid: str, kind: str, i0: int, i1: int, rows: int) -> None:
-        faults.append({"series_id": sid, "kind": kind, "start": df.at[i0, "utc"], "end": df.at[i1, "utc"], "rows": rows})
+        faults.append(
+            {
+                "series_id": sid,
+                "kind": kind,
+                "start": df.at[i0, "utc"],
+                "end": df.at[i1, "utc"],
+                "rows": rows,
+            }
+        )
 
     for kind in VALIDATION_FAULTS:
         for _ in range(2):
@@ -173,15 +225,27 @@ def _inject(df: pd.DataFrame, spec: SyntheticSpec, rng: np.random.Generator, fau
                 dup["import_kwh"] = float(df.at[i, "import_kwh"]) + 0.5
                 extra.append(dup)
             elif kind == "bad_timestamp":
-                faults.append({"series_id": sid, "kind": kind, "start": df.at[i, "utc"], "end": df.at[i, "utc"],
-                               "rows": 1, "_index": i, "_text": "31/02/2024 25:61"})
+                faults.append(
+                    {
+                        "series_id": sid,
+                        "kind": kind,
+                        "start": df.at[i, "utc"],
+                        "end": df.at[i, "utc"],
+                        "rows": 1,
+                        "_index": i,
+                        "_text": "31/02/2024 25:61",
+                    }
+                )
                 continue
             elif kind == "nonexistent_time":
                 continue  # added once below, where the clocks go forward
             note(sid, kind, i, i, 1)
     local = df["utc"].dt.tz_convert(spec.timezone)
-    spring = np.flatnonzero((local.dt.hour.to_numpy() == 0) & (local.dt.minute.to_numpy() == 30)
-                            & (local.shift(-1).dt.hour.to_numpy() == 2))
+    spring = np.flatnonzero(
+        (local.dt.hour.to_numpy() == 0)
+        & (local.dt.minute.to_numpy() == 30)
+        & (local.shift(-1).dt.hour.to_numpy() == 2)
+    )
     if len(spring):
         i = int(spring[rng.integers(len(spring))])
         row = df.loc[[i]].copy()
@@ -189,8 +253,17 @@ def _inject(df: pd.DataFrame, spec: SyntheticSpec, rng: np.random.Generator, fau
         idx = len(df) + sum(len(e) for e in extra)
         row.index = [idx]
         extra.append(row)
-        faults.append({"series_id": df.at[i, "series_id"], "kind": "nonexistent_time", "start": df.at[i, "utc"],
-                       "end": df.at[i, "utc"], "rows": 1, "_index": idx, "_text": wall.strftime("%Y-%m-%d %H:%M:%S")})
+        faults.append(
+            {
+                "series_id": df.at[i, "series_id"],
+                "kind": "nonexistent_time",
+                "start": df.at[i, "utc"],
+                "end": df.at[i, "utc"],
+                "rows": 1,
+                "_index": idx,
+                "_text": wall.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+        )
     for _ in range(4):  # gaps of 1-10 hours, some short enough for a fill policy
         sid, i = pick()
         length = int(rng.choice([2, 4, 8, 20]))
@@ -204,7 +277,9 @@ def _inject(df: pd.DataFrame, spec: SyntheticSpec, rng: np.random.Generator, fau
             seg = slice(i, j)
             current = pd.to_numeric(df.loc[seg, "import_kwh"], errors="coerce")
             if kind == "flatline":
-                df.loc[seg, "import_kwh"] = float(current.iloc[0]) if pd.notna(current.iloc[0]) else 0.2
+                df.loc[seg, "import_kwh"] = (
+                    float(current.iloc[0]) if pd.notna(current.iloc[0]) else 0.2
+                )
             elif kind == "zeros":
                 df.loc[seg, "import_kwh"] = 0.0
             else:
@@ -248,13 +323,23 @@ def synthetic_config(folder: Path, spec: SyntheticSpec) -> dict[str, object]:
         },
         "frequency": "30min",
         "output_frequency": "1h",
-        "calendar": {"timezone": spec.timezone, "holidays": {"country": "GB", "subdivision": "ENG"}},
+        "calendar": {
+            "timezone": spec.timezone,
+            "holidays": {"country": "GB", "subdivision": "ENG"},
+        },
         "validation": {"max_value": 12.0, "duplicates": "first"},
         "gaps": {"method": "linear", "max_length": 2},
         "static": {"path": str(folder / "households.csv"), "id_column": "series_id"},
         "covariates": [
-            {"name": "weather", "path": str(folder / "weather.csv"), "timestamp": "timestamp",
-             "columns": {"temperature": {"column": "temperature"}, "cloud_cover": {"column": "cloud_cover"}},
-             "fill": {"method": "linear", "max_length": 6}},
+            {
+                "name": "weather",
+                "path": str(folder / "weather.csv"),
+                "timestamp": "timestamp",
+                "columns": {
+                    "temperature": {"column": "temperature"},
+                    "cloud_cover": {"column": "cloud_cover"},
+                },
+                "fill": {"method": "linear", "max_length": 6},
+            },
         ],
     }

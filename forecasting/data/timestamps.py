@@ -39,9 +39,9 @@ def parse_timestamps(raw: pd.Series, fmt: str | None) -> pd.Series:
     kwargs: dict[str, object] = {"errors": "coerce"}
     kwargs["format"] = fmt if fmt else "ISO8601"
     if has_offset:
-        parsed = pd.to_datetime(text, utc=True, **kwargs)  # type: ignore[call-overload]
+        parsed = pd.to_datetime(text, utc=True, **kwargs)
         return parsed.dt.tz_localize(None).astype("datetime64[us]")
-    parsed = pd.to_datetime(text, **kwargs)  # type: ignore[call-overload]
+    parsed = pd.to_datetime(text, **kwargs)
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):  # pragma: no cover - mixed input
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     return parsed.astype("datetime64[us]")
@@ -77,7 +77,11 @@ def localize(
         key = pd.DataFrame({"s": series.to_numpy()[idx], "w": wall_start.to_numpy()[idx]})
         occ = key.groupby(["s", "w"], sort=False).cumcount().to_numpy()
         size = key.groupby(["s", "w"], sort=False)["w"].transform("size").to_numpy()
-        codes = np.where(size == 1, AMBIG_SINGLE, np.where(occ == 0, AMBIG_FIRST, np.where(occ == 1, AMBIG_SECOND, AMBIG_EXTRA)))
+        codes = np.where(
+            size == 1,
+            AMBIG_SINGLE,
+            np.where(occ == 0, AMBIG_FIRST, np.where(occ == 1, AMBIG_SECOND, AMBIG_EXTRA)),
+        )
         status[idx] = codes
         use_std[idx[codes == AMBIG_SECOND]] = True
     local = as_dst.where(~use_std, as_std)

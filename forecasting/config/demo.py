@@ -1,0 +1,29 @@
+"""Config of `forecasting demo` (configs/demo/demo.yaml)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from forecasting.config.base import StrictModel
+
+
+class SyntheticConfig(StrictModel):
+    households: int = Field(default=40, ge=1, le=100_000)
+    days: int = Field(default=180, ge=21)
+    start: str = "2023-10-15"
+    seed: int = 0
+
+
+class BacktestConfig(StrictModel):
+    horizon: int = Field(default=24, ge=1)
+    lookback: int = Field(default=336, ge=168)
+    step: int = Field(default=24, ge=1)
+    origin_hour: int | None = Field(default=0, ge=0, le=23)
+    last_days: int = Field(default=28, ge=1)
+
+
+class DemoConfig(StrictModel):
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
+    plot_series: str | None = None

@@ -1,0 +1,113 @@
+"""Rolling-origin backtests with no leakage.
+
+At each origin the model sees the history strictly before the origin (targets and all
+covariates) and, for the horizon, only the known-future covariates: the target and observed
+covariates of the horizon are removed before the model is called, and kept aside for scoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import pandas as pd
+
+from forecasting.data.schema import SERIES, TARGET, TIME
+
+
+class Forecaster(Protocol):
+    quantiles: list[float]
+
+    def predict(self, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
+        """Forecast every series in `future` (rows: series_id, timestamp, known-future covariates).
+
+        Returns series_id, origin, timestamp, horizon and one column per quantile.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class Window:
+    origin: pd.Timestamp
+    history: pd.DataFrame  # timestamp < origin, at most `lookback` intervals
+    future: pd.DataFrame  # the horizon, with targets (for scoring only)
+
+
+@dataclass(frozen=True)
+class RollingOrigin:
+    """Origins every `step` intervals, forecasting `horizon` intervals from `lookback` of history.
+
+    `origin_hour` aligns origins to that local hour in `timezone` (e.g. 0 for daily origins at
+    local midnight). `start`/`end` bound the origins; the horizon of the last origin must end by
+    the data's end.
+    """
+
+    horizon: int = 24
+    lookback: int = 168
+    step: int = 24
+    freq: str = "1h"
+    start: str | pd.Timestamp | None = None
+    end: str | pd.Timestamp | None = None
+    origin_hour: int | None = 0
+    timezone: str = "UTC"
+
+    def _bound(self, value: str | pd.Timestamp | None) -> pd.Timestamp | None:
+        if value is None:
+            return None
+        t = pd.Timestamp(value)
+        return (
+            t.tz_localize(self.timezone).tz_convert("UTC") if t.tz is None else t.tz_convert("UTC")
+        )
+
+    def origins(self, frame: pd.DataFrame) -> pd.DatetimeIndex:
+        step = pd.Timedelta(self.freq)
+        t0 = frame[TIME].min() + self.lookback * step
+        t1 = frame[TIME].max() - (self.horizon - 1) * step
+        lo, hi = self._bound(self.start), self._bound(self.end)
+        t0 = max(t0, lo) if lo is not None else t0
+        t1 = min(t1, hi) if hi is not None else t1
+        if t0 > t1:
+            return pd.DatetimeIndex([], tz="UTC")
+        candidates = pd.date_range(t0.ceil(self.freq), t1, freq=self.freq)
+        if self.origin_hour is not None:
+            local = candidates.tz_convert(self.timezone)
+            candidates = candidates[(local.hour == self.origin_hour) & (local.minute == 0)]
+            if len(candidates) == 0:
+                return candidates
+            keep = ((candidates - candidates[0]) / step) % self.step == 0
+            if self.step % 24 == 0:  # daily-aligned steps stay on the local hour across DST
+                days = (
+                    candidates.tz_convert(self.timezone).normalize()
+                    - candidates.tz_convert(self.timezone).normalize()[0]
+                ).days
+                keep = days % (self.step // 24) == 0
+            return candidates[keep]
+        return candidates[:: self.step]
+
+    def split(self, frame: pd.DataFrame) -> Iterator[Window]:
+        step = pd.Timedelta(self.freq)
+        for origin in self.origins(frame):
+            hist = frame[(frame[TIME] < origin) & (frame[TIME] >= origin - self.lookback * step)]
+            fut = frame[(frame[TIME] >= origin) & (frame[TIME] < origin + self.horizon * step)]
+            yield Window(origin, hist, fut)
+
+
+def backtest(
+    model: Forecaster,
+    frame: pd.DataFrame,
+    splitter: RollingOrigin,
+    known_future: list[str] | None = None,
+) -> pd.DataFrame:
+    """Forecasts for every origin, with the `actual` target joined for scoring."""
+    keep = [SERIES, TIME, *(known_future or [])]
+    parts = []
+    for w in splitter.split(frame):
+        if w.future.empty or w.history.empty:
+            continue
+        fc = model.predict(w.history, w.future[keep].copy())
+        actual = w.future[[SERIES, TIME, TARGET]].rename(columns={TARGET: "actual"})
+        parts.append(fc.merge(actual, on=[SERIES, TIME], how="left"))
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True)
