@@ -23,10 +23,10 @@ ConfigOpt = Annotated[
 
 @data_app.command("validate")
 def validate(
+    config: ConfigOpt,
     input: Annotated[
         str | None, typer.Argument(help="file, folder or glob; defaults to the config's path")
     ] = None,
-    config: ConfigOpt = Path("configs/data/lcl.yaml"),
     quarantine: Annotated[
         Path | None, typer.Option(help="write rejected rows here (parquet)")
     ] = None,

@@ -11,10 +11,10 @@ import os
 import re
 import zoneinfo
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
 
@@ -58,6 +58,12 @@ def parse_frequency(value: str) -> pd.Timedelta:
     return td
 
 
+def _valid_timezone(name: str) -> str:
+    parse_timezone(name)
+    return name
+
+
+TimezoneName = Annotated[str, AfterValidator(_valid_timezone)]
 Aggregate = Literal["mean", "sum", "min", "max", "first", "last"]
 
 
@@ -99,7 +105,7 @@ class InputSpec(StrictModel):
     series_id_value: str | None = Field(default=None, description="id when the file is one series")
     timestamp: str
     timestamp_format: str | None = Field(default=None, description="strptime format; None = ISO")
-    timezone: str = Field(default="UTC", description="clock of the timestamps in the file")
+    timezone: TimezoneName = Field(default="UTC", description="clock of the timestamps in the file")
     label: Literal["start", "end"] = Field(
         default="start",
         description="whether a timestamp marks the start or the end of its interval",
@@ -112,12 +118,6 @@ class InputSpec(StrictModel):
     scale: float = Field(default=1.0, gt=0, description="multiplier applied to target values")
     static_columns: list[str] = Field(default_factory=list)
     covariates: dict[str, ColumnSpec] = Field(default_factory=dict)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        parse_timezone(v)
-        return v
 
     @model_validator(mode="after")
     def _id(self) -> InputSpec:
@@ -152,14 +152,10 @@ class HolidaySpec(StrictModel):
 
 
 class CalendarSpec(StrictModel):
-    timezone: str = Field(default="UTC", description="local time for calendar features and origins")
+    timezone: TimezoneName = Field(
+        default="UTC", description="local time for calendar features and origins"
+    )
     holidays: HolidaySpec = Field(default_factory=HolidaySpec)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        parse_timezone(v)
-        return v
 
 
 class StaticSpec(StrictModel):
@@ -176,7 +172,7 @@ class CovariateSource(StrictModel):
     path: str
     timestamp: str
     timestamp_format: str | None = None
-    timezone: str = "UTC"
+    timezone: TimezoneName = "UTC"
     label: Literal["start", "end"] = "start"
     delimiter: str = ","
     columns: dict[str, ColumnSpec]
@@ -184,12 +180,6 @@ class CovariateSource(StrictModel):
         default=True, description="known for the forecast horizon (forecasts or schedules)"
     )
     fill: FillPolicy = Field(default_factory=FillPolicy)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        parse_timezone(v)
-        return v
 
 
 class DataConfig(StrictModel):
