@@ -93,19 +93,23 @@ def gap_table(frame: pd.DataFrame, freq: pd.Timedelta) -> pd.DataFrame:
     return out.reset_index()
 
 
-def gaps_at_clock_change(frame: pd.DataFrame, freq: pd.Timedelta, tz: object) -> int:
+def gaps_at_clock_change(frame: pd.DataFrame, freq: pd.Timedelta, tz: dt.tzinfo) -> int:
     """Remaining gaps that cover a repeated (ambiguous) local hour of a daylight-saving clock."""
     missing = frame["target"].isna().to_numpy()
     runs = runs_of_missing(missing, frame["series_id"].to_numpy())
     if not len(runs) or isinstance(tz, dt.timezone):
         return 0
-    count = 0
-    for start, length in zip(runs["start"].to_numpy(), runs["length"].to_numpy(), strict=True):
-        t0 = frame["timestamp"].iloc[start]
-        local = pd.date_range(t0, periods=length, freq=freq).tz_convert(tz).tz_localize(None)
-        check = local.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-        count += bool(check.isna().any())
-    return count
+    # UTC instants whose local wall time occurs twice (the autumn repeat), over the whole span
+    grid = pd.date_range(frame["timestamp"].min(), frame["timestamp"].max(), freq=freq)
+    wall = pd.Series(grid.tz_convert(tz).tz_localize(None))
+    repeated = grid[wall.duplicated(keep=False).to_numpy()].as_unit("us").asi8
+    starts = frame["timestamp"].iloc[runs["start"].to_numpy()].dt.tz_localize(None).dt.as_unit("us")
+    lo = starts.to_numpy().astype("int64")
+    hi = lo + runs["length"].to_numpy() * int(freq / pd.Timedelta(microseconds=1))
+    covered = np.searchsorted(repeated, hi, side="left") - np.searchsorted(
+        repeated, lo, side="left"
+    )
+    return int((covered > 0).sum())
 
 
 def gap_examples(frame: pd.DataFrame, freq: pd.Timedelta, n: int = 5) -> list[dict[str, object]]:
