@@ -23,9 +23,8 @@ _MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}
 
 @dataclass
 class Ingested:
-    readings: (
-        pd.DataFrame
-    )  # series_id, timestamp (UTC start), target, covariates..., statics..., _file, _row
+    # series_id, timestamp (UTC start), target, covariates..., statics..., _idx, _file, _row
+    readings: pd.DataFrame
     quarantine: Quarantine
     frequency: pd.Timedelta
     unit: str
@@ -104,14 +103,15 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     wall_start = wall - shift
     alive_now = q.alive
     utc, status = ts.localize(wall_start.where(alive_now), sid, tz)
-    label_text = raw[spec.timestamp].astype("string").to_numpy()
     q.reject(
         status == ts.NONEXISTENT, "nonexistent_local_time", f"not a valid time in {spec.timezone}"
     )
     q.reject(
         status == ts.AMBIG_EXTRA, "duplicate_timestamp", "ambiguous local time seen more than twice"
     )
-    dst = _dst_facts(status, label_text, sid, wall_start, alive_now, tz, freq, shift, spec.label)
+    dst = _dst_facts(
+        status, raw[spec.timestamp], sid, wall_start, alive_now, tz, freq, shift, spec.label
+    )
 
     utc = utc.dt.tz_localize(None)  # naive UTC from here on: fast numpy datetime64 work
     on_grid = (utc.dt.floor(freq) == utc).fillna(True).to_numpy()
@@ -120,10 +120,7 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     # spikes (in the file's own unit)
     vmax = config.validation.max_value
     if vmax is not None:
-        over = (values > vmax).to_numpy()
-        q.reject(
-            over, "spike", np.array([f"value above max_value {vmax:g}"] * len(raw), dtype=object)
-        )
+        q.reject((values > vmax).to_numpy(), "spike", f"value above max_value {vmax:g}")
     if config.validation.robust_z is not None:
         _reject_robust_spikes(q, sid, values, config.validation.robust_z)
 
@@ -241,7 +238,7 @@ def _count_unsorted(sid: pd.Series, utc: pd.Series) -> int:
 
 def _dst_facts(
     status: np.ndarray,
-    labels: np.ndarray,
+    labels: pd.Series,
     sid: pd.Series,
     wall_start: pd.Series,
     alive: np.ndarray,
@@ -254,7 +251,7 @@ def _dst_facts(
         return {"timezone_has_dst": False}
 
     def examples(mask: np.ndarray, n: int = 3) -> list[str]:
-        return [f"{sid.iloc[i]} {labels[i]}" for i in np.flatnonzero(mask)[:n]]
+        return [f"{sid.iloc[i]} {labels.iloc[i]}" for i in np.flatnonzero(mask)[:n]]
 
     second = status == ts.AMBIG_SECOND
     spans = (
@@ -281,13 +278,11 @@ def _dst_facts(
     }
     if label == "start" and facts["nonexistent_in_input"] > 0:
         # Interval-ending files put a label in the spring gap's *next* slot, not in the gap.
-        bad = np.flatnonzero(status == ts.NONEXISTENT)
-        present = set(zip(sid.to_numpy()[alive], wall_start.to_numpy()[alive], strict=True))
-        nxt = wall_start.to_numpy()[bad] + np.timedelta64(int(freq.value), "ns")
-        missing_next = sum(
-            (s, t) not in present for s, t in zip(sid.to_numpy()[bad], nxt, strict=True)
-        )
-        if missing_next >= 0.8 * len(bad):
+        bad = status == ts.NONEXISTENT
+        present = pd.MultiIndex.from_arrays([sid[alive], wall_start[alive]])
+        following = pd.MultiIndex.from_arrays([sid[bad], wall_start[bad] + freq])
+        missing_next = int((~following.isin(present)).sum())
+        if missing_next >= 0.8 * bad.sum():
             facts["hint"] = (
                 "timestamps fall in the spring gap while the slot after it is missing: the file "
                 "looks interval-ending (e.g. hour-ending); try `input.label: end`"

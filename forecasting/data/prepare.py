@@ -58,7 +58,11 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
     frame, rs = to_output_frequency(
         ing.readings, ing.frequency, out_freq, aggs, q, config.validation.partial_intervals
     )
-    rows_in, rows_out = len(q.raw), int(q.alive.sum())
+    # input rows represented in the output: each live raw row once in the readings
+    kept = ing.readings[q.alive[ing.readings["_idx"].to_numpy()]]
+    rows_in, rows_out = len(q.raw), int(kept["_idx"].nunique())
+    if rows_out != len(kept) or rows_in != rows_out + int((~q.alive).sum()):
+        raise AssertionError("row identity broken: rows_in != rows_out + rows_quarantined")  # a bug
     if rows_out == 0:
         counts = q.counts()
         top = max(counts, key=lambda k: counts[k])
@@ -68,7 +72,6 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
             f"e.g. {ex['source_file']} row {ex['source_row']}: {ex['detail']} (value {ex['value']!r}, "
             f"timestamp {ex['timestamp']!r})"
         )
-    kept = ing.readings[q.alive[ing.readings["_idx"].to_numpy()]]
     static, static_report = from_readings(kept, config.input.static_columns)
     if config.static is not None:
         static, file_report = join_static_file(static, config.static)
@@ -87,8 +90,7 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
         table = load_covariate(source, out_freq)
         frame = join_covariates(frame, table, source, out_freq)
         cov_reports[source.name] = table.report
-        qf = table.quarantine.frame()
-        cov_quarantine.append(qf)
+        cov_quarantine.append(table.quarantine.frame())
 
     calendar = HolidayCalendar.from_spec(config.calendar.holidays)
     quarantine = concat_quarantine([q.frame(), *cov_quarantine])
@@ -97,13 +99,11 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
     frame["timestamp"] = frame["timestamp"].astype("datetime64[us, UTC]")
     static["series_id"] = static["series_id"].astype("string")
 
-    identity = rows_in == rows_out + int((~q.alive).sum())
-    if not identity:  # pragma: no cover - a bug, never a data problem
-        raise AssertionError("row identity broken: rows_in != rows_out + rows_quarantined")
     report = _report(
         config,
         ing,
         rs,
+        out_freq,
         rows_in,
         rows_out,
         q.counts(),
@@ -120,7 +120,11 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
 
 
 def _gap_summary(
-    before: pd.DataFrame, after: pd.DataFrame, frame: pd.DataFrame, config: DataConfig
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    frame: pd.DataFrame,
+    config: DataConfig,
+    out_freq: pd.Timedelta,
 ) -> dict[str, Any]:
     worst = after.sort_values(["missing", "longest"], ascending=False).head(10)
     return {
@@ -132,11 +136,9 @@ def _gap_summary(
         "filled_intervals": int(frame["filled"].sum()),
         "remaining_gaps": int(after["gaps"].sum()),
         "remaining_missing_intervals": int(after["missing"].sum()),
-        "remaining_gap_examples": gap_tools.gap_examples(
-            frame, parse_frequency(config.output_frequency)
-        ),
+        "remaining_gap_examples": gap_tools.gap_examples(frame, out_freq),
         "remaining_gaps_at_clock_change": gap_tools.gaps_at_clock_change(
-            frame, parse_frequency(config.output_frequency), parse_timezone(config.input.timezone)
+            frame, out_freq, parse_timezone(config.input.timezone)
         ),
         "worst_series": [
             {
@@ -156,6 +158,7 @@ def _report(
     config: DataConfig,
     ing: Ingested,
     rs: dict[str, int],
+    out_freq: pd.Timedelta,
     rows_in: int,
     rows_out: int,
     counts: dict[str, int],
@@ -189,7 +192,7 @@ def _report(
         "series": int(frame["series_id"].nunique()),
         "output_rows": len(frame),
         "observed_intervals": int((frame["target"].notna() & ~frame["filled"]).sum()),
-        "gaps": _gap_summary(gap_before, gap_after, frame, config),
+        "gaps": _gap_summary(gap_before, gap_after, frame, config, out_freq),
         "static": static_report,
         "covariates": cov_reports,
         "notes": ing.notes,

@@ -19,6 +19,30 @@ def _local(ts_text: str, tz: str | None) -> str:
     return utc
 
 
+_DST_LINES = [  # (what, report key of the count, report key of the examples)
+    (
+        "autumn repeated hours, resolved to distinct UTC hours",
+        "autumn_repeats_resolved",
+        "autumn_repeat_examples",
+    ),
+    (
+        "spring hours that never existed, present in input (quarantined)",
+        "nonexistent_in_input",
+        "nonexistent_examples",
+    ),
+    (
+        "spring hours that never existed, absent as expected (not gaps)",
+        "spring_slots_absent_as_expected",
+        "spring_slot_examples",
+    ),
+    (
+        "ambiguous hours seen once (taken as daylight time)",
+        "ambiguous_seen_once",
+        "ambiguous_seen_once_examples",
+    ),
+]
+
+
 def render_report(r: dict[str, Any], calendar_tz: str | None = None) -> str:
     lines: list[str] = []
     add = lines.append
@@ -45,22 +69,8 @@ def render_report(r: dict[str, Any], calendar_tz: str | None = None) -> str:
     if dst.get("timezone_has_dst"):
         add("")
         add(f"daylight saving ({r['timezone']}, timestamps mark interval {dst['label']}s):")
-        add(
-            f"  autumn repeated hours, resolved to distinct UTC hours: {dst['autumn_repeats_resolved']}"
-            + _eg(dst["autumn_repeat_examples"])
-        )
-        add(
-            f"  spring hours that never existed, present in input (quarantined): {dst['nonexistent_in_input']}"
-            + _eg(dst["nonexistent_examples"])
-        )
-        add(
-            f"  spring hours that never existed, absent as expected (not gaps): {dst['spring_slots_absent_as_expected']}"
-            + _eg(dst["spring_slot_examples"])
-        )
-        add(
-            f"  ambiguous hours seen once (taken as daylight time): {dst['ambiguous_seen_once']}"
-            + _eg(dst["ambiguous_seen_once_examples"])
-        )
+        for text, count, examples in _DST_LINES:
+            add(f"  {text}: {dst[count]}" + _eg(dst[examples]))
         if dst.get("hint"):
             add(f"  hint: {dst['hint']}")
     d = r["duplicates"]

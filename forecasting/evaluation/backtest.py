@@ -75,13 +75,11 @@ class RollingOrigin:
             candidates = candidates[(local.hour == self.origin_hour) & (local.minute == 0)]
             if len(candidates) == 0:
                 return candidates
-            keep = ((candidates - candidates[0]) / step) % self.step == 0
-            if self.step % 24 == 0:  # daily-aligned steps stay on the local hour across DST
-                days = (
-                    candidates.tz_convert(self.timezone).normalize()
-                    - candidates.tz_convert(self.timezone).normalize()[0]
-                ).days
-                keep = days % (self.step // 24) == 0
+            if self.step % 24 == 0:  # count local days, so origins stay on the hour across DST
+                local_days = candidates.tz_convert(self.timezone).normalize()
+                keep = (local_days - local_days[0]).days % (self.step // 24) == 0
+            else:
+                keep = ((candidates - candidates[0]) / step) % self.step == 0
             return candidates[keep]
         return candidates[:: self.step]
 

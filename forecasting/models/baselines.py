@@ -15,7 +15,8 @@ from forecasting.evaluation.metrics import quantile_column
 
 
 class SeasonalNaive:
-    """y(t) = y(t - season); quantiles = y(t - season) + quantiles of past seasonal differences."""
+    """P50 = y(t - season); other quantiles add that quantile of the series' past seasonal
+    differences y(s) - y(s - season) within the history."""
 
     def __init__(
         self,

@@ -231,7 +231,8 @@ def test_corrupt_parquet(cli, tmp_path):
 
 def test_wrong_dtype_whole_column(cli, tmp_path):
     rows = [{**r, "kwh": "yes"} for r in base()]
-    res = cli("data", "validate", *write(tmp_path, rows)[0:1], "--config", tmp_path / "cfg.yaml")
+    csv, cfg = write(tmp_path, rows)
+    res = cli("data", "validate", csv, "--config", cfg)
     assert res.code == 2
     assert "no usable rows" in res.err and "unparseable_target" in res.err and "'yes'" in res.err
 
