@@ -124,6 +124,79 @@ def demo(
     run_demo(config, output)
 
 
+@app.command("train")
+def train_cmd(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="model config YAML (configs/models/*.yaml)")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="run folder to write")],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="override the data config's input path")
+    ] = None,
+) -> None:
+    """Train the model of CFG on its data and write a run folder (model, config, metrics)."""
+    import json
+
+    from training.train import train
+
+    result = train(config, output, input)
+    m = result.metrics
+    typer.echo(f"trained {config} -> {result.run_dir}")
+    for key in ("train_rows", "train_series", "train_origins", "fit_seconds", "best_iterations"):
+        if key in m:
+            typer.echo(f"  {key:<16} {m[key]}")
+    if "validation" in m:
+        typer.echo(f"  validation       {json.dumps(m['validation'])}")
+    typer.echo(f"  files            {', '.join(result.files)}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    run: Annotated[Path, typer.Option("--run", "-r", help="run folder from `train`")],
+    start: Annotated[str, typer.Option(help="first origin date, local time (YYYY-MM-DD)")],
+    end: Annotated[str, typer.Option(help="last origin date, local time (YYYY-MM-DD)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="metrics JSON to write")],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="data to backtest on (file/folder/glob)")
+    ] = None,
+    data_config: Annotated[
+        Path | None,
+        typer.Option("--data-config", help="how to read INPUT; default: the run's data config"),
+    ] = None,
+    forecasts: Annotated[
+        Path | None, typer.Option(help="also write the model's forecasts here (parquet)")
+    ] = None,
+) -> None:
+    """Backtest a run with daily origins at 00:00 local time, against seasonal naive."""
+    import json
+
+    from forecasting.evaluation.evaluate import evaluate_run
+
+    result, fcs = evaluate_run(run, start, end, input, data_config)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    if forecasts is not None:
+        fcs["model"].to_parquet(forecasts, index=False)
+    m, b = result["model"], result["seasonal_naive"]
+    typer.echo(
+        f"{result['n_series']} series x {result['n_origins']} origins "
+        f"({result['start']}..{result['end']}, {result['timezone']})"
+    )
+    typer.echo(f"{'':16}{'MAE':>8}{'RMSE':>8}{'qrisk50':>9}{'qrisk90':>9}{'cover':>7}{'peak':>7}")
+    cover = next((k for k in m if k.startswith("coverage_")), None)
+    for name, r in (("model", m), ("seasonal_naive", b)):
+        typer.echo(
+            f"{name:<16}{r['mae']:>8.4f}{r['rmse']:>8.4f}{r['qrisk'].get('p50', float('nan')):>9.4f}"
+            f"{r['qrisk'].get('p90', float('nan')):>9.4f}"
+            f"{(r[cover] if cover else float('nan')):>7.3f}{r['peak_error']:>7.3f}"
+        )
+    if "mae_ratio_vs_seasonal_naive" in result:
+        typer.echo(f"MAE ratio vs seasonal naive: {result['mae_ratio_vs_seasonal_naive']:.3f}")
+    if m["n_missing_forecasts"]:
+        typer.echo(f"rows without a model forecast: {m['n_missing_forecasts']:,}")
+    typer.echo(f"wrote {output}")
+
+
 @app.command("version")
 def version() -> None:
     """Print the package version."""

@@ -18,8 +18,11 @@ from forecasting.data.schema import SERIES, TARGET, TIME
 
 class Forecaster(Protocol):
     quantiles: list[float]
+    lookback: int  # intervals of history predict() wants
 
-    def predict(self, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
+    def predict(
+        self, history: pd.DataFrame, future: pd.DataFrame, static: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """Forecast every series in `future` (rows: series_id, timestamp, known-future covariates).
 
         Returns series_id, origin, timestamp, horizon and one column per quantile.
@@ -96,16 +99,31 @@ def backtest(
     frame: pd.DataFrame,
     splitter: RollingOrigin,
     known_future: list[str] | None = None,
+    static: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Forecasts for every origin, with the `actual` target joined for scoring."""
+    """Forecasts for every origin, with the `actual` target joined for scoring.
+
+    Models with a vectorised `forecast(frame, origins, static)` (the window models, which by
+    construction read no target at or after an origin; a test perturbs the future to check)
+    forecast all origins in one call; others are called once per origin with the history and
+    the target-free future.
+    """
+    actual = frame[[SERIES, TIME, TARGET]].rename(columns={TARGET: "actual"})
+    forecast = getattr(model, "forecast", None)
+    if forecast is not None:
+        origins = splitter.origins(frame)
+        if len(origins) == 0:
+            return pd.DataFrame()
+        fc = forecast(frame, origins, static)
+        return fc.merge(actual, on=[SERIES, TIME], how="left")
     keep = [SERIES, TIME, *(known_future or [])]
     parts = []
     for w in splitter.split(frame):
         if w.future.empty or w.history.empty:
             continue
-        fc = model.predict(w.history, w.future[keep].copy())
-        actual = w.future[[SERIES, TIME, TARGET]].rename(columns={TARGET: "actual"})
-        parts.append(fc.merge(actual, on=[SERIES, TIME], how="left"))
+        fc = model.predict(w.history, w.future[keep].copy(), static)
+        got = w.future[[SERIES, TIME, TARGET]].rename(columns={TARGET: "actual"})
+        parts.append(fc.merge(got, on=[SERIES, TIME], how="left"))
     if not parts:
         return pd.DataFrame()
     return pd.concat(parts, ignore_index=True)

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from forecasting.config.base import StrictModel
 
+RollingStat = Literal["mean", "std", "max", "min"]
+
 
 class FeatureConfig(StrictModel):
-    """Feature recipe. Lags and windows are in intervals of the canonical frame (hours)."""
+    """Feature recipe. Lags and windows are in intervals of the canonical frame (hours).
+
+    Row features (`build_features`) put lags and windows relative to each row's time. Window
+    features (`make_windows`, used by the multi-horizon models) anchor windows at the
+    forecast origin and lags at the target time; a lag that would reach past the origin for a
+    given step is left missing for that step, never filled from the future.
+    """
 
     lags: list[int] = Field(default_factory=lambda: [1, 24, 168])
     rolling_windows: list[int] = Field(default_factory=lambda: [24, 168])
-    rolling_stats: list[str] = Field(default_factory=lambda: ["mean", "std", "max"])
+    rolling_stats: list[RollingStat] = Field(default_factory=lambda: ["mean", "std", "max"])  # type: ignore[arg-type]
     rolling_shift: int = Field(default=1, ge=1, description="windows end this many intervals back")
+    profile_days: int = Field(
+        default=7, ge=0, description="window features: same hour over the last N days (mean, std)"
+    )
+    scaling: Literal["none", "mean"] = Field(
+        default="mean",
+        description="window features: divide target-derived features and the target by the "
+        "series' mean |target| over the lookback, so one model serves households of any size",
+    )
+    scale_floor: float = Field(
+        default=0.01, gt=0, description="smallest scale (target units), for near-empty homes"
+    )
     calendar: bool = True
     timezone: str = Field(default="UTC", description="local time for calendar features")
     holidays: dict[str, object] = Field(
@@ -25,3 +46,11 @@ class FeatureConfig(StrictModel):
     known_future: list[str] = Field(default_factory=list, description="covariates known ahead")
     observed: list[str] = Field(default_factory=list, description="covariates only known up to now")
     static: list[str] = Field(default_factory=list)
+
+    @field_validator("lags", "rolling_windows")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        bad = [x for x in v if x < 1]
+        if bad:
+            raise ValueError(f"must be positive interval counts, got {bad}")
+        return sorted(set(v))

@@ -1,4 +1,5 @@
-"""Honest baselines in the forecaster interface.
+"""Honest baselines in the forecaster interface: seasonal naive (same hour last week),
+yesterday's profile and the mean weekday-hour profile.
 
 `SeasonalNaive` repeats the value one season back (default the same hour last week) and
 draws its quantiles from the empirical distribution of that season's changes in the history
@@ -24,16 +25,20 @@ class SeasonalNaive:
         quantiles: list[float] | None = None,
         freq: str = "1h",
         nonnegative: bool = True,
+        history: int = 672,
     ):
         self.season = season
         self.quantiles = quantiles or [0.1, 0.5, 0.9]
         self.freq = freq
         self.nonnegative = nonnegative
+        self.lookback = max(history, season)  # intervals of history predict() wants
 
     def fit(self, frame: pd.DataFrame) -> SeasonalNaive:
         return self  # nothing to learn globally: everything comes from each series' history
 
-    def predict(self, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
+    def predict(
+        self, history: pd.DataFrame, future: pd.DataFrame, static: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         step = pd.Timedelta(self.freq)
         origin = future[TIME].min()
         hist = history[[SERIES, TIME, TARGET]]
@@ -51,14 +56,79 @@ class SeasonalNaive:
         qs = h.groupby(SERIES)["_d"].quantile(self.quantiles).unstack()
         qs.columns = [quantile_column(q) for q in qs.columns]
         fut = fut.merge(qs, left_on=SERIES, right_index=True, how="left")
-        out = fut[[SERIES, TIME]].copy()
-        out.insert(1, "origin", origin)
-        out["horizon"] = ((out[TIME] - origin) / step).astype("int64") + 1
-        for q in self.quantiles:
-            col = quantile_column(q)
-            spread = fut[col].fillna(0.0) if q != 0.5 else 0.0
-            values = fut["_base"] + spread
-            out[col] = values.clip(lower=0) if self.nonnegative else values
-        cols = [quantile_column(q) for q in self.quantiles]
-        out[cols] = np.sort(out[cols].to_numpy(), axis=1)  # no crossing
-        return out
+        return _finish(fut, "_base", self.quantiles, origin, step, self.nonnegative)
+
+
+def _finish(
+    fut: pd.DataFrame,
+    point: str,
+    quantiles: list[float],
+    origin: pd.Timestamp,
+    step: pd.Timedelta,
+    nonnegative: bool,
+) -> pd.DataFrame:
+    """Long output from a point forecast column plus per-quantile spread columns (p10, ...)."""
+    out = fut[[SERIES, TIME]].copy()
+    out.insert(1, "origin", origin)
+    out["horizon"] = ((out[TIME] - origin) / step).astype("int64") + 1
+    for q in quantiles:
+        col = quantile_column(q)
+        spread = fut[col].fillna(0.0) if q != 0.5 else 0.0
+        values = fut[point] + spread
+        out[col] = values.clip(lower=0) if nonnegative else values
+    cols = [quantile_column(q) for q in quantiles]
+    out[cols] = np.sort(out[cols].to_numpy(), axis=1)  # no crossing
+    return out.reset_index(drop=True)
+
+
+class Yesterday(SeasonalNaive):
+    """Yesterday's profile: seasonal naive with a 24-interval season."""
+
+    def __init__(self, quantiles: list[float] | None = None, freq: str = "1h", **kw: object):
+        per_day = int(pd.Timedelta("1D") / pd.Timedelta(freq))
+        super().__init__(per_day, quantiles, freq, **kw)  # type: ignore[arg-type]
+
+
+class WeekdayHourProfile:
+    """Mean by local weekday and time of day over the last `weeks` of history (per series);
+    quantiles add that quantile of the profile's residuals in the same history."""
+
+    def __init__(
+        self,
+        weeks: int = 4,
+        quantiles: list[float] | None = None,
+        freq: str = "1h",
+        timezone: str = "UTC",
+        nonnegative: bool = True,
+    ):
+        self.weeks = weeks
+        self.quantiles = quantiles or [0.1, 0.5, 0.9]
+        self.freq = freq
+        self.timezone = timezone
+        self.nonnegative = nonnegative
+        self.lookback = weeks * 7 * int(pd.Timedelta("1D") / pd.Timedelta(freq))
+
+    def fit(self, frame: pd.DataFrame) -> WeekdayHourProfile:
+        return self
+
+    def _slot(self, t: pd.Series) -> pd.Series:
+        local = t.dt.tz_convert(self.timezone)
+        return local.dt.dayofweek * 1440 + local.dt.hour * 60 + local.dt.minute
+
+    def predict(
+        self, history: pd.DataFrame, future: pd.DataFrame, static: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        step = pd.Timedelta(self.freq)
+        origin = future[TIME].min()
+        h = history.loc[history[TIME] >= origin - self.lookback * step, [SERIES, TIME, TARGET]]
+        h = h.assign(_slot=self._slot(h[TIME]))
+        prof = h.groupby([SERIES, "_slot"], as_index=False)[TARGET].mean()
+        prof = prof.rename(columns={TARGET: "_profile"})
+        h = h.merge(prof, on=[SERIES, "_slot"], how="left")
+        h["_r"] = h[TARGET] - h["_profile"]
+        qs = h.groupby(SERIES)["_r"].quantile(self.quantiles).unstack()
+        qs.columns = [quantile_column(q) for q in qs.columns]
+        fut = future[[SERIES, TIME]].assign(_slot=lambda d: self._slot(d[TIME]))
+        fut = fut.merge(prof, on=[SERIES, "_slot"], how="left")
+        fut = fut.merge(qs, left_on=SERIES, right_index=True, how="left")
+        return _finish(fut, "_profile", self.quantiles, origin, step, self.nonnegative)

@@ -19,7 +19,11 @@ class Spy:
         self.seen: list[tuple[pd.Timestamp, pd.Timestamp, list[str]]] = []
         self.inner = SeasonalNaive()
 
-    def predict(self, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
+    lookback = 24 * 14
+
+    def predict(
+        self, history: pd.DataFrame, future: pd.DataFrame, static: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         self.seen.append(
             (future["timestamp"].min(), history["timestamp"].max(), list(future.columns))
         )

@@ -1,0 +1,309 @@
+"""Origin-anchored feature windows: the rows a multi-horizon ("horizon as a feature") model sees.
+
+A window is one (series, origin) pair: the `lookback` intervals of target before the origin
+and the `horizon` intervals from it. Each horizon step becomes one row whose features are
+- known at the origin: the series' level, recent statistics and its profile at the same hour
+  over the last days, lags at the target time that lie before the origin, observed
+  covariates at the last interval before the origin;
+- known for the target time: calendar in local time (with holidays), known-future
+  covariates (weather forecast, tariff signal) and heating/cooling degree hours;
+- static attributes (categories coded with a mapping learned at fit and stored with the model);
+- the step number `horizon` (1 = the interval starting at the origin).
+
+No target at or after the origin is read for any feature; it is read only as the label `y`.
+With `scaling: mean` every target-derived feature and the label are divided by the series'
+mean |target| over the lookback (at least `scale_floor`), so one model serves households of
+any size, including ones it never saw. Pure numpy/pandas, shared by training and serving.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.holidays import HolidayCalendar
+from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.errors import InputError
+from forecasting.features.build import calendar_features
+from forecasting.features.spec import FeatureConfig
+
+INDEX = [SERIES, "origin", TIME, "horizon"]
+
+
+@dataclass
+class Windows:
+    """Rows of (series, origin, step): `index` (series_id, origin, timestamp, horizon),
+    float32 features `X`, label `y` in target units (NaN where unknown) and the per-row
+    divisor `scale` (1 without scaling). `skipped` lists (series_id, origin, reason) pairs
+    that could not be built (too little history)."""
+
+    index: pd.DataFrame
+    X: pd.DataFrame
+    y: np.ndarray
+    scale: np.ndarray
+    skipped: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def select(self, mask: np.ndarray) -> Windows:
+        return Windows(
+            self.index[mask].reset_index(drop=True),
+            self.X[mask].reset_index(drop=True),
+            self.y[mask],
+            self.scale[mask],
+            self.skipped,
+        )
+
+
+def learn_categories(static: pd.DataFrame | None, columns: list[str]) -> dict[str, list[str]]:
+    """Sorted category labels of each non-numeric static column (the code is the position)."""
+    out: dict[str, list[str]] = {}
+    for col in columns:
+        if static is None or col not in static:
+            raise InputError(f"static column {col!r} is not in the static table")
+        if not pd.api.types.is_numeric_dtype(static[col]):
+            out[col] = sorted(static[col].dropna().astype(str).unique().tolist())
+    return out
+
+
+def _static_codes(
+    static: pd.DataFrame | None,
+    series: pd.Index,
+    columns: list[str],
+    categories: dict[str, list[str]],
+) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for col in columns:
+        if static is None or col not in static:
+            raise InputError(
+                f"static column {col!r} is needed by the model but missing from the static table"
+            )
+        values = static.drop_duplicates(SERIES).set_index(SERIES)[col].reindex(series)
+        if col in categories:
+            lookup = {c: i for i, c in enumerate(categories[col])}
+            codes = values.astype("string").map(lookup)  # unseen category -> NaN
+            out[col] = codes.to_numpy(dtype="float32", na_value=np.nan)
+        else:
+            out[col] = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float32")
+    return out
+
+
+def window_columns(cfg: FeatureConfig, frame_columns: list[str] | None = None) -> list[str]:
+    """Names of the features `make_windows` builds for `cfg` (in order)."""
+    cols = ["horizon", "level", "last"]
+    for w in cfg.rolling_windows:
+        cols += [f"roll_{s}_{w}" for s in cfg.rolling_stats]
+    cols += [f"lag_{k}" for k in cfg.lags]
+    if cfg.profile_days:
+        cols += ["profile_mean", "profile_median", "profile_std", "profile_near_mean"]
+    if cfg.calendar:
+        cols += [
+            "hour",
+            "dow",
+            "month",
+            "is_weekend",
+            "is_holiday",
+            "hour_sin",
+            "hour_cos",
+            "doy_sin",
+            "doy_cos",
+        ]
+    cols += list(cfg.known_future)
+    if cfg.temperature and (frame_columns is None or cfg.temperature in frame_columns):
+        cols += ["hdh", "cdh"]
+    cols += [f"{c}_last" for c in cfg.observed]
+    cols += list(cfg.static)
+    return cols
+
+
+def check_geometry(cfg: FeatureConfig, lookback: int, horizon: int, per_day: int) -> None:
+    """Raise InputError if a feature needs more history than `lookback` intervals."""
+    if horizon < 1 or lookback < 1:
+        raise InputError(f"horizon and lookback must be positive, got {horizon} and {lookback}")
+    need = {f"lag_{k}": k for k in cfg.lags}
+    need |= {f"rolling window {w}": w for w in cfg.rolling_windows}
+    if cfg.profile_days:
+        need["profile_days"] = cfg.profile_days * per_day
+    too_long = {k: v for k, v in need.items() if v > lookback}
+    if too_long:
+        raise InputError(
+            f"features need more history than lookback={lookback} intervals: {too_long}; "
+            "raise the lookback or shorten them"
+        )
+
+
+def make_windows(
+    frame: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    cfg: FeatureConfig,
+    horizon: int,
+    lookback: int,
+    static: pd.DataFrame | None = None,
+    categories: dict[str, list[str]] | None = None,
+    freq: str | pd.Timedelta = "1h",
+    min_history: float = 0.5,
+) -> Windows:
+    """Feature rows for every series of `frame` at every origin in `origins` (UTC).
+
+    `frame` is canonical; it may carry rows after the origin with known-future covariates and
+    a missing target (serving) or with the target (backtests: it becomes `y` only). A pair is
+    built when the series has at least `min_history` of its lookback observed; a series with
+    some rows in the window but less history than that is listed in `skipped`.
+    """
+    step = pd.Timedelta(freq)
+    per_day = max(1, int(pd.Timedelta("1D") / step))
+    check_geometry(cfg, lookback, horizon, per_day)
+    missing = [c for c in [*cfg.known_future, *cfg.observed] if c not in frame]
+    if missing:
+        raise InputError(
+            f"the model needs covariate column(s) {missing}, which the data does not have; "
+            f"columns present: {[c for c in frame.columns if c not in (SERIES, TIME, TARGET)]}"
+        )
+    origins = pd.DatetimeIndex(origins)
+    empty_skip = pd.DataFrame({SERIES: [], "origin": [], "reason": []})
+    cols = window_columns(cfg, list(frame.columns))
+    if frame.empty or len(origins) == 0:
+        return _empty(cols, empty_skip)
+
+    codes, series = pd.factorize(frame[SERIES].astype("string"), sort=True)
+    t0 = min(frame[TIME].min(), origins.min() - lookback * step)
+    t1 = max(frame[TIME].max(), origins.max() + (horizon - 1) * step)
+    n_t = int((t1 - t0) / step) + 1
+    ti = ((frame[TIME] - t0) / step).to_numpy().astype(np.int64)
+    if np.any((frame[TIME] - t0) % step != pd.Timedelta(0)):
+        raise InputError(f"timestamps are not on the {step} grid of the origins")
+
+    def grid(column: str) -> np.ndarray:
+        g = np.full((len(series), n_t), np.nan, dtype="float32")
+        g[codes, ti] = frame[column].to_numpy(dtype="float32", na_value=np.nan)
+        return g
+
+    y_grid = grid(TARGET)
+    present = np.zeros((len(series), n_t), dtype=bool)
+    present[codes, ti] = True
+    oi = ((origins - t0) / step).to_numpy().astype(np.int64)
+
+    # all (series, origin) pairs where the series has rows around the origin
+    s_idx = np.repeat(np.arange(len(series)), len(oi))
+    o_idx = np.tile(np.arange(len(oi)), len(series))
+    span = oi[o_idx][:, None] + np.arange(-lookback, horizon)[None, :]
+    around = present[s_idx[:, None], span].any(axis=1)
+    s_idx, o_idx = s_idx[around], o_idx[around]
+    hist = y_grid[s_idx[:, None], oi[o_idx][:, None] + np.arange(-lookback, 0)[None, :]]
+    n_obs = np.isfinite(hist).sum(axis=1)
+    ok = n_obs >= max(1, int(np.ceil(min_history * lookback)))
+    skipped = pd.DataFrame(
+        {
+            SERIES: series[s_idx[~ok]].astype(str),
+            "origin": origins[o_idx[~ok]],
+            "reason": [f"history has {n} of {lookback} intervals observed" for n in n_obs[~ok]],
+        }
+    )
+    s_idx, o_idx, hist = s_idx[ok], o_idx[ok], hist[ok]
+    n_pairs = len(s_idx)
+    if n_pairs == 0:
+        return _empty(cols, skipped)
+
+    with np.errstate(all="ignore"):
+        level = np.nanmean(np.abs(hist), axis=1)
+    scale = (
+        np.maximum(level, cfg.scale_floor) if cfg.scaling == "mean" else np.ones_like(level)
+    ).astype("float32")
+    hs = hist / scale[:, None]
+
+    pair: dict[str, np.ndarray] = {"level": level.astype("float32"), "last": hs[:, -1]}
+    with np.errstate(all="ignore"), _quiet():
+        for w in cfg.rolling_windows:
+            block = hs[:, -w:]
+            for stat in cfg.rolling_stats:
+                pair[f"roll_{stat}_{w}"] = getattr(np, f"nan{stat}")(block, axis=1)
+
+    # per-row arrays: pairs x horizon, flattened pair-major
+    h = np.arange(horizon)
+    rows_t = oi[o_idx][:, None] + h[None, :]  # grid index of each target time
+    feats: dict[str, np.ndarray] = {"horizon": np.broadcast_to(h + 1, (n_pairs, horizon))}
+    for name, values in pair.items():
+        feats[name] = np.broadcast_to(values[:, None], (n_pairs, horizon))
+    for k in cfg.lags:
+        pos = lookback - k + h  # position in `hs` of t - k
+        lag = np.full((n_pairs, horizon), np.nan, dtype="float32")
+        valid = pos < lookback
+        lag[:, valid] = hs[:, pos[valid]]
+        feats[f"lag_{k}"] = lag
+    if cfg.profile_days:
+        days = np.arange(1, cfg.profile_days + 1)
+        pos = lookback - per_day * days[None, :] + h[:, None]  # [horizon, days]
+        valid = (pos < lookback) & (pos >= 0)
+        stack = np.where(valid[None], hs[:, np.clip(pos, 0, lookback - 1)], np.nan)
+        with np.errstate(all="ignore"), _quiet():
+            feats["profile_mean"] = np.nanmean(stack, axis=2)
+            feats["profile_median"] = np.nanmedian(stack, axis=2)
+            feats["profile_std"] = np.nanstd(stack, axis=2)
+            # the same hour +-1 interval: household routines shift a little from day to day
+            near = [stack]
+            for shift in (-1, 1):
+                p2 = pos + shift
+                ok2 = (p2 < lookback) & (p2 >= 0)
+                near.append(np.where(ok2[None], hs[:, np.clip(p2, 0, lookback - 1)], np.nan))
+            feats["profile_near_mean"] = np.nanmean(np.concatenate(near, axis=2), axis=2)
+
+    times = pd.DatetimeIndex(t0 + np.arange(n_t) * step)
+    if cfg.calendar:
+        cal = HolidayCalendar.from_dict(cfg.holidays) if cfg.holidays else None
+        cal_frame = calendar_features(pd.Series(times), cfg.timezone, cal)
+        for col in cols:
+            if col in cal_frame:
+                feats[col] = cal_frame[col].to_numpy(dtype="float32")[rows_t]
+    for c in cfg.known_future:
+        feats[c] = grid(c)[s_idx[:, None], rows_t]
+    if "hdh" in cols and cfg.temperature:
+        temp = grid(cfg.temperature)[s_idx[:, None], rows_t]
+        feats["hdh"] = np.clip(cfg.heating_base - temp, 0, None)
+        feats["cdh"] = np.clip(temp - cfg.cooling_base, 0, None)
+    for c in cfg.observed:
+        last = grid(c)[s_idx, oi[o_idx] - 1]
+        feats[f"{c}_last"] = np.broadcast_to(last[:, None], (n_pairs, horizon))
+    static_codes = _static_codes(static, series, cfg.static, categories or {})
+    for c, values in static_codes.items():
+        feats[c] = np.broadcast_to(values[s_idx][:, None], (n_pairs, horizon))
+
+    X = pd.DataFrame({c: np.asarray(feats[c], dtype="float32").reshape(-1) for c in cols})
+    index = pd.DataFrame(
+        {
+            SERIES: np.repeat(series[s_idx].astype(str), horizon),
+            "origin": np.repeat(origins[o_idx], horizon),
+            TIME: times[rows_t.reshape(-1)],
+            "horizon": np.tile(h + 1, n_pairs).astype("int64"),
+        }
+    )
+    index[SERIES] = index[SERIES].astype("string")
+    y = y_grid[s_idx[:, None], rows_t].reshape(-1).astype("float64")
+    y[~present[s_idx[:, None], rows_t].reshape(-1)] = np.nan
+    return Windows(index, X, y, np.repeat(scale, horizon).astype("float64"), skipped)
+
+
+def _empty(cols: list[str], skipped: pd.DataFrame) -> Windows:
+    index = pd.DataFrame(
+        {
+            SERIES: pd.Series([], dtype="string"),
+            "origin": pd.Series([], dtype="datetime64[us, UTC]"),
+            TIME: pd.Series([], dtype="datetime64[us, UTC]"),
+            "horizon": pd.Series([], dtype="int64"),
+        }
+    )
+    X = pd.DataFrame({c: pd.Series([], dtype="float32") for c in cols})
+    return Windows(index, X, np.zeros(0), np.zeros(0), skipped)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence numpy's 'mean of empty slice' warnings (all-missing windows give NaN by design)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield

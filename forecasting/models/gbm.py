@@ -1,0 +1,321 @@
+"""Global gradient-boosted quantile forecasters (LightGBM, XGBoost) over many series.
+
+Multi-horizon strategy: *horizon as a feature*. Every (series, origin) window gives one
+training row per step, with the step number as a feature and origin-anchored features
+(`forecasting.features.windows`), so one model covers all steps and every series. Compared
+with one model per step (direct), it fits horizon x fewer models, shares what the steps have
+in common, and forecasts any step up to the trained horizon from a single call; lags that
+would reach past the origin are missing for the steps where they would, never leaked.
+
+Quantiles: LightGBM fits one booster per quantile (objective `quantile`); XGBoost fits one
+booster for all of them (`reg:quantileerror`). Outputs are sorted per row, so quantiles
+never cross, then scaled back to target units and clipped at zero for non-negative targets.
+Fitted boosters are saved in each library's own format (text / JSON), not pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from forecasting.config.model import LightGBMConfig, XGBoostConfig
+from forecasting.data.schema import SERIES, TIME
+from forecasting.errors import InputError
+from forecasting.evaluation.metrics import pinball, quantile_column
+from forecasting.features.spec import FeatureConfig
+from forecasting.features.windows import Windows, learn_categories, make_windows
+
+
+class GBMForecaster:
+    """A global quantile GBM. `fit(frame, static, train_origins, valid_origins)` learns from
+    windows of a canonical frame; `forecast(frame, origins, static)` forecasts every series
+    at every origin; `predict(history, future, static)` is the one-origin backtest interface."""
+
+    capabilities: ClassVar[dict[str, bool]] = {
+        "quantiles": True,
+        "static": True,
+        "known_future": True,
+        "observed": True,
+        "exportable": True,
+        "unseen_series": True,
+    }
+
+    def __init__(
+        self,
+        config: LightGBMConfig | XGBoostConfig,
+        features: FeatureConfig,
+        quantiles: list[float] | None = None,
+        horizon: int = 24,
+        lookback: int = 168,
+        freq: str = "1h",
+        nonnegative: bool = True,
+    ):
+        self.config = config
+        self.features = features
+        self.quantiles = sorted(quantiles or [0.1, 0.5, 0.9])
+        self.horizon = horizon
+        self.lookback = lookback
+        self.freq = freq
+        self.nonnegative = nonnegative
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    # ------------------------------------------------------------------ fit
+    def windows(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> Windows:
+        return make_windows(
+            frame,
+            origins,
+            self.features,
+            self.horizon,
+            self.lookback,
+            static,
+            getattr(self, "categories_", None),
+            self.freq,
+        )
+
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        static: pd.DataFrame | None,
+        train_origins: pd.DatetimeIndex,
+        valid_origins: pd.DatetimeIndex | None = None,
+    ) -> GBMForecaster:
+        t0 = time.perf_counter()
+        self.categories_ = learn_categories(static, self.features.static)
+        train = _labelled(self.windows(frame, train_origins, static))
+        if len(train) == 0:
+            raise InputError(
+                "no training windows: no series has enough history and a known target at the "
+                f"{len(train_origins)} training origins (lookback {self.lookback} intervals)"
+            )
+        valid = None
+        if valid_origins is not None and len(valid_origins):
+            valid = _labelled(self.windows(frame, valid_origins, static))
+            valid = valid if len(valid) else None
+        self.feature_names_ = list(train.X.columns)
+        t1 = time.perf_counter()
+        if self.kind == "lightgbm":
+            self._fit_lightgbm(train, valid)
+        else:
+            self._fit_xgboost(train, valid)
+        self.fit_info_: dict[str, Any] = {
+            "train_rows": len(train),
+            "valid_rows": len(valid) if valid is not None else 0,
+            "train_series": int(train.index[SERIES].nunique()),
+            "train_origins": int(train.index["origin"].nunique()),
+            "features_seconds": round(t1 - t0, 2),
+            "fit_seconds": round(time.perf_counter() - t1, 2),
+            "best_iterations": self.best_iterations_,
+        }
+        if valid is not None:
+            pred = self._predict_windows(valid)
+            self.fit_info_["validation"] = {
+                quantile_column(q): pinball(valid.y, pred[:, i], q)
+                for i, q in enumerate(self.quantiles)
+            }
+            self.fit_info_["validation"]["mae_p50"] = float(
+                np.mean(np.abs(valid.y - pred[:, self.quantiles.index(0.5)]))
+                if 0.5 in self.quantiles
+                else np.nan
+            )
+        return self
+
+    def _fit_lightgbm(self, train: Windows, valid: Windows | None) -> None:
+        import lightgbm as lgb
+
+        c = self.config
+        assert isinstance(c, LightGBMConfig)
+        params = {
+            "objective": "quantile",
+            "learning_rate": c.learning_rate,
+            "num_leaves": c.num_leaves,
+            "min_data_in_leaf": c.min_data_in_leaf,
+            "feature_fraction": c.feature_fraction,
+            "bagging_fraction": c.bagging_fraction,
+            "bagging_freq": c.bagging_freq,
+            "lambda_l2": c.lambda_l2,
+            "max_bin": c.max_bin,
+            "num_threads": c.num_threads,
+            "seed": c.seed,
+            "deterministic": True,
+            "verbose": -1,
+        }
+        dtrain = lgb.Dataset(train.X, train.y / train.scale, free_raw_data=False)
+        dvalid = (
+            lgb.Dataset(valid.X, valid.y / valid.scale, reference=dtrain)
+            if valid is not None
+            else None
+        )
+        self.boosters_: list[Any] = []
+        self.best_iterations_: list[int] = []
+        for q in self.quantiles:
+            callbacks: list[Any] = []
+            if dvalid is not None and c.early_stopping_rounds:
+                callbacks.append(lgb.early_stopping(c.early_stopping_rounds, verbose=False))
+            booster = lgb.train(
+                {**params, "alpha": q},
+                dtrain,
+                num_boost_round=c.n_estimators,
+                valid_sets=[dvalid] if dvalid is not None else None,
+                callbacks=callbacks,
+            )
+            best = booster.best_iteration or booster.current_iteration()
+            # keep only the trees up to the best iteration, so saved and live models agree
+            booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+            self.boosters_.append(booster)
+            self.best_iterations_.append(int(best))
+
+    def _fit_xgboost(self, train: Windows, valid: Windows | None) -> None:
+        import xgboost as xgb
+
+        c = self.config
+        assert isinstance(c, XGBoostConfig)
+        params = {
+            "objective": "reg:quantileerror",
+            "quantile_alpha": np.array(self.quantiles),
+            "tree_method": "hist",
+            "learning_rate": c.learning_rate,
+            "max_depth": c.max_depth,
+            "min_child_weight": c.min_child_weight,
+            "subsample": c.subsample,
+            "colsample_bytree": c.colsample_bytree,
+            "reg_lambda": c.reg_lambda,
+            "max_bin": c.max_bin,
+            "nthread": c.n_jobs or None,
+            "seed": c.seed,
+        }
+        dtrain = xgb.QuantileDMatrix(train.X, train.y / train.scale, max_bin=c.max_bin)
+        evals = []
+        if valid is not None:
+            dvalid = xgb.DMatrix(valid.X, valid.y / valid.scale)
+            evals = [(dvalid, "valid")]
+        booster = xgb.train(
+            params,
+            dtrain,
+            num_boost_round=c.n_estimators,
+            evals=evals,
+            early_stopping_rounds=c.early_stopping_rounds if evals else None,
+            verbose_eval=False,
+        )
+        best = getattr(booster, "best_iteration", None)
+        if best is not None:
+            booster = booster[: best + 1]
+        self.boosters_ = [booster]
+        self.best_iterations_ = [int(booster.num_boosted_rounds())]
+
+    # -------------------------------------------------------------- predict
+    def raw_predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Booster outputs [rows, quantiles] in scaled target units, before sorting/clipping."""
+        if self.kind == "lightgbm":
+            return np.column_stack([b.predict(X) for b in self.boosters_])
+        import xgboost as xgb
+
+        out = self.boosters_[0].predict(xgb.DMatrix(X))
+        return out.reshape(len(X), -1)
+
+    def _predict_windows(self, w: Windows) -> np.ndarray:
+        if len(w) == 0:
+            return np.zeros((0, len(self.quantiles)))
+        pred = np.sort(self.raw_predict(w.X), axis=1) * w.scale[:, None]
+        return np.clip(pred, 0, None) if self.nonnegative else pred
+
+    def forecast(
+        self,
+        frame: pd.DataFrame,
+        origins: pd.DatetimeIndex,
+        static: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Long forecasts for every series at every origin; `skipped_` lists what could not be
+        forecast and why. Targets at or after an origin are never read for its forecast."""
+        w = self.windows(frame, origins, static)
+        self.skipped_ = w.skipped
+        out = w.index.copy()
+        pred = self._predict_windows(w)
+        for i, q in enumerate(self.quantiles):
+            out[quantile_column(q)] = pred[:, i]
+        return out
+
+    def predict(
+        self, history: pd.DataFrame, future: pd.DataFrame, static: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        origin = future[TIME].min()
+        frame = pd.concat([history, future], ignore_index=True)
+        fc = self.forecast(frame, pd.DatetimeIndex([origin]), static)
+        keys = future[[SERIES, TIME]].astype({SERIES: "string"})
+        return fc.merge(keys, on=[SERIES, TIME], how="inner")
+
+    # ---------------------------------------------------------- save / load
+    def save(self, folder: Path) -> list[str]:
+        """Write the boosters (native formats) and `model.json`; return the file names."""
+        folder.mkdir(parents=True, exist_ok=True)
+        files = []
+        if self.kind == "lightgbm":
+            for q, b in zip(self.quantiles, self.boosters_, strict=True):
+                name = f"lightgbm_{quantile_column(q)}.txt"
+                b.save_model(str(folder / name))
+                files.append(name)
+        else:
+            self.boosters_[0].save_model(str(folder / "xgboost.json"))
+            files.append("xgboost.json")
+        meta = {
+            "kind": self.kind,
+            "config": self.config.model_dump(mode="json"),
+            "features": self.features.model_dump(mode="json"),
+            "feature_names": self.feature_names_,
+            "categories": self.categories_,
+            "quantiles": self.quantiles,
+            "horizon": self.horizon,
+            "lookback": self.lookback,
+            "freq": self.freq,
+            "nonnegative": self.nonnegative,
+            "best_iterations": self.best_iterations_,
+            "files": files,
+        }
+        (folder / "model.json").write_text(json.dumps(meta, indent=2))
+        return [*files, "model.json"]
+
+    @classmethod
+    def load(cls, folder: Path) -> GBMForecaster:
+        meta = json.loads((folder / "model.json").read_text())
+        config: LightGBMConfig | XGBoostConfig = (
+            LightGBMConfig(**meta["config"])
+            if meta["kind"] == "lightgbm"
+            else XGBoostConfig(**meta["config"])
+        )
+        model = cls(
+            config,
+            FeatureConfig(**meta["features"]),
+            meta["quantiles"],
+            meta["horizon"],
+            meta["lookback"],
+            meta["freq"],
+            meta["nonnegative"],
+        )
+        model.feature_names_ = meta["feature_names"]
+        model.categories_ = meta["categories"]
+        model.best_iterations_ = meta["best_iterations"]
+        if meta["kind"] == "lightgbm":
+            import lightgbm as lgb
+
+            model.boosters_ = [lgb.Booster(model_file=str(folder / f)) for f in meta["files"]]
+        else:
+            import xgboost as xgb
+
+            booster = xgb.Booster()
+            booster.load_model(str(folder / meta["files"][0]))
+            model.boosters_ = [booster]
+        return model
+
+
+def _labelled(w: Windows) -> Windows:
+    """Only the rows whose target is known (training needs a label)."""
+    return w.select(np.isfinite(w.y))

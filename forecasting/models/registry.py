@@ -1,0 +1,150 @@
+"""Build models from configs, and save / load run folders.
+
+A run folder (written by `forecasting train`) holds:
+    run.json          kind, package version, quantiles, horizon, lookback, data fingerprint, files
+    config.yaml       the resolved training config (features filled in from the data)
+    data_config.yaml  the data config it was trained with (evaluate/explain default to it)
+    features.json     the feature recipe, the built feature columns and category codes
+    metrics.json      training metrics: validation pinball per quantile, fit seconds, ...
+    model/            the fitted model in its library's own format (+ model.json), no pickles
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from forecasting import __version__
+from forecasting.config.data import DataConfig
+from forecasting.config.model import (
+    LightGBMConfig,
+    ProfileConfig,
+    SeasonalNaiveConfig,
+    TrainConfig,
+    XGBoostConfig,
+    YesterdayConfig,
+)
+from forecasting.errors import InputError
+from forecasting.features.spec import FeatureConfig
+from forecasting.models.baselines import SeasonalNaive, WeekdayHourProfile, Yesterday
+from forecasting.models.gbm import GBMForecaster
+
+RUN_FORMAT = 1
+Model = GBMForecaster | SeasonalNaive | WeekdayHourProfile
+
+
+def make_model(
+    cfg: TrainConfig, features: FeatureConfig, freq: str, nonnegative: bool, timezone: str
+) -> Model:
+    m = cfg.model
+    if isinstance(m, LightGBMConfig | XGBoostConfig):
+        return GBMForecaster(
+            m, features, cfg.quantiles, cfg.horizon, cfg.lookback, freq, nonnegative
+        )
+    return make_baseline(m, cfg.quantiles, freq, nonnegative, timezone)
+
+
+def make_baseline(
+    m: SeasonalNaiveConfig | YesterdayConfig | ProfileConfig,
+    quantiles: list[float],
+    freq: str,
+    nonnegative: bool,
+    timezone: str,
+) -> SeasonalNaive | WeekdayHourProfile:
+    if isinstance(m, SeasonalNaiveConfig):
+        return SeasonalNaive(m.season, quantiles, freq, nonnegative, history=m.history)
+    if isinstance(m, YesterdayConfig):
+        return Yesterday(quantiles, freq, nonnegative=nonnegative, history=m.history)
+    return WeekdayHourProfile(m.weeks, quantiles, freq, timezone, nonnegative)
+
+
+def save_run(
+    folder: Path,
+    model: Model,
+    cfg: TrainConfig,
+    data_cfg: DataConfig,
+    metrics: dict[str, Any],
+    fingerprint: dict[str, Any],
+    timezone: str,
+) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, GBMForecaster):
+        files = [f"model/{f}" for f in model.save(folder / "model")]
+        features = {
+            "config": model.features.model_dump(mode="json"),
+            "columns": model.feature_names_,
+            "categories": model.categories_,
+        }
+    else:
+        files = []
+        features = {"config": cfg.features.model_dump(mode="json"), "columns": []}
+    run = {
+        "format_version": RUN_FORMAT,
+        "package_version": __version__,
+        "name": cfg.name,
+        "kind": cfg.model.kind,
+        "quantiles": cfg.quantiles,
+        "horizon": cfg.horizon,
+        "lookback": model.lookback,
+        "freq": getattr(model, "freq", "1h"),
+        "nonnegative": bool(getattr(model, "nonnegative", True)),
+        "timezone": timezone,
+        "data_fingerprint": fingerprint,
+        "files": files,
+    }
+    _dump_json(folder / "run.json", run)
+    _dump_json(folder / "features.json", features)
+    _dump_json(folder / "metrics.json", metrics)
+    for name, obj in (("config.yaml", cfg), ("data_config.yaml", data_cfg)):
+        text = yaml.safe_dump(obj.model_dump(mode="json"), sort_keys=False)
+        (folder / name).write_text(text, encoding="utf-8")
+    return [
+        "run.json",
+        "config.yaml",
+        "data_config.yaml",
+        "features.json",
+        "metrics.json",
+        *files,
+    ]
+
+
+def _dump_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
+
+
+def read_run(folder: Path) -> tuple[dict[str, Any], TrainConfig]:
+    """run.json and the training config of a run folder, with clear errors."""
+    if not folder.is_dir():
+        raise InputError(f"run folder not found: {folder}")
+    meta_path = folder / "run.json"
+    if not meta_path.exists():
+        raise InputError(f"{folder}: not a run folder (run.json missing); make one with `train`")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{meta_path}: not valid JSON ({exc})") from None
+    if meta.get("format_version") != RUN_FORMAT:
+        raise InputError(
+            f"{meta_path}: run format {meta.get('format_version')!r}, this version reads "
+            f"{RUN_FORMAT}"
+        )
+    for f in meta.get("files", []):
+        if not (folder / f).exists():
+            raise InputError(f"{folder}: file {f} of the run is missing")
+    cfg = TrainConfig(**yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")))
+    return meta, cfg
+
+
+def load_run(folder: Path) -> tuple[Model, dict[str, Any]]:
+    """The fitted model of a run folder and its run.json."""
+    meta, cfg = read_run(folder)
+    if meta["kind"] in ("lightgbm", "xgboost"):
+        return GBMForecaster.load(folder / "model"), meta
+    m = cfg.model
+    assert isinstance(m, SeasonalNaiveConfig | YesterdayConfig | ProfileConfig)
+    return make_baseline(
+        m, meta["quantiles"], meta["freq"], meta["nonnegative"], meta["timezone"]
+    ), meta

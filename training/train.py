@@ -1,0 +1,134 @@
+"""`forecasting train`: config -> prepared data -> fitted model -> run folder."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forecasting.config.data import DataConfig, load_data_config, parse_frequency
+from forecasting.config.model import Period, TrainConfig, load_train_config
+from forecasting.data.ingest import format_freq
+from forecasting.data.prepare import Prepared, prepare
+from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.errors import ConfigError
+from forecasting.evaluation.backtest import RollingOrigin
+from forecasting.features.spec import FeatureConfig
+from forecasting.models.gbm import GBMForecaster
+from forecasting.models.registry import make_model, save_run
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    files: list[str]
+    metrics: dict[str, Any]
+
+
+def resolve_features(cfg: TrainConfig, prepared: Prepared, data_cfg: DataConfig) -> FeatureConfig:
+    """Fill what the config left unset from the data: local timezone, holidays, the
+    known-future and observed covariates and the static columns present."""
+    f = cfg.features
+    given = f.model_fields_set
+    covs = prepared.dataset.get("covariates", {})
+    updates: dict[str, Any] = {}
+    if "timezone" not in given:
+        updates["timezone"] = data_cfg.calendar.timezone
+    if "holidays" not in given:
+        updates["holidays"] = prepared.dataset.get("holidays", {})
+    if "known_future" not in given:
+        updates["known_future"] = [c for c, m in covs.items() if m.get("known_future")]
+    if "observed" not in given:
+        updates["observed"] = [c for c, m in covs.items() if not m.get("known_future")]
+    if "static" not in given:
+        updates["static"] = [c for c in prepared.static.columns if c != SERIES]
+    if "temperature" not in given and f.temperature not in prepared.frame:
+        updates["temperature"] = None
+    return f.model_copy(update=updates)
+
+
+def period_origins(
+    period: Period | None,
+    frame: pd.DataFrame,
+    cfg: TrainConfig,
+    timezone: str,
+    freq: str,
+    before: Period | None = None,
+) -> pd.DatetimeIndex:
+    """Origins inside `period` (local dates, both ends included), or before `before` if None."""
+    step = pd.Timedelta(freq)
+    if period is not None:
+        start = pd.Timestamp(period.start)
+        end = pd.Timestamp(period.end) + pd.Timedelta(days=1) - step
+    elif before is not None:
+        start, end = None, pd.Timestamp(before.start) - step
+    else:
+        start = end = None
+    splitter = RollingOrigin(
+        horizon=cfg.horizon,
+        lookback=cfg.lookback,
+        step=cfg.origin_step,
+        freq=freq,
+        start=start,
+        end=end,
+        origin_hour=cfg.origin_hour,
+        timezone=timezone,
+    )
+    return splitter.origins(frame)
+
+
+def fingerprint(prepared: Prepared) -> dict[str, Any]:
+    """What the model was trained on: size, span and a hash of (series, time, target)."""
+    f = prepared.frame
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(f[[SERIES, TIME, TARGET]], index=False).to_numpy().tobytes()
+    ).hexdigest()
+    return {
+        "dataset": prepared.dataset.get("name"),
+        "rows": len(f),
+        "series": int(f[SERIES].nunique()),
+        "start": str(f[TIME].min()),
+        "end": str(f[TIME].max()),
+        "sha256": digest,
+    }
+
+
+def train(
+    config: str | Path | TrainConfig,
+    output: Path,
+    input_path: str | None = None,
+    prepared: Prepared | None = None,
+) -> TrainResult:
+    """Fit the model of `config` and write its run folder to `output`."""
+    cfg = config if isinstance(config, TrainConfig) else load_train_config(config)
+    data_cfg = load_data_config(cfg.data)
+    t0 = time.perf_counter()
+    if prepared is None:
+        prepared = prepare(data_cfg, input_path or cfg.input)
+    prepare_s = time.perf_counter() - t0
+    freq = format_freq(parse_frequency(data_cfg.output_frequency))
+    tz = data_cfg.calendar.timezone
+    features = resolve_features(cfg, prepared, data_cfg)
+    cfg = cfg.model_copy(update={"features": features})
+    model = make_model(cfg, features, freq, not data_cfg.validation.allow_negative, tz)
+    frame = prepared.frame
+    valid = period_origins(cfg.validation, frame, cfg, tz, freq) if cfg.validation else None
+    train_origins = period_origins(cfg.train, frame, cfg, tz, freq, before=cfg.validation)
+    metrics: dict[str, Any] = {"prepare_seconds": round(prepare_s, 2)}
+    if isinstance(model, GBMForecaster):
+        if len(train_origins) == 0:
+            raise ConfigError(
+                f"no training origins: the data spans {frame[TIME].min()} to {frame[TIME].max()}"
+                f", the train period is {cfg.train}, and each origin needs {cfg.lookback} "
+                "intervals of history before it"
+            )
+        model.fit(frame, prepared.static, train_origins, valid)
+        metrics |= model.fit_info_
+    metrics["train_origins"] = len(train_origins)
+    metrics["validation_origins"] = 0 if valid is None else len(valid)
+    files = save_run(output, model, cfg, data_cfg, metrics, fingerprint(prepared), tz)
+    return TrainResult(output, files, metrics)
