@@ -197,6 +197,41 @@ def evaluate_cmd(
     typer.echo(f"wrote {output}")
 
 
+@app.command("explain")
+def explain_cmd(
+    run: Annotated[Path, typer.Option("--run", "-r", help="run folder of a tree model")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder for the report")],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="data to explain forecasts on")
+    ] = None,
+    data_config: Annotated[
+        Path | None,
+        typer.Option("--data-config", help="how to read INPUT; default: the run's data config"),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="first origin date (default: 4 weeks before the end)")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="last origin date (default: last full day)")
+    ] = None,
+    quantile: Annotated[float, typer.Option(help="which quantile's output to explain")] = 0.5,
+    max_rows: Annotated[
+        int, typer.Option(min=10, help="forecast rows to explain (sampled)")
+    ] = 2000,
+) -> None:
+    """SHAP (TreeExplainer) values, importance CSV, summary/dependence plots and an HTML report."""
+    from forecasting.explain.shap_report import explain_run
+
+    s = explain_run(run, output, input, data_config, start, end, quantile, max_rows)
+    typer.echo(
+        f"explained {s['rows_explained']:,} {s['quantile']} forecast rows ({s['origins']}); "
+        f"additivity error {s['additivity_max_abs_error']:.1e}"
+    )
+    for r in s["top_features"][:5]:
+        typer.echo(f"  {r['feature']:<20} {r['share']:.1%}")
+    typer.echo(f"wrote {', '.join(s['files'])} to {output}")
+
+
 @app.command("version")
 def version() -> None:
     """Print the package version."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,6 +30,50 @@ def _metrics_table(rows: dict[str, dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def _train_lightgbm(
+    cfg: DemoConfig, data_config: Path, prepared: Any, test_start: Any, run_dir: Path
+) -> Any:
+    """Train the demo's global LightGBM on everything before the backtest window."""
+    import pandas as pd
+
+    from forecasting.config.model import LightGBMConfig, Period, TrainConfig
+    from training.train import train
+
+    m = cfg.model
+    valid_start = (test_start - pd.Timedelta(days=m.validation_days)).date()
+    train_cfg = TrainConfig(
+        name="demo_lightgbm",
+        data=str(data_config),
+        quantiles=cfg.quantiles,
+        horizon=cfg.backtest.horizon,
+        train=Period(
+            start=prepared.frame["timestamp"].min().date(), end=valid_start - pd.Timedelta(days=1)
+        ),
+        validation=Period(start=valid_start, end=(test_start - pd.Timedelta(days=1)).date()),
+        model=LightGBMConfig(
+            n_estimators=m.n_estimators,
+            learning_rate=m.learning_rate,
+            num_leaves=m.num_leaves,
+            early_stopping_rounds=30,
+        ),
+    )
+    _step(
+        4,
+        f"train a global LightGBM (P10/P50/P90, horizon as a feature) on origins up to "
+        f"{train_cfg.train.end if train_cfg.train else ''}, early stopping on the next "
+        f"{m.validation_days} days",
+    )
+    result = train(train_cfg, run_dir, prepared=prepared)
+    r = result.metrics
+    typer.echo(
+        f"    {r['train_rows']:,} rows x {len(result.files)} files; fit {r['fit_seconds']} s; "
+        f"trees per quantile {r['best_iterations']} -> {run_dir}"
+    )
+    from forecasting.models.registry import load_run
+
+    return load_run(run_dir)[0]
+
+
 def run_demo(config_path: Path, output: Path) -> None:
     import pandas as pd
 
@@ -40,7 +85,7 @@ def run_demo(config_path: Path, output: Path) -> None:
     from forecasting.evaluation.metrics import score
     from forecasting.evaluation.plots import plot_forecast
     from forecasting.features import FeatureConfig, build_features, feature_groups
-    from forecasting.models.baselines import SeasonalNaive
+    from forecasting.models.baselines import SeasonalNaive, WeekdayHourProfile, Yesterday
 
     cfg = load_yaml_model(DemoConfig, config_path)
     t_all = time.perf_counter()
@@ -84,11 +129,14 @@ def run_demo(config_path: Path, output: Path) -> None:
         typer.echo(f"    {group:<13} {len(cols):>2}: {', '.join(cols)}")
 
     b = cfg.backtest
+    end = prepared.frame["timestamp"].max()
+    test_start = (end - pd.Timedelta(days=b.last_days)).tz_convert(data_cfg.calendar.timezone)
+    model = _train_lightgbm(cfg, raw["config"], prepared, test_start, output / "run_lightgbm")
+
     _step(
-        4,
+        5,
         f"rolling-origin backtest: {b.horizon} h ahead, origins daily at {b.origin_hour:02d}:00 local, last {b.last_days} days",
     )
-    end = prepared.frame["timestamp"].max()
     splitter = RollingOrigin(
         horizon=b.horizon,
         lookback=b.lookback,
@@ -99,12 +147,16 @@ def run_demo(config_path: Path, output: Path) -> None:
         end=end,
     )
     results, forecasts = {}, {}
-    for name, model in {
+    for name, m in {
         "seasonal_naive": SeasonalNaive(season=168, quantiles=cfg.quantiles),
-        "yesterday": SeasonalNaive(season=24, quantiles=cfg.quantiles),
+        "yesterday": Yesterday(quantiles=cfg.quantiles),
+        "weekday_profile": WeekdayHourProfile(
+            weeks=2, quantiles=cfg.quantiles, timezone=data_cfg.calendar.timezone
+        ),
+        "lightgbm": model,
     }.items():
         t = time.perf_counter()
-        fc = backtest(model, prepared.frame, splitter)
+        fc = backtest(m, prepared.frame, splitter, static=prepared.static)
         forecasts[name] = fc
         results[name] = score(fc, cfg.quantiles)
         results[name]["seconds"] = round(time.perf_counter() - t, 2)
@@ -113,11 +165,24 @@ def run_demo(config_path: Path, output: Path) -> None:
         f"    {n_origins} origins x {prepared.frame['series_id'].nunique()} series; kWh per hour"
     )
     typer.echo("    " + _metrics_table(results).replace("\n", "\n    "))
-    fc = forecasts["seasonal_naive"]
-    fc.to_parquet(output / "backtest_seasonal_naive.parquet", index=False)
+    fc = forecasts["lightgbm"]
+    fc.to_parquet(output / "backtest_lightgbm.parquet", index=False)
     (output / "backtest_metrics.json").write_text(json.dumps(results, indent=2))
+    ratio = results["lightgbm"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
+    typer.echo(f"    LightGBM MAE = {ratio:.2f} x seasonal naive")
 
-    _step(5, "plot")
+    _step(6, "explain the LightGBM forecasts with SHAP (TreeExplainer)")
+    from forecasting.explain.shap_report import explain_run
+
+    t = time.perf_counter()
+    ex = explain_run(output / "run_lightgbm", output / "explain", max_rows=1000)
+    top = ", ".join(f"{r['feature']} {r['share']:.0%}" for r in ex["top_features"][:4])
+    typer.echo(
+        f"    top drivers of P50: {top}; additivity error {ex['additivity_max_abs_error']:.0e}"
+    )
+    typer.echo(f"    -> {output / 'explain' / 'report.html'} ({time.perf_counter() - t:.1f} s)")
+
+    _step(7, "plot")
     series = cfg.plot_series or str(prepared.frame.groupby("series_id")["target"].mean().idxmax())
     last = fc[fc["origin"] >= fc["origin"].max() - pd.Timedelta(days=6)]
     png = plot_forecast(
@@ -125,7 +190,7 @@ def run_demo(config_path: Path, output: Path) -> None:
         series,
         output / "forecast.png",
         data_cfg.calendar.timezone,
-        f"{series}: seasonal-naive day-ahead forecasts, last 7 origins",
+        f"{series}: LightGBM day-ahead forecasts (P10-P90), last 7 origins",
     )
     typer.echo(f"    {png}")
 

@@ -22,8 +22,18 @@ class BacktestConfig(StrictModel):
     last_days: int = Field(default=28, ge=1)
 
 
+class DemoModelConfig(StrictModel):
+    """The global LightGBM the demo trains (small, so the demo stays quick on 2 cores)."""
+
+    n_estimators: int = Field(default=300, ge=1)
+    learning_rate: float = Field(default=0.1, gt=0, le=1)
+    num_leaves: int = Field(default=31, ge=2)
+    validation_days: int = Field(default=14, ge=1)
+
+
 class DemoConfig(StrictModel):
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    model: DemoModelConfig = Field(default_factory=DemoModelConfig)
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
     plot_series: str | None = None

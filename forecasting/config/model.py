@@ -32,11 +32,11 @@ class LightGBMConfig(StrictModel):
     min_data_in_leaf: int = tunable(200, 20, 2000, log=True, ge=1)
     feature_fraction: float = tunable(0.8, 0.4, 1.0, gt=0, le=1)
     bagging_fraction: float = tunable(0.8, 0.5, 1.0, gt=0, le=1)
-    bagging_freq: int = Field(1, ge=0)
+    bagging_freq: int = Field(default=1, ge=0)
     lambda_l2: float = tunable(0.0, 1e-3, 10.0, log=True, ge=0)
-    max_bin: int = Field(255, ge=4)
-    early_stopping_rounds: int | None = Field(100, ge=1)
-    num_threads: int = Field(0, ge=0, description="0: all cores")
+    max_bin: int = Field(default=255, ge=4)
+    early_stopping_rounds: int | None = Field(default=100, ge=1)
+    num_threads: int = Field(default=0, ge=0, description="0: all cores")
     seed: int = 0
 
 
@@ -51,9 +51,9 @@ class XGBoostConfig(StrictModel):
     subsample: float = tunable(0.8, 0.5, 1.0, gt=0, le=1)
     colsample_bytree: float = tunable(0.8, 0.4, 1.0, gt=0, le=1)
     reg_lambda: float = tunable(1.0, 1e-3, 10.0, log=True, ge=0)
-    max_bin: int = Field(256, ge=4)
-    early_stopping_rounds: int | None = Field(100, ge=1)
-    n_jobs: int = Field(0, ge=0, description="0: all cores")
+    max_bin: int = Field(default=256, ge=4)
+    early_stopping_rounds: int | None = Field(default=100, ge=1)
+    n_jobs: int = Field(default=0, ge=0, description="0: all cores")
     seed: int = 0
 
 
@@ -61,22 +61,22 @@ class SeasonalNaiveConfig(StrictModel):
     """The value one season back; quantiles from the series' past seasonal changes."""
 
     kind: Literal["seasonal_naive"] = "seasonal_naive"
-    season: int = Field(168, ge=1, description="intervals back (168: same hour last week)")
-    history: int = Field(672, ge=1, description="intervals of history for the quantiles")
+    season: int = Field(default=168, ge=1, description="intervals back (168: same hour last week)")
+    history: int = Field(default=672, ge=1, description="intervals of history for the quantiles")
 
 
 class YesterdayConfig(StrictModel):
     """Yesterday's profile (season 24) with the same quantile method as seasonal naive."""
 
     kind: Literal["yesterday"] = "yesterday"
-    history: int = Field(672, ge=1)
+    history: int = Field(default=672, ge=1)
 
 
 class ProfileConfig(StrictModel):
     """Mean by local weekday and hour over the last `weeks`; quantiles from its residuals."""
 
     kind: Literal["profile"] = "profile"
-    weeks: int = Field(4, ge=1)
+    weeks: int = Field(default=4, ge=1)
 
 
 ModelConfig = Annotated[
@@ -104,18 +104,20 @@ class TrainConfig(StrictModel):
     name: str
     description: str = ""
     data: str = Field(description="data config YAML (configs/data/*.yaml), relative to the cwd")
-    input: str | None = Field(None, description="override the data config's input path")
+    input: str | None = Field(default=None, description="override the data config's input path")
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
-    horizon: int = Field(24, ge=1, description="steps forecast from each origin")
-    lookback: int = Field(168, ge=1, description="steps of history each forecast sees")
+    horizon: int = Field(default=24, ge=1, description="steps forecast from each origin")
+    lookback: int = Field(default=168, ge=1, description="steps of history each forecast sees")
     origin_hour: int | None = Field(
-        0, ge=0, le=23, description="training origins at this local hour; null: every step"
+        default=0, ge=0, le=23, description="training origins at this local hour; null: every step"
     )
-    origin_step: int = Field(24, ge=1, description="steps between training origins")
+    origin_step: int = Field(default=24, ge=1, description="steps between training origins")
     train: Period | None = Field(
-        None, description="training origins; default: all before validation"
+        default=None, description="training origins; default: all before validation"
     )
-    validation: Period | None = Field(None, description="origins for early stopping and metrics")
+    validation: Period | None = Field(
+        default=None, description="origins for early stopping and metrics"
+    )
     features: FeatureConfig = Field(
         default_factory=lambda: FeatureConfig(lags=[24, 48, 72, 168], rolling_windows=[6, 24, 168])
     )

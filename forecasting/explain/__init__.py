@@ -1,0 +1,1 @@
+"""Explainability: SHAP reports for fitted models."""

@@ -1,0 +1,60 @@
+"""A tiny seeded canonical frame with a daily and weekly pattern, weather and static groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.config.model import LightGBMConfig, XGBoostConfig
+from forecasting.features.spec import FeatureConfig
+from forecasting.models.gbm import GBMForecaster
+
+START = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def households(n: int = 6, days: int = 42, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    t = pd.date_range(START, periods=days * 24, freq="1h")
+    hour = t.hour.to_numpy()
+    dow = t.dayofweek.to_numpy()
+    temp = 8 + 6 * np.sin(2 * np.pi * (np.arange(len(t)) / 24 - 9 / 24)) + rng.normal(0, 1, len(t))
+    parts, static = [], []
+    for i in range(n):
+        size = 0.3 + 0.25 * i
+        shape = 1 + 0.8 * np.exp(-((hour - 19) ** 2) / 6) + 0.4 * (dow >= 5)
+        y = size * shape * (1 + 0.03 * np.clip(15 - temp, 0, None)) + rng.gamma(2, 0.04, len(t))
+        sid = f"H{i:02d}"
+        parts.append(
+            pd.DataFrame({"series_id": sid, "timestamp": t, "target": y, "temperature": temp})
+        )
+        static.append({"series_id": sid, "group": "A" if i % 2 else "B", "size": float(i)})
+    frame = pd.concat(parts, ignore_index=True)
+    frame["series_id"] = frame["series_id"].astype("string")
+    frame["filled"] = False
+    return frame, pd.DataFrame(static).astype({"series_id": "string"})
+
+
+def features() -> FeatureConfig:
+    return FeatureConfig(
+        lags=[24, 48, 168],
+        rolling_windows=[24, 168],
+        known_future=["temperature"],
+        static=["group", "size"],
+        timezone="Europe/London",
+    )
+
+
+def origins(first_day: int, last_day: int) -> pd.DatetimeIndex:
+    return pd.date_range(
+        START + pd.Timedelta(days=first_day), START + pd.Timedelta(days=last_day), freq="1D"
+    )
+
+
+def fitted(kind: str, frame: pd.DataFrame, static: pd.DataFrame) -> GBMForecaster:
+    cfg = (
+        LightGBMConfig(n_estimators=40, num_leaves=15, min_data_in_leaf=20, num_threads=1)
+        if kind == "lightgbm"
+        else XGBoostConfig(n_estimators=40, max_depth=4, n_jobs=1)
+    )
+    model = GBMForecaster(cfg, features(), [0.1, 0.5, 0.9], horizon=24, lookback=168)
+    return model.fit(frame, static, origins(8, 30), origins(31, 35))
