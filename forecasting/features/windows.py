@@ -29,7 +29,7 @@ import pandas as pd
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
-from forecasting.features.build import calendar_features
+from forecasting.features.build import CALENDAR, calendar_features
 from forecasting.features.spec import FeatureConfig
 
 INDEX = [SERIES, "origin", TIME, "horizon"]
@@ -102,18 +102,8 @@ def window_columns(cfg: FeatureConfig, frame_columns: list[str] | None = None) -
     cols += [f"lag_{k}" for k in cfg.lags]
     if cfg.profile_days:
         cols += ["profile_mean", "profile_median", "profile_std", "profile_near_mean"]
-    if cfg.calendar:
-        cols += [
-            "hour",
-            "dow",
-            "month",
-            "is_weekend",
-            "is_holiday",
-            "hour_sin",
-            "hour_cos",
-            "doy_sin",
-            "doy_cos",
-        ]
+    if cfg.calendar:  # weekday enters as `dow`; trees need no weekday circle
+        cols += [c for c in CALENDAR if c not in ("dow_sin", "dow_cos")]
     cols += list(cfg.known_future)
     if cfg.temperature and (frame_columns is None or cfg.temperature in frame_columns):
         cols += ["hdh", "cdh"]
