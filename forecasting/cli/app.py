@@ -19,6 +19,10 @@ app.add_typer(data_app, name="data")
 ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="data config YAML (configs/data/*.yaml)")
 ]
+RunDataConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--data-config", help="how to read INPUT; default: the run's data config"),
+]
 
 
 @data_app.command("validate")
@@ -159,10 +163,7 @@ def evaluate_cmd(
     input: Annotated[
         str | None, typer.Option("--input", "-i", help="data to backtest on (file/folder/glob)")
     ] = None,
-    data_config: Annotated[
-        Path | None,
-        typer.Option("--data-config", help="how to read INPUT; default: the run's data config"),
-    ] = None,
+    data_config: RunDataConfigOpt = None,
     forecasts: Annotated[
         Path | None, typer.Option(help="also write the model's forecasts here (parquet)")
     ] = None,
@@ -204,10 +205,7 @@ def explain_cmd(
     input: Annotated[
         str | None, typer.Option("--input", "-i", help="data to explain forecasts on")
     ] = None,
-    data_config: Annotated[
-        Path | None,
-        typer.Option("--data-config", help="how to read INPUT; default: the run's data config"),
-    ] = None,
+    data_config: RunDataConfigOpt = None,
     start: Annotated[
         str | None, typer.Option(help="first origin date (default: 4 weeks before the end)")
     ] = None,

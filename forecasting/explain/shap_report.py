@@ -129,8 +129,9 @@ def explain_run(
     if len(w) == 0:
         raise InputError(f"no forecast windows between {start} and {end} in {cfg.input.path}")
     rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(len(w), size=min(max_rows, len(w)), replace=False))
-    w = w.select(np.isin(np.arange(len(w)), rows))
+    keep = np.zeros(len(w), dtype=bool)
+    keep[rng.choice(len(w), size=min(max_rows, len(w)), replace=False)] = True
+    w = w.select(keep)
     values, base = shap_values(model, w.X, quantile)
     raw = model.raw_predict(w.X)[:, model.quantiles.index(quantile)]
     additivity = float(np.max(np.abs(values.sum(axis=1) + base - raw)))

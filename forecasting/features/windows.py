@@ -169,10 +169,15 @@ def make_windows(
     if np.any((frame[TIME] - t0) % step != pd.Timedelta(0)):
         raise InputError(f"timestamps are not on the {step} grid of the origins")
 
+    grids: dict[str, np.ndarray] = {}
+
     def grid(column: str) -> np.ndarray:
-        g = np.full((len(series), n_t), np.nan, dtype="float32")
-        g[codes, ti] = frame[column].to_numpy(dtype="float32", na_value=np.nan)
-        return g
+        """[series, time] array of a column (built once per column)."""
+        if column not in grids:
+            g = np.full((len(series), n_t), np.nan, dtype="float32")
+            g[codes, ti] = frame[column].to_numpy(dtype="float32", na_value=np.nan)
+            grids[column] = g
+        return grids[column]
 
     y_grid = grid(TARGET)
     present = np.zeros((len(series), n_t), dtype=bool)

@@ -71,7 +71,7 @@ class GBMForecaster:
     def windows(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
     ) -> Windows:
-        return make_windows(
+        w = make_windows(
             frame,
             origins,
             self.features,
@@ -81,6 +81,14 @@ class GBMForecaster:
             getattr(self, "categories_", None),
             self.freq,
         )
+        trained = getattr(self, "feature_names_", None)
+        if trained is not None and list(w.X.columns) != trained:
+            lost = sorted(set(trained) - set(w.X.columns))
+            raise InputError(
+                f"the data does not give the features the model was trained on: missing "
+                f"{lost or 'none'}, built {list(w.X.columns)}"
+            )
+        return w
 
     def fit(
         self,

@@ -32,9 +32,7 @@ def test_quantiles_are_ordered_and_nonnegative(model, data):
     assert np.isfinite(p).all()
     assert (p[:, 0] <= p[:, 1]).all() and (p[:, 1] <= p[:, 2]).all()
     assert (p >= 0).all()
-    # the raw booster outputs are what sorting protects against: they are not always ordered
-    # for a tiny model, but the published output always is
-    assert fc["p90"].mean() > fc["p10"].mean()
+    assert fc["p90"].mean() > fc["p10"].mean()  # a real interval, not three equal columns
 
 
 def test_a_future_target_change_does_not_change_the_forecast(model, data):
