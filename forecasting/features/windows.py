@@ -30,6 +30,7 @@ from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.features.build import CALENDAR, calendar_features
+from forecasting.features.grid import empty_skipped, missing_covariates, pair_grid
 from forecasting.features.spec import FeatureConfig
 
 INDEX = [SERIES, "origin", TIME, "horizon"]
@@ -149,61 +150,13 @@ def make_windows(
     step = pd.Timedelta(freq)
     per_day = max(1, int(pd.Timedelta("1D") / step))
     check_geometry(cfg, lookback, horizon, per_day)
-    missing = [c for c in [*cfg.known_future, *cfg.observed] if c not in frame]
-    if missing:
-        raise InputError(
-            f"the model needs covariate column(s) {missing}, which the data does not have; "
-            f"columns present: {[c for c in frame.columns if c not in (SERIES, TIME, TARGET)]}"
-        )
-    origins = pd.DatetimeIndex(origins)
-    empty_skip = pd.DataFrame({SERIES: [], "origin": [], "reason": []})
+    missing_covariates(frame, [*cfg.known_future, *cfg.observed])
     cols = window_columns(cfg, list(frame.columns))
-    if frame.empty or len(origins) == 0:
-        return _empty(cols, empty_skip)
-
-    codes, series = pd.factorize(frame[SERIES].astype("string"), sort=True)
-    t0 = min(frame[TIME].min(), origins.min() - lookback * step)
-    t1 = max(frame[TIME].max(), origins.max() + (horizon - 1) * step)
-    n_t = int((t1 - t0) / step) + 1
-    ti = ((frame[TIME] - t0) / step).to_numpy().astype(np.int64)
-    if np.any((frame[TIME] - t0) % step != pd.Timedelta(0)):
-        raise InputError(f"timestamps are not on the {step} grid of the origins")
-
-    grids: dict[str, np.ndarray] = {}
-
-    def grid(column: str) -> np.ndarray:
-        """[series, time] array of a column (built once per column)."""
-        if column not in grids:
-            g = np.full((len(series), n_t), np.nan, dtype="float32")
-            g[codes, ti] = frame[column].to_numpy(dtype="float32", na_value=np.nan)
-            grids[column] = g
-        return grids[column]
-
-    y_grid = grid(TARGET)
-    present = np.zeros((len(series), n_t), dtype=bool)
-    present[codes, ti] = True
-    oi = ((origins - t0) / step).to_numpy().astype(np.int64)
-
-    # all (series, origin) pairs where the series has rows around the origin
-    s_idx = np.repeat(np.arange(len(series)), len(oi))
-    o_idx = np.tile(np.arange(len(oi)), len(series))
-    span = oi[o_idx][:, None] + np.arange(-lookback, horizon)[None, :]
-    around = present[s_idx[:, None], span].any(axis=1)
-    s_idx, o_idx = s_idx[around], o_idx[around]
-    hist = y_grid[s_idx[:, None], oi[o_idx][:, None] + np.arange(-lookback, 0)[None, :]]
-    n_obs = np.isfinite(hist).sum(axis=1)
-    ok = n_obs >= max(1, int(np.ceil(min_history * lookback)))
-    skipped = pd.DataFrame(
-        {
-            SERIES: series[s_idx[~ok]].astype(str),
-            "origin": origins[o_idx[~ok]],
-            "reason": [f"history has {n} of {lookback} intervals observed" for n in n_obs[~ok]],
-        }
-    )
-    s_idx, o_idx, hist = s_idx[ok], o_idx[ok], hist[ok]
-    n_pairs = len(s_idx)
-    if n_pairs == 0:
-        return _empty(cols, skipped)
+    pg = pair_grid(frame, origins, horizon, lookback, step, min_history)
+    if pg is None or len(pg) == 0:
+        return _empty(cols, empty_skipped() if pg is None else pg.skipped)
+    s_idx, o_idx, hist, n_pairs = pg.s_idx, pg.o_idx, pg.hist, len(pg)
+    series = pg.series
 
     with np.errstate(all="ignore"):
         level = np.nanmean(np.abs(hist), axis=1)
@@ -221,7 +174,7 @@ def make_windows(
 
     # per-row arrays: pairs x horizon, flattened pair-major
     h = np.arange(horizon)
-    rows_t = oi[o_idx][:, None] + h[None, :]  # grid index of each target time
+    rows_t = pg.positions(0, horizon)  # grid index of each target time
     feats: dict[str, np.ndarray] = {"horizon": np.broadcast_to(h + 1, (n_pairs, horizon))}
     for name, values in pair.items():
         feats[name] = np.broadcast_to(values[:, None], (n_pairs, horizon))
@@ -248,7 +201,7 @@ def make_windows(
                 near.append(np.where(ok2[None], hs[:, np.clip(p2, 0, lookback - 1)], np.nan))
             feats["profile_near_mean"] = np.nanmean(np.concatenate(near, axis=2), axis=2)
 
-    times = pd.DatetimeIndex(t0 + np.arange(n_t) * step)
+    times = pg.times
     if cfg.calendar:
         cal = HolidayCalendar.from_dict(cfg.holidays) if cfg.holidays else None
         cal_frame = calendar_features(pd.Series(times), cfg.timezone, cal)
@@ -256,13 +209,13 @@ def make_windows(
             if col in cal_frame:
                 feats[col] = cal_frame[col].to_numpy(dtype="float32")[rows_t]
     for c in cfg.known_future:
-        feats[c] = grid(c)[s_idx[:, None], rows_t]
+        feats[c] = pg.take(c, 0, horizon)
     if "hdh" in cols and cfg.temperature:
-        temp = grid(cfg.temperature)[s_idx[:, None], rows_t]
+        temp = pg.take(cfg.temperature, 0, horizon)
         feats["hdh"] = np.clip(cfg.heating_base - temp, 0, None)
         feats["cdh"] = np.clip(temp - cfg.cooling_base, 0, None)
     for c in cfg.observed:
-        last = grid(c)[s_idx, oi[o_idx] - 1]
+        last = pg.take(c, -1, 0)[:, 0]
         feats[f"{c}_last"] = np.broadcast_to(last[:, None], (n_pairs, horizon))
     static_codes = _static_codes(static, series, cfg.static, categories or {})
     for c, values in static_codes.items():
@@ -272,15 +225,15 @@ def make_windows(
     index = pd.DataFrame(
         {
             SERIES: np.repeat(series[s_idx].astype(str), horizon),
-            "origin": np.repeat(origins[o_idx], horizon),
+            "origin": np.repeat(pg.origins[o_idx], horizon),
             TIME: times[rows_t.reshape(-1)],
             "horizon": np.tile(h + 1, n_pairs).astype("int64"),
         }
     )
     index[SERIES] = index[SERIES].astype("string")
-    y = y_grid[s_idx[:, None], rows_t].reshape(-1).astype("float64")
-    y[~present[s_idx[:, None], rows_t].reshape(-1)] = np.nan
-    return Windows(index, X, y, np.repeat(scale, horizon).astype("float64"), skipped)
+    y = pg.take(TARGET, 0, horizon).reshape(-1).astype("float64")
+    y[~pg.present[s_idx[:, None], rows_t].reshape(-1)] = np.nan
+    return Windows(index, X, y, np.repeat(scale, horizon).astype("float64"), pg.skipped)
 
 
 def _empty(cols: list[str], skipped: pd.DataFrame) -> Windows:

@@ -1,0 +1,128 @@
+"""(series, origin) pairs on a [series, time] grid: the common ground of every windowed model.
+
+Both the row-per-step windows of the boosted models (`windows.py`) and the sequence windows of
+the deep models (`sequences.py`) start here: the canonical frame is pivoted once into dense
+[series, time] arrays, and each origin is paired with every series that has rows around it
+and enough observed history before it. Pure numpy/pandas, shared by training and serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.errors import InputError
+
+
+def empty_skipped() -> pd.DataFrame:
+    return pd.DataFrame({SERIES: [], "origin": [], "reason": []})
+
+
+@dataclass
+class PairGrid:
+    """Dense grids of a frame and the (series, origin) pairs that can be forecast.
+
+    `s_idx`/`o_idx` index `series`/`origins` for each kept pair; `hist` is the target over the
+    `lookback` intervals before each pair's origin (NaN where missing); `skipped` lists pairs
+    with rows near the origin but less observed history than asked for."""
+
+    frame: pd.DataFrame
+    series: pd.Index
+    origins: pd.DatetimeIndex
+    codes: np.ndarray
+    ti: np.ndarray
+    t0: pd.Timestamp
+    step: pd.Timedelta
+    n_t: int
+    present: np.ndarray
+    oi: np.ndarray
+    s_idx: np.ndarray
+    o_idx: np.ndarray
+    hist: np.ndarray
+    skipped: pd.DataFrame
+    _grids: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.s_idx)
+
+    @property
+    def times(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self.t0 + np.arange(self.n_t) * self.step)
+
+    def grid(self, column: str) -> np.ndarray:
+        """[series, time] float32 array of a column (built once per column)."""
+        if column not in self._grids:
+            g = np.full((len(self.series), self.n_t), np.nan, dtype="float32")
+            g[self.codes, self.ti] = self.frame[column].to_numpy(dtype="float32", na_value=np.nan)
+            self._grids[column] = g
+        return self._grids[column]
+
+    def positions(self, start: int, stop: int) -> np.ndarray:
+        """[pairs, stop - start] grid time index of offsets start..stop-1 from each origin."""
+        return self.oi[self.o_idx][:, None] + np.arange(start, stop)[None, :]
+
+    def take(self, column: str, start: int, stop: int) -> np.ndarray:
+        """[pairs, stop - start] values of `column` at offsets start..stop-1 from the origin."""
+        return self.grid(column)[self.s_idx[:, None], self.positions(start, stop)]
+
+
+def pair_grid(
+    frame: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    horizon: int,
+    lookback: int,
+    freq: str | pd.Timedelta = "1h",
+    min_history: float = 0.5,
+) -> PairGrid | None:
+    """Pivot `frame` and pair its series with `origins` (UTC); None if frame or origins are empty.
+
+    A pair is kept when the series has at least `min_history` of its lookback observed."""
+    step = pd.Timedelta(freq)
+    origins = pd.DatetimeIndex(origins)
+    if frame.empty or len(origins) == 0:
+        return None
+    codes, series = pd.factorize(frame[SERIES].astype("string"), sort=True)
+    t0 = min(frame[TIME].min(), origins.min() - lookback * step)
+    t1 = max(frame[TIME].max(), origins.max() + (horizon - 1) * step)
+    n_t = int((t1 - t0) / step) + 1
+    ti = ((frame[TIME] - t0) / step).to_numpy().astype(np.int64)
+    if np.any((frame[TIME] - t0) % step != pd.Timedelta(0)):
+        raise InputError(f"timestamps are not on the {step} grid of the origins")
+    present = np.zeros((len(series), n_t), dtype=bool)
+    present[codes, ti] = True
+    oi = ((origins - t0) / step).to_numpy().astype(np.int64)
+
+    # all (series, origin) pairs where the series has rows around the origin
+    s_idx = np.repeat(np.arange(len(series)), len(oi))
+    o_idx = np.tile(np.arange(len(oi)), len(series))
+    span = oi[o_idx][:, None] + np.arange(-lookback, horizon)[None, :]
+    around = present[s_idx[:, None], span].any(axis=1)
+    pg = PairGrid(
+        frame, series, origins, codes, ti, t0, step, n_t, present, oi,
+        s_idx[around], o_idx[around], np.zeros((0, lookback)), empty_skipped(),
+    )  # fmt: skip
+    hist = pg.take(TARGET, -lookback, 0)
+    n_obs = np.isfinite(hist).sum(axis=1)
+    ok = n_obs >= max(1, int(np.ceil(min_history * lookback)))
+    pg.skipped = pd.DataFrame(
+        {
+            SERIES: series[pg.s_idx[~ok]].astype(str),
+            "origin": origins[pg.o_idx[~ok]],
+            "reason": [f"history has {n} of {lookback} intervals observed" for n in n_obs[~ok]],
+        }
+    )
+    pg.s_idx, pg.o_idx, pg.hist = pg.s_idx[ok], pg.o_idx[ok], hist[ok]
+    return pg
+
+
+def missing_covariates(frame: pd.DataFrame, needed: list[str]) -> None:
+    """Raise InputError naming the covariates a model needs that the frame lacks."""
+    missing = [c for c in needed if c not in frame]
+    if missing:
+        raise InputError(
+            f"the model needs covariate column(s) {missing}, which the data does not have; "
+            f"columns present: {[c for c in frame.columns if c not in (SERIES, TIME, TARGET)]}"
+        )
