@@ -119,15 +119,20 @@ def train(
     valid = period_origins(cfg.validation, frame, cfg, tz, freq) if cfg.validation else None
     train_origins = period_origins(cfg.train, frame, cfg, tz, freq, before=cfg.validation)
     metrics: dict[str, Any] = {"prepare_seconds": round(prepare_s, 2)}
-    if isinstance(model, GBMForecaster):
+    if hasattr(model, "fit"):
         if len(train_origins) == 0:
             raise ConfigError(
                 f"no training origins: the data spans {frame[TIME].min()} to {frame[TIME].max()}"
                 f", the train period is {cfg.train}, and each origin needs {cfg.lookback} "
                 "intervals of history before it"
             )
-        model.fit(frame, prepared.static, train_origins, valid)
+        if isinstance(model, GBMForecaster):
+            model.fit(frame, prepared.static, train_origins, valid)
+        else:
+            model.fit(frame, prepared.static, train_origins, valid, cfg.trainer, output)
         metrics |= model.fit_info_
+        if metrics.get("global_rank", 0) != 0:  # DDP: only rank 0 writes the run folder
+            return TrainResult(output, [], metrics)
     metrics["train_origins"] = len(train_origins)
     metrics["validation_origins"] = 0 if valid is None else len(valid)
     files = save_run(output, model, cfg, data_cfg, metrics, fingerprint(prepared), tz)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
+from forecasting.config.trainer import TrainerConfig
 from forecasting.features.spec import FeatureConfig
 
 
@@ -79,8 +80,66 @@ class ProfileConfig(StrictModel):
     weeks: int = Field(default=4, ge=1)
 
 
+class _DeepBase(StrictModel):
+    """Optimiser settings shared by the deep models (the trainer is the `trainer:` block)."""
+
+    learning_rate: float = tunable(3e-3, 1e-4, 3e-2, log=True, gt=0)
+    weight_decay: float = tunable(1e-4, 1e-6, 1e-2, log=True, ge=0)
+    batch_size: int = tunable(256, 32, 1024, log=True, ge=1)
+    dropout: float = tunable(0.1, 0.0, 0.4, ge=0, lt=1)
+
+
+class CNNLSTMConfig(_DeepBase):
+    """1-D convolutions over the lookback, an LSTM encoder, an LSTM decoder over the horizon's
+    known-future inputs, attention from each step to the encoder states, static embeddings and a
+    non-crossing quantile head."""
+
+    kind: Literal["cnn_lstm"] = "cnn_lstm"
+    hidden_size: int = tunable(64, 16, 256, log=True, ge=2)
+    conv_channels: int = tunable(32, 8, 128, log=True, ge=1)
+    kernel_size: int = tunable(5, 3, 9, ge=1)
+    conv_layers: int = tunable(2, 1, 4, ge=1)
+    lstm_layers: int = tunable(1, 1, 3, ge=1)
+    embedding_dim: int = Field(default=4, ge=1)
+
+
+class TFTConfig(_DeepBase):
+    """pytorch-forecasting's Temporal Fusion Transformer with our windows and quantiles."""
+
+    kind: Literal["tft"] = "tft"
+    hidden_size: int = tunable(16, 8, 128, log=True, ge=2)
+    attention_head_size: int = tunable(2, 1, 4, ge=1)
+    hidden_continuous_size: int = tunable(8, 4, 64, log=True, ge=1)
+    learning_rate: float = tunable(1e-2, 1e-4, 3e-2, log=True, gt=0)
+    batch_size: int = tunable(128, 32, 1024, log=True, ge=1)
+
+
+class AutoencoderConfig(_DeepBase):
+    """LSTM autoencoder over windows of `window` intervals, scaled by the lookback before them;
+    the flag threshold is the validation score quantile giving `false_alarm_rate`."""
+
+    kind: Literal["lstm_autoencoder"] = "lstm_autoencoder"
+    window: int = Field(default=24, ge=2, description="intervals per scored window")
+    stride: int = Field(default=6, ge=1, description="intervals between training windows")
+    hidden_size: int = tunable(32, 8, 128, log=True, ge=2)
+    latent_size: int = tunable(8, 2, 64, log=True, ge=1)
+    lstm_layers: int = Field(default=1, ge=1)
+    false_alarm_rate: float = Field(
+        default=0.01, gt=0, lt=1, description="share of normal validation intervals flagged"
+    )
+
+
+DEEP_KINDS = ("cnn_lstm", "tft", "lstm_autoencoder")
+
 ModelConfig = Annotated[
-    LightGBMConfig | XGBoostConfig | SeasonalNaiveConfig | YesterdayConfig | ProfileConfig,
+    LightGBMConfig
+    | XGBoostConfig
+    | SeasonalNaiveConfig
+    | YesterdayConfig
+    | ProfileConfig
+    | CNNLSTMConfig
+    | TFTConfig
+    | AutoencoderConfig,
     Field(discriminator="kind"),
 ]
 
@@ -122,6 +181,18 @@ class TrainConfig(StrictModel):
         default_factory=lambda: FeatureConfig(lags=[24, 48, 72, 168], rolling_windows=[6, 24, 168])
     )
     model: ModelConfig
+    trainer: TrainerConfig | None = Field(
+        default=None, description="Lightning trainer options (deep models only)"
+    )
+
+    @model_validator(mode="after")
+    def _trainer(self) -> TrainConfig:
+        if self.model.kind in DEEP_KINDS:
+            if self.trainer is None:
+                self.trainer = TrainerConfig()
+        elif self.trainer is not None:
+            raise ValueError(f"`trainer` options apply to deep models, not to {self.model.kind!r}")
+        return self
 
     @field_validator("quantiles")
     @classmethod

@@ -73,7 +73,7 @@ def learn_categories(static: pd.DataFrame | None, columns: list[str]) -> dict[st
     return out
 
 
-def _static_codes(
+def static_codes(
     static: pd.DataFrame | None,
     series: pd.Index,
     columns: list[str],
@@ -166,7 +166,7 @@ def make_windows(
     hs = hist / scale[:, None]
 
     pair: dict[str, np.ndarray] = {"level": level.astype("float32"), "last": hs[:, -1]}
-    with np.errstate(all="ignore"), _quiet():
+    with np.errstate(all="ignore"), quiet_nan():
         for w in cfg.rolling_windows:
             block = hs[:, -w:]
             for stat in cfg.rolling_stats:
@@ -189,7 +189,7 @@ def make_windows(
         pos = lookback - per_day * days[None, :] + h[:, None]  # [horizon, days]
         valid = (pos < lookback) & (pos >= 0)
         stack = np.where(valid[None], hs[:, np.clip(pos, 0, lookback - 1)], np.nan)
-        with np.errstate(all="ignore"), _quiet():
+        with np.errstate(all="ignore"), quiet_nan():
             feats["profile_mean"] = np.nanmean(stack, axis=2)
             feats["profile_median"] = np.nanmedian(stack, axis=2)
             feats["profile_std"] = np.nanstd(stack, axis=2)
@@ -217,8 +217,8 @@ def make_windows(
     for c in cfg.observed:
         last = pg.take(c, -1, 0)[:, 0]
         feats[f"{c}_last"] = np.broadcast_to(last[:, None], (n_pairs, horizon))
-    static_codes = _static_codes(static, series, cfg.static, categories or {})
-    for c, values in static_codes.items():
+    codes = static_codes(static, series, cfg.static, categories or {})
+    for c, values in codes.items():
         feats[c] = np.broadcast_to(values[s_idx][:, None], (n_pairs, horizon))
 
     X = pd.DataFrame({c: np.asarray(feats[c], dtype="float32").reshape(-1) for c in cols})
@@ -250,7 +250,7 @@ def _empty(cols: list[str], skipped: pd.DataFrame) -> Windows:
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_nan() -> Iterator[None]:
     """Silence numpy's 'mean of empty slice' warnings (all-missing windows give NaN by design)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -20,6 +20,7 @@ import yaml
 from forecasting import __version__
 from forecasting.config.data import DataConfig
 from forecasting.config.model import (
+    DEEP_KINDS,
     LightGBMConfig,
     ProfileConfig,
     SeasonalNaiveConfig,
@@ -33,7 +34,7 @@ from forecasting.models.baselines import SeasonalNaive, WeekdayHourProfile, Yest
 from forecasting.models.gbm import GBMForecaster
 
 RUN_FORMAT = 1
-Model = GBMForecaster | SeasonalNaive | WeekdayHourProfile
+Model = Any  # GBMForecaster, a baseline, or a deep forecaster (imported lazily: torch)
 
 
 def make_model(
@@ -44,7 +45,26 @@ def make_model(
         return GBMForecaster(
             m, features, cfg.quantiles, cfg.horizon, cfg.lookback, freq, nonnegative
         )
+    if m.kind in DEEP_KINDS:
+        cls = deep_class(m.kind)
+        return cls(m, features, cfg.quantiles, cfg.horizon, cfg.lookback, freq, nonnegative)
+    assert isinstance(m, SeasonalNaiveConfig | YesterdayConfig | ProfileConfig)
     return make_baseline(m, cfg.quantiles, freq, nonnegative, timezone)
+
+
+def deep_class(kind: str) -> Any:
+    """The estimator class of a deep model kind (imports torch, so only when asked)."""
+    if kind == "cnn_lstm":
+        from forecasting.models.deep.estimator import CNNLSTMForecaster
+
+        return CNNLSTMForecaster
+    if kind == "tft":
+        from forecasting.models.deep.tft import TFTForecaster
+
+        return TFTForecaster
+    from forecasting.models.deep.anomaly import AnomalyDetector
+
+    return AnomalyDetector
 
 
 def make_baseline(
@@ -71,11 +91,11 @@ def save_run(
     timezone: str,
 ) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
-    if isinstance(model, GBMForecaster):
+    if hasattr(model, "save"):
         files = [f"model/{f}" for f in model.save(folder / "model")]
         features = {
             "config": model.features.model_dump(mode="json"),
-            "columns": model.feature_names_,
+            "columns": getattr(model, "feature_names_", None) or getattr(model, "columns_", []),
             "categories": model.categories_,
         }
     else:
@@ -143,6 +163,8 @@ def load_run(folder: Path) -> tuple[Model, dict[str, Any]]:
     meta, cfg = read_run(folder)
     if meta["kind"] in ("lightgbm", "xgboost"):
         return GBMForecaster.load(folder / "model"), meta
+    if meta["kind"] in DEEP_KINDS:
+        return deep_class(meta["kind"]).load(folder / "model"), meta
     m = cfg.model
     assert isinstance(m, SeasonalNaiveConfig | YesterdayConfig | ProfileConfig)
     return make_baseline(

@@ -1,0 +1,352 @@
+"""The CNN-LSTM forecaster: canonical frames in, sequence windows to the network, long
+quantile forecasts out. Weights are saved as a tensor file plus JSON (no pickled objects).
+
+Every window is normalised by its own lookback (see `forecasting.features.sequences`), so
+households absent from training are forecast like any other: a new customer is the common case.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecasting.config.model import CNNLSTMConfig
+from forecasting.config.trainer import TrainerConfig
+from forecasting.data.schema import SERIES, TIME
+from forecasting.errors import InputError
+from forecasting.evaluation.metrics import pinball, quantile_column
+from forecasting.features.sequences import (
+    Sequences,
+    covariate_norms,
+    make_sequences,
+    sequence_columns,
+    static_layout,
+    static_norms,
+)
+from forecasting.features.spec import FeatureConfig
+from forecasting.features.windows import learn_categories
+from forecasting.models.deep.networks import CNNLSTMNet
+
+WEIGHTS = "weights.pt"
+
+
+def loader(arrays: tuple[np.ndarray, ...], batch_size: int, shuffle: bool, workers: int = 0) -> Any:
+    """A DataLoader over in-memory arrays (int64 stays int64, the rest float32)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+    return DataLoader(
+        TensorDataset(*tensors),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
+
+
+def long_forecast(
+    index: pd.DataFrame, pred: np.ndarray, quantiles: list[float], step: pd.Timedelta
+) -> pd.DataFrame:
+    """Long rows (series_id, origin, timestamp, horizon, p..) from per-window predictions
+    pred [windows, horizon, Q] (target units)."""
+    n, horizon = pred.shape[:2]
+    h = np.tile(np.arange(1, horizon + 1), n)
+    origin = pd.DatetimeIndex(np.repeat(index["origin"].to_numpy(), horizon))
+    out = pd.DataFrame(
+        {
+            SERIES: np.repeat(index[SERIES].to_numpy(), horizon),
+            "origin": origin,
+            TIME: origin + (h - 1) * step,
+            "horizon": h.astype("int64"),
+        }
+    )
+    out[SERIES] = out[SERIES].astype("string")
+    flat = pred.reshape(n * horizon, -1)
+    for i, q in enumerate(quantiles):
+        out[quantile_column(q)] = flat[:, i]
+    return out
+
+
+class CNNLSTMForecaster:
+    """Global CNN-LSTM quantile forecaster. `fit(frame, static, train_origins, valid_origins,
+    trainer, run_dir)` trains with Lightning; `forecast(frame, origins, static)` forecasts every
+    series at every origin; `attention(...)` returns the attention weights for plotting."""
+
+    capabilities: ClassVar[dict[str, bool]] = {
+        "quantiles": True,
+        "static": True,
+        "known_future": True,
+        "observed": True,
+        "exportable": True,
+        "unseen_series": True,
+    }
+
+    def __init__(
+        self,
+        config: CNNLSTMConfig,
+        features: FeatureConfig,
+        quantiles: list[float] | None = None,
+        horizon: int = 24,
+        lookback: int = 168,
+        freq: str = "1h",
+        nonnegative: bool = True,
+    ):
+        self.config = config
+        self.features = features
+        self.quantiles = sorted(quantiles or [0.1, 0.5, 0.9])
+        self.horizon, self.lookback = horizon, lookback
+        self.freq, self.nonnegative = freq, nonnegative
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    # ------------------------------------------------------------------ data
+    def sequences(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> Sequences:
+        return make_sequences(
+            frame,
+            origins,
+            self.features,
+            self.horizon,
+            self.lookback,
+            self.norms_,
+            static,
+            self.categories_,
+            self.freq,
+        )
+
+    def _learn_inputs(self, frame: pd.DataFrame, static: pd.DataFrame | None) -> None:
+        self.categories_ = learn_categories(static, self.features.static)
+        cat_cols, real_cols = static_layout(self.features, self.categories_)
+        self.norms_ = covariate_norms(frame, self.features) | static_norms(static, real_cols)
+        cols = sequence_columns(self.features, self.lookback, self.horizon)
+        self.columns_ = {
+            **cols,
+            "static_cat": cat_cols,
+            "static_real": [*cols["static_real"], *real_cols],
+        }
+
+    def build_net(self) -> CNNLSTMNet:
+        c, cols = self.config, self.columns_
+        return CNNLSTMNet(
+            past_size=len(cols["past"]),
+            future_size=len(cols["future"]),
+            cardinalities=[len(self.categories_[col]) + 1 for col in cols["static_cat"]],
+            n_static_real=len(cols["static_real"]),
+            n_quantiles=len(self.quantiles),
+            hidden_size=c.hidden_size,
+            conv_channels=c.conv_channels,
+            kernel_size=c.kernel_size,
+            conv_layers=c.conv_layers,
+            lstm_layers=c.lstm_layers,
+            embedding_dim=c.embedding_dim,
+            dropout=c.dropout,
+        )
+
+    # ------------------------------------------------------------------- fit
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        static: pd.DataFrame | None,
+        train_origins: pd.DatetimeIndex,
+        valid_origins: pd.DatetimeIndex | None = None,
+        trainer: TrainerConfig | None = None,
+        run_dir: Path | None = None,
+    ) -> CNNLSTMForecaster:
+        from forecasting.models.deep.modules import QuantileModule
+        from training.trainer import build_trainer
+
+        t0 = time.perf_counter()
+        self._learn_inputs(frame, static)
+        train = _labelled(self.sequences(frame, train_origins, static))
+        if len(train) == 0:
+            raise InputError(
+                "no training windows: no series has enough history and a known target at the "
+                f"{len(train_origins)} training origins (lookback {self.lookback} intervals)"
+            )
+        valid = None
+        if valid_origins is not None and len(valid_origins):
+            valid = _labelled(self.sequences(frame, valid_origins, static))
+            valid = valid if len(valid) else None
+        t1 = time.perf_counter()
+        tcfg = trainer or TrainerConfig()
+        pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, valid is not None)
+        self.net_ = self.build_net()
+        module = QuantileModule(
+            self.net_, self.quantiles, self.config.learning_rate, self.config.weight_decay
+        )
+        bs, workers = self.config.batch_size, tcfg.num_workers
+        pl_trainer.fit(
+            module,
+            loader(train.arrays(), bs, shuffle=True, workers=workers),
+            loader(valid.arrays(), bs, shuffle=False, workers=workers) if valid else None,
+            ckpt_path=ckpt,
+        )
+        best = _best_checkpoint(pl_trainer)
+        if best:  # continue with the weights of the best validation epoch
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        self.net_ = self.net_.cpu().float().eval()
+        self.fit_info_ = _fit_info(train, valid, t1 - t0, time.perf_counter() - t1, pl_trainer, log)
+        self.fit_info_["best_checkpoint"] = best
+        if valid is not None:
+            self.fit_info_["validation"] = self._validation(valid)
+        return self
+
+    def _validation(self, valid: Sequences) -> dict[str, float]:
+        pred = self._predict(valid)  # target units
+        y = valid.y * valid.scale[:, None]
+        known = np.isfinite(y)
+        out = {
+            quantile_column(q): pinball(y[known], pred[..., i][known], q)
+            for i, q in enumerate(self.quantiles)
+        }
+        if 0.5 in self.quantiles:
+            mid = pred[..., self.quantiles.index(0.5)]
+            out["mae_p50"] = float(np.mean(np.abs(y[known] - mid[known])))
+        return out
+
+    # --------------------------------------------------------------- predict
+    def _run(self, s: Sequences, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """Network outputs for all windows: scaled quantiles and attention weights."""
+        self.net_.eval()
+        preds, attn = [], []
+        with torch.no_grad():
+            for start in range(0, len(s), batch):
+                part = [torch.from_numpy(a[start : start + batch]) for a in s.arrays()[:4]]
+                p, a = self.net_(*part)
+                preds.append(p.numpy())
+                attn.append(a.numpy())
+        if not preds:
+            return np.zeros((0, self.horizon, len(self.quantiles))), np.zeros(
+                (0, self.horizon, self.lookback)
+            )
+        return np.concatenate(preds), np.concatenate(attn)
+
+    def _predict(self, s: Sequences) -> np.ndarray:
+        pred = self._run(s)[0] * s.scale[:, None, None]
+        return np.clip(pred, 0, None) if self.nonnegative else pred
+
+    def forecast(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """Long forecasts for every series at every origin; `skipped_` lists what could not be
+        forecast and why. Targets at or after an origin are never read for its forecast."""
+        s = self.sequences(frame, origins, static)
+        self.skipped_ = s.skipped
+        return long_forecast(s.index, self._predict(s), self.quantiles, pd.Timedelta(self.freq))
+
+    def attention(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """(index of windows, weights [windows, horizon, lookback]): how much each forecast
+        step attends to each hour of the history (the last column is the hour before origin)."""
+        s = self.sequences(frame, origins, static)
+        return s.index, self._run(s)[1]
+
+    def predict(
+        self, history: pd.DataFrame, future: pd.DataFrame, static: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        origin = future[TIME].min()
+        frame = pd.concat([history, future], ignore_index=True)
+        fc = self.forecast(frame, pd.DatetimeIndex([origin]), static)
+        keys = future[[SERIES, TIME]].astype({SERIES: "string"})
+        return fc.merge(keys, on=[SERIES, TIME], how="inner")
+
+    # ------------------------------------------------------------ save / load
+    def save(self, folder: Path) -> list[str]:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.net_.state_dict(), folder / WEIGHTS)
+        meta = {
+            "kind": self.kind,
+            "config": self.config.model_dump(mode="json"),
+            "features": self.features.model_dump(mode="json"),
+            "columns": self.columns_,
+            "categories": self.categories_,
+            "norms": self.norms_,
+            "quantiles": self.quantiles,
+            "horizon": self.horizon,
+            "lookback": self.lookback,
+            "freq": self.freq,
+            "nonnegative": self.nonnegative,
+        }
+        (folder / "model.json").write_text(json.dumps(meta, indent=2))
+        return [WEIGHTS, "model.json"]
+
+    @classmethod
+    def load(cls, folder: Path) -> CNNLSTMForecaster:
+        meta = json.loads((folder / "model.json").read_text())
+        model = cls(
+            CNNLSTMConfig(**meta["config"]),
+            FeatureConfig(**meta["features"]),
+            meta["quantiles"],
+            meta["horizon"],
+            meta["lookback"],
+            meta["freq"],
+            meta["nonnegative"],
+        )
+        model.columns_, model.categories_ = meta["columns"], meta["categories"]
+        model.norms_ = meta["norms"]
+        model.net_ = model.build_net()
+        model.net_.load_state_dict(
+            torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
+        )
+        model.net_.eval()
+        return model
+
+
+def _labelled(s: Sequences) -> Sequences:
+    """Windows with at least one known target in the horizon."""
+    return s.select(np.isfinite(s.y).any(axis=1))
+
+
+def _best_checkpoint(trainer: Any) -> str | None:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    cb = trainer.checkpoint_callback
+    if isinstance(cb, ModelCheckpoint) and cb.best_model_path and Path(cb.best_model_path).exists():
+        return str(cb.best_model_path)
+    return None
+
+
+def _fit_info(
+    train: Sequences,
+    valid: Sequences | None,
+    features_s: float,
+    fit_s: float,
+    trainer: Any,
+    log: Any,
+) -> dict[str, Any]:
+    epochs = log.history
+    return {
+        "train_windows": len(train),
+        "valid_windows": 0 if valid is None else len(valid),
+        "train_series": int(train.index[SERIES].nunique()),
+        "train_origins": int(train.index["origin"].nunique()),
+        "features_seconds": round(features_s, 2),
+        "fit_seconds": round(fit_s, 2),
+        "epochs": len(epochs),
+        "epoch_seconds_mean": round(float(np.mean([e["seconds"] for e in epochs])), 3)
+        if epochs
+        else None,
+        "windows_per_second": round(
+            float(np.mean([e["windows_per_second"] or 0 for e in epochs])), 1
+        )
+        if epochs
+        else None,
+        "epoch_history": epochs,
+        "accelerator": type(trainer.accelerator).__name__,
+        "precision": str(trainer.precision),
+        "strategy": type(trainer.strategy).__name__,
+        "devices": int(trainer.num_devices),
+        "global_step": int(trainer.global_step),
+        "global_rank": int(trainer.global_rank),
+    }
