@@ -119,7 +119,7 @@ def train(
     valid = period_origins(cfg.validation, frame, cfg, tz, freq) if cfg.validation else None
     train_origins = period_origins(cfg.train, frame, cfg, tz, freq, before=cfg.validation)
     metrics: dict[str, Any] = {"prepare_seconds": round(prepare_s, 2)}
-    if hasattr(model, "fit"):
+    if hasattr(model, "save"):  # a fitted global model (the baselines learn nothing globally)
         if len(train_origins) == 0:
             raise ConfigError(
                 f"no training origins: the data spans {frame[TIME].min()} to {frame[TIME].max()}"

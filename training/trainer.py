@@ -1,7 +1,7 @@
 """Build a `lightning.pytorch.Trainer` from a `TrainerConfig` (the `trainer:` block of a YAML).
 
 Checkpoints (best by validation loss, and last) and logs go in the run folder:
-    RUNDIR/checkpoints/best.ckpt, last.ckpt    RUNDIR/logs/metrics.csv (or TensorBoard events)
+    RUNDIR/checkpoints/best.ckpt, last.ckpt    RUNDIR/logs/version_N/metrics.csv (or TensorBoard events)
 Interactive terminals get Lightning's progress bar; otherwise (CI, batch jobs) one plain line
 per epoch with the losses, the epoch time and the throughput in windows per second.
 """
@@ -70,6 +70,7 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", message=".*`isinstance.treespec, LeafSpec.` is deprecated.*")
 
 
@@ -108,12 +109,12 @@ def build_trainer(
     if run_dir is not None and cfg.logger != "none":
         from lightning.pytorch.loggers import CSVLogger
 
-        logger = CSVLogger(run_dir, name="logs", version="")
+        logger = CSVLogger(run_dir, name="logs")  # logs/version_N: a resumed run adds one
         if cfg.logger == "tensorboard":
             try:
                 from lightning.pytorch.loggers import TensorBoardLogger
 
-                logger = TensorBoardLogger(run_dir, name="logs", version="")
+                logger = TensorBoardLogger(run_dir, name="logs")
             except ModuleNotFoundError:  # tensorboard not installed: keep the CSV log
                 print("tensorboard is not installed; logging to CSV", file=sys.stderr)
     trainer = pl.Trainer(

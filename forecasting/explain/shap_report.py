@@ -181,7 +181,7 @@ def _plots(values: np.ndarray, X: pd.DataFrame, top: list[str], output: Path) ->
     import shap
 
     files = []
-    shap.summary_plot(values, X, show=False, max_display=15)
+    shap.summary_plot(values, X, show=False, max_display=15, rng=np.random.default_rng(0))
     plt.gcf().set_size_inches(9, 7)
     plt.tight_layout()
     plt.savefig(output / "summary.png", dpi=110)

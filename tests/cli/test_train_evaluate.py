@@ -26,6 +26,8 @@ PARAMS = {
     "lightgbm": "  n_estimators: 30\n  num_leaves: 15\n  min_data_in_leaf: 20",
     "xgboost": "  n_estimators: 30\n  max_depth: 4",
     "profile": "  weeks: 2",
+    "cnn_lstm": "  hidden_size: 8\n  conv_channels: 4\n  batch_size: 32\n"
+    "trainer:\n  accelerator: cpu\n  max_epochs: 2",
 }
 
 
@@ -44,7 +46,7 @@ def config(tmp: Path, synth: Path, kind: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["lightgbm", "xgboost", "profile"])
+@pytest.mark.parametrize("kind", ["lightgbm", "xgboost", "profile", "cnn_lstm"])
 def test_train_then_evaluate(cli, synth: Path, tmp_path: Path, kind: str):
     run = tmp_path / "run"
     r = cli("train", "--config", config(tmp_path, synth, kind), "--output", run)
