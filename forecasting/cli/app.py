@@ -198,6 +198,43 @@ def evaluate_cmd(
     typer.echo(f"wrote {output}")
 
 
+@app.command("anomalies")
+def anomalies_cmd(
+    run: Annotated[Path, typer.Option("--run", "-r", help="run folder of an anomaly model")],
+    input: Annotated[str, typer.Option("--input", "-i", help="data to score (file/folder/glob)")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="scores and flags per interval (.parquet/.csv)")
+    ],
+    data_config: RunDataConfigOpt = None,
+    start: Annotated[
+        str | None, typer.Option(help="first date to score, local time (default: all)")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="last date to score, local time")] = None,
+) -> None:
+    """Score every series and interval with an LSTM-autoencoder run and flag anomalies.
+
+    Writes series_id, timestamp, target, score, threshold, flag; a summary JSON goes beside it.
+    """
+    import json
+
+    from forecasting.anomaly.detect import detect_run, write_scores
+
+    scores, summary = detect_run(run, input, data_config, start, end)
+    write_scores(scores, output)
+    summary_path = output.with_suffix(".summary.json")
+    summary_path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    typer.echo(
+        f"scored {summary['scored_intervals']:,} intervals of {summary['series']} series "
+        f"({summary['start']} .. {summary['end']}); threshold {summary['threshold']:.3f}"
+    )
+    typer.echo(f"flagged {summary['flagged_intervals']:,} intervals")
+    for sid, n in list(summary["top_series"].items())[:5]:
+        typer.echo(f"  {sid:<16}{n:>6} flagged")
+    if summary["skipped"]:
+        typer.echo(f"skipped (too little history): {len(summary['skipped'])} series/windows")
+    typer.echo(f"wrote {output} and {summary_path}")
+
+
 @app.command("explain")
 def explain_cmd(
     run: Annotated[Path, typer.Option("--run", "-r", help="run folder of a tree model")],

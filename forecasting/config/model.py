@@ -120,7 +120,9 @@ class AutoencoderConfig(_DeepBase):
 
     kind: Literal["lstm_autoencoder"] = "lstm_autoencoder"
     window: int = Field(default=24, ge=2, description="intervals per scored window")
-    stride: int = Field(default=6, ge=1, description="intervals between training windows")
+    stride: int = Field(
+        default=6, ge=1, description="intervals between scored windows (scores are averaged)"
+    )
     hidden_size: int = tunable(32, 8, 128, log=True, ge=2)
     latent_size: int = tunable(8, 2, 64, log=True, ge=1)
     lstm_layers: int = Field(default=1, ge=1)

@@ -77,6 +77,11 @@ def evaluate_run(
     from forecasting.models.registry import load_run
 
     model, meta = load_run(run_dir)
+    if getattr(model, "capabilities", {}).get("anomaly"):
+        raise InputError(
+            f"{run_dir} holds an anomaly model ({meta['kind']}), not a forecaster; score it "
+            "with `forecasting anomalies --run RUNDIR --input PATH --output PATH`"
+        )
     cfg: DataConfig = load_data_config(data_config or run_dir / "data_config.yaml")
     if prepared is None:
         prepared = prepare(cfg, input_path)

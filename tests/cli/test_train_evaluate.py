@@ -143,3 +143,52 @@ def test_not_a_run_folder(cli, tmp_path):
         tmp_path / "m.json",
     )
     assert r.code == 2 and "not a run folder" in r.err
+
+
+AUTOENCODER = """
+name: tiny_ae
+data: {data}
+lookback: 168
+origin_hour: null
+origin_step: 6
+train: {{start: 2023-10-23, end: 2023-11-25}}
+validation: {{start: 2023-11-26, end: 2023-12-02}}
+model:
+  kind: lstm_autoencoder
+  hidden_size: 8
+  latent_size: 4
+  batch_size: 64
+trainer:
+  accelerator: cpu
+  max_epochs: 2
+"""
+
+
+def test_anomaly_run_scores_new_data_and_is_refused_by_evaluate(cli, synth, tmp_path):
+    cfg = tmp_path / "ae.yaml"
+    cfg.write_text(AUTOENCODER.format(data=synth / "data.yaml"))
+    run = tmp_path / "ae_run"
+    r = cli("train", "--config", cfg, "--output", run)
+    assert r.code == 0, r.err
+    assert json.loads((run / "metrics.json").read_text())["threshold"] > 0
+    out = tmp_path / "flags.csv"
+    r = cli(
+        "anomalies", "--run", run, "--input", synth / "readings.csv", "--output", out,
+        "--start", "2023-12-03", "--end", "2023-12-09",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    flags = pd.read_csv(out)
+    assert list(flags.columns) == ["series_id", "timestamp", "target", "score", "threshold", "flag"]
+    assert flags["series_id"].nunique() == 6 and len(flags) == 6 * 7 * 24
+    summary = json.loads(out.with_suffix(".summary.json").read_text())
+    assert summary["flagged_intervals"] == int(flags["flag"].sum())
+    r = cli("evaluate", "--run", run, "--start", "2023-12-03", "--end", "2023-12-04",
+            "--output", tmp_path / "m.json")  # fmt: skip
+    assert r.code != 0 and "forecasting anomalies" in r.err and "Traceback" not in r.err
+    forecaster = tmp_path / "fc_run"
+    assert (
+        cli("train", "--config", config(tmp_path, synth, "profile"), "--output", forecaster).code
+        == 0
+    )
+    r = cli("anomalies", "--run", forecaster, "--input", synth / "readings.csv", "--output", out)
+    assert r.code != 0 and "lstm_autoencoder" in r.err

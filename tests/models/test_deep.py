@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from forecasting.config.model import CNNLSTMConfig
+from forecasting.config.model import CNNLSTMConfig, TFTConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.models.deep.estimator import CNNLSTMForecaster
 from forecasting.models.deep.networks import CNNLSTMNet, monotone_quantiles
+from forecasting.models.deep.tft import TFTForecaster
 from tests.models.helpers import features, households, origins
 
 TINY = CNNLSTMConfig(hidden_size=8, conv_channels=4, conv_layers=1, batch_size=32)
@@ -75,7 +76,7 @@ def test_forecast_never_reads_the_target_at_or_after_the_origin(model, data):
 
 
 def test_households_and_categories_never_seen(model, data):
-    frame, static = data
+    frame = data[0]
     other = frame[frame["series_id"] == "H05"].copy()
     other["series_id"] = pd.Series("NEW", index=other.index, dtype="string")
     other["target"] *= 3.0  # a bigger home
@@ -124,7 +125,7 @@ def test_run_resumes_from_its_last_checkpoint(data, tmp_path):
 def test_missing_checkpoint_is_a_clear_error(data, tmp_path):
     from forecasting.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="last.ckpt does not exist"):
+    with pytest.raises(ConfigError, match=r"last\.ckpt does not exist"):
         fit(*data, tmp_path, resume_from="last")
 
 
@@ -153,3 +154,39 @@ def test_trains_on_cuda_with_bf16(data):
     m = fit(*data, accelerator="gpu", devices=1, precision="bf16-mixed")
     assert m.fit_info_["accelerator"] == "CUDAAccelerator"
     assert m.forecast(data[0], origins(36, 36), data[1])["p50"].notna().all()
+
+
+@pytest.fixture(scope="module")
+def tft(data) -> TFTForecaster:
+    cfg = TFTConfig(hidden_size=8, hidden_continuous_size=4, attention_head_size=2, batch_size=32)
+    model = TFTForecaster(cfg, features(), [0.1, 0.5, 0.9], horizon=24, lookback=168)
+    return model.fit(*data, origins(8, 30), origins(31, 35), trainer())
+
+
+def test_tft_forecasts_in_order_for_seen_and_unseen_households(tft, data):
+    frame, static = data
+    fc = tft.forecast(frame, origins(36, 38), static)
+    assert len(fc) == 6 * 3 * 24
+    assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+    other = frame[frame["series_id"] == "H01"].assign(
+        series_id="NEW", target=lambda d: d.target * 2
+    )
+    new_static = pd.DataFrame({"series_id": ["NEW"], "group": ["Z"], "size": [3.0]})
+    fc2 = tft.forecast(other, origins(36, 38), new_static.astype({"series_id": "string"}))
+    assert len(fc2) == 3 * 24 and fc2["p50"].notna().all()
+
+
+def test_tft_importance_and_attention(tft, data, tmp_path):
+    frame, static = data
+    imp = tft.importance(frame, origins(36, 40), static)
+    assert set(imp) == {"static", "encoder", "decoder"}
+    for weights in imp.values():
+        assert abs(weights.sum() - 1) < 1e-5 and (weights >= 0).all()
+    assert "past_target" in imp["encoder"].index and "static_log_scale" in imp["static"].index
+    assert "future_lag_168" in imp["decoder"].index
+    idx, attn = tft.attention(frame, origins(36, 36), static)
+    assert attn.shape == (len(idx), 24, 168)
+    tft.save(tmp_path / "tft")
+    again = TFTForecaster.load(tmp_path / "tft")
+    o = origins(36, 37)
+    pd.testing.assert_frame_equal(tft.forecast(frame, o, static), again.forecast(frame, o, static))

@@ -1,5 +1,7 @@
-"""The CNN-LSTM forecaster: canonical frames in, sequence windows to the network, long
-quantile forecasts out. Weights are saved as a tensor file plus JSON (no pickled objects).
+"""Sequence forecasters (the estimator layer): canonical frames in, sequence windows to a
+network, long quantile forecasts out. `SequenceForecaster` holds what the CNN-LSTM and the TFT
+share; each subclass only builds its network. Weights are saved as a tensor file plus JSON
+(no pickled objects).
 
 Every window is normalised by its own lookback (see `forecasting.features.sequences`), so
 households absent from training are forecast like any other: a new customer is the common case.
@@ -73,10 +75,12 @@ def long_forecast(
     return out
 
 
-class CNNLSTMForecaster:
-    """Global CNN-LSTM quantile forecaster. `fit(frame, static, train_origins, valid_origins,
-    trainer, run_dir)` trains with Lightning; `forecast(frame, origins, static)` forecasts every
-    series at every origin; `attention(...)` returns the attention weights for plotting."""
+class SequenceForecaster:
+    """Global quantile forecaster over sequence windows. `fit(frame, static, train_origins,
+    valid_origins, trainer, run_dir)` trains with Lightning; `forecast(frame, origins, static)`
+    forecasts every series at every origin; `attention(...)` returns attention weights."""
+
+    config_class: ClassVar[type[Any]]
 
     capabilities: ClassVar[dict[str, bool]] = {
         "quantiles": True,
@@ -89,7 +93,7 @@ class CNNLSTMForecaster:
 
     def __init__(
         self,
-        config: CNNLSTMConfig,
+        config: Any,
         features: FeatureConfig,
         quantiles: list[float] | None = None,
         horizon: int = 24,
@@ -134,22 +138,18 @@ class CNNLSTMForecaster:
             "static_real": [*cols["static_real"], *real_cols],
         }
 
-    def build_net(self) -> CNNLSTMNet:
-        c, cols = self.config, self.columns_
-        return CNNLSTMNet(
-            past_size=len(cols["past"]),
-            future_size=len(cols["future"]),
-            cardinalities=[len(self.categories_[col]) + 1 for col in cols["static_cat"]],
-            n_static_real=len(cols["static_real"]),
-            n_quantiles=len(self.quantiles),
-            hidden_size=c.hidden_size,
-            conv_channels=c.conv_channels,
-            kernel_size=c.kernel_size,
-            conv_layers=c.conv_layers,
-            lstm_layers=c.lstm_layers,
-            embedding_dim=c.embedding_dim,
-            dropout=c.dropout,
-        )
+    def build_net(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def input_sizes(self) -> dict[str, Any]:
+        cols = self.columns_
+        return {
+            "past_size": len(cols["past"]),
+            "future_size": len(cols["future"]),
+            "cardinalities": [len(self.categories_[col]) + 1 for col in cols["static_cat"]],
+            "n_static_real": len(cols["static_real"]),
+            "n_quantiles": len(self.quantiles),
+        }
 
     # ------------------------------------------------------------------- fit
     def fit(
@@ -160,7 +160,7 @@ class CNNLSTMForecaster:
         valid_origins: pd.DatetimeIndex | None = None,
         trainer: TrainerConfig | None = None,
         run_dir: Path | None = None,
-    ) -> CNNLSTMForecaster:
+    ) -> SequenceForecaster:
         from forecasting.models.deep.modules import QuantileModule
         from training.trainer import build_trainer
 
@@ -190,7 +190,7 @@ class CNNLSTMForecaster:
             loader(valid.arrays(), bs, shuffle=False, workers=workers) if valid else None,
             ckpt_path=ckpt,
         )
-        best = _best_checkpoint(pl_trainer)
+        best = best_checkpoint(pl_trainer)
         if best:  # continue with the weights of the best validation epoch
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
             module.load_state_dict(state)
@@ -282,10 +282,10 @@ class CNNLSTMForecaster:
         return [WEIGHTS, "model.json"]
 
     @classmethod
-    def load(cls, folder: Path) -> CNNLSTMForecaster:
+    def load(cls, folder: Path) -> Any:
         meta = json.loads((folder / "model.json").read_text())
         model = cls(
-            CNNLSTMConfig(**meta["config"]),
+            cls.config_class(**meta["config"]),
             FeatureConfig(**meta["features"]),
             meta["quantiles"],
             meta["horizon"],
@@ -303,12 +303,31 @@ class CNNLSTMForecaster:
         return model
 
 
+class CNNLSTMForecaster(SequenceForecaster):
+    """Global CNN-LSTM with attention (`networks.CNNLSTMNet`)."""
+
+    config_class = CNNLSTMConfig
+
+    def build_net(self) -> torch.nn.Module:
+        c = self.config
+        return CNNLSTMNet(
+            **self.input_sizes(),
+            hidden_size=c.hidden_size,
+            conv_channels=c.conv_channels,
+            kernel_size=c.kernel_size,
+            conv_layers=c.conv_layers,
+            lstm_layers=c.lstm_layers,
+            embedding_dim=c.embedding_dim,
+            dropout=c.dropout,
+        )
+
+
 def _labelled(s: Sequences) -> Sequences:
     """Windows with at least one known target in the horizon."""
     return s.select(np.isfinite(s.y).any(axis=1))
 
 
-def _best_checkpoint(trainer: Any) -> str | None:
+def best_checkpoint(trainer: Any) -> str | None:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     cb = trainer.checkpoint_callback
@@ -325,7 +344,6 @@ def _fit_info(
     trainer: Any,
     log: Any,
 ) -> dict[str, Any]:
-    epochs = log.history
     return {
         "train_windows": len(train),
         "valid_windows": 0 if valid is None else len(valid),
@@ -333,15 +351,19 @@ def _fit_info(
         "train_origins": int(train.index["origin"].nunique()),
         "features_seconds": round(features_s, 2),
         "fit_seconds": round(fit_s, 2),
+        **epoch_summary(trainer, log),
+    }
+
+
+def epoch_summary(trainer: Any, log: Any) -> dict[str, Any]:
+    """Epochs, time and throughput per epoch, and the hardware set-up of a finished fit."""
+    epochs = log.history
+    seconds = [e["seconds"] for e in epochs]
+    speed = [e["windows_per_second"] or 0 for e in epochs]
+    return {
         "epochs": len(epochs),
-        "epoch_seconds_mean": round(float(np.mean([e["seconds"] for e in epochs])), 3)
-        if epochs
-        else None,
-        "windows_per_second": round(
-            float(np.mean([e["windows_per_second"] or 0 for e in epochs])), 1
-        )
-        if epochs
-        else None,
+        "epoch_seconds_mean": round(float(np.mean(seconds)), 3) if epochs else None,
+        "windows_per_second": round(float(np.mean(speed)), 1) if epochs else None,
         "epoch_history": epochs,
         "accelerator": type(trainer.accelerator).__name__,
         "precision": str(trainer.precision),

@@ -1,0 +1,1 @@
+"""Meter fault injection, a rolling z-score baseline detector and detection metrics."""
