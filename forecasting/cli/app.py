@@ -213,7 +213,8 @@ def anomalies_cmd(
 ) -> None:
     """Score every series and interval with an LSTM-autoencoder run and flag anomalies.
 
-    Writes series_id, timestamp, target, score, threshold, flag; a summary JSON goes beside it.
+    Writes series_id, timestamp, target, score (point, window), threshold, flag, and a summary
+    JSON beside it.
     """
     import json
 

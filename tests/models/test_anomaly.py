@@ -63,6 +63,8 @@ def test_scores_every_interval_and_keeps_the_false_alarm_rate_near_target(detect
         "timestamp",
         "target",
         "score",
+        "point",
+        "window",
         "threshold",
         "flag",
     ]
@@ -106,3 +108,19 @@ def test_zscore_baseline_and_detection_metrics():
     assert m["events"] == len(events) == 8
     assert m["event_recall"] >= 0.75  # spikes are what a z-score is good at
     assert 0 < m["precision"] <= 1 and 0 < m["f1"] <= 1
+
+
+def test_flags_a_day_stuck_at_zero_that_no_single_hour_gives_away(detector):
+    model, frame = detector
+    start = START + pd.Timedelta(days=37)
+    stuck = frame.copy()
+    day = (stuck["series_id"] == "H04") & stuck["timestamp"].between(
+        start, start + pd.Timedelta(hours=23)
+    )
+    stuck.loc[day, "target"] = 0.0
+    lo, hi = START + pd.Timedelta(days=36), START + pd.Timedelta(days=39)
+    scores = model.score(stuck, lo, hi)
+    inside = scores.merge(stuck.loc[day, ["series_id", "timestamp"]], on=["series_id", "timestamp"])
+    assert len(inside) == 24
+    assert inside["flag"].mean() > 0.5  # most of the day is flagged
+    assert inside["window"].median() > inside["point"].median()  # by the window signal

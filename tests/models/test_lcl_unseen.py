@@ -1,4 +1,5 @@
-"""Real data: a run trained on some LCL households evaluates others from a CSV file."""
+"""Real data: a run (boosted or deep) trained on some LCL households evaluates others from a
+CSV file."""
 
 from __future__ import annotations
 
@@ -17,24 +18,27 @@ input: {train}
 train: {{start: 2013-06-01, end: 2013-08-31}}
 validation: {{start: 2013-09-01, end: 2013-09-14}}
 model:
-  kind: lightgbm
-  n_estimators: 80
-  learning_rate: 0.1
-  num_leaves: 31
+{model}
 """
+MODELS = {
+    "lightgbm": "  kind: lightgbm\n  n_estimators: 80\n  learning_rate: 0.1\n  num_leaves: 31",
+    "cnn_lstm": "  kind: cnn_lstm\n  hidden_size: 24\n  conv_channels: 12\n  batch_size: 64\n"
+    "trainer:\n  accelerator: cpu\n  max_epochs: 6\n  seed: 0",
+}
 
 
 @pytest.mark.shared_data
 @pytest.mark.slow
-def test_evaluate_on_households_the_model_never_saw(cli, tmp_path: Path):
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_evaluate_on_households_the_model_never_saw(cli, tmp_path: Path, kind: str):
     raw = pd.read_parquet(shared_path("lcl", "halfhourly_kwh_2013.parquet"))
     ids = sorted(raw["LCLid"].unique())
     seen, unseen = ids[::2], ids[1::2]
     raw[raw["LCLid"].isin(seen)].to_parquet(tmp_path / "train.parquet", index=False)
     other = raw[raw["LCLid"].isin(unseen) & (raw["tstp"] >= "2013-10-01")]
     other.to_csv(tmp_path / "other_households.csv", index=False)  # same columns, as CSV
-    cfg = tmp_path / "lgb.yaml"
-    cfg.write_text(CONFIG.format(train=tmp_path / "train.parquet"))
+    cfg = tmp_path / f"{kind}.yaml"
+    cfg.write_text(CONFIG.format(train=tmp_path / "train.parquet", model=MODELS[kind]))
     run = tmp_path / "run"
     r = cli("train", "--config", cfg, "--output", run)
     assert r.code == 0, r.err

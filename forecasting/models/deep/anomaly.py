@@ -1,13 +1,22 @@
 """LSTM-autoencoder anomaly detector for meter readings (the estimator layer).
 
 Windows of `window` intervals (training: at the run's origins; scoring: every `stride`
-intervals) are each divided by the mean
-|load| of the `lookback` before it (the series' own recent level, never the window itself,
-so a sudden drop or a stuck-at-zero stretch stays visible) and given its local calendar. The
-autoencoder, trained on ordinary load, reconstructs each window; the score of an interval is
-its absolute reconstruction error in those scaled units, averaged over the windows covering
-it. The flag threshold is the score quantile on the validation period that gives the
-configured false-alarm rate (validation data is taken as normal).
+intervals) are each divided by the mean |load| of the `lookback` before it (the series' own
+recent level, never the window itself, so a sudden drop or a stuck-at-zero stretch stays
+visible) and given their local calendar. The autoencoder, trained on ordinary load, gives two
+signals per window:
+- `point`: the absolute reconstruction error of each interval: a spike or a glitch is not a
+  shape the autoencoder can rebuild;
+- `window`: the window's mean reconstruction error, so that a fault lasting hours (a day
+  stuck at zero, a load that dropped to a third) adds up even where each hour alone looks
+  plausible.
+The network takes the window's shape from the window and its level from the history (see
+`networks.LSTMAutoencoderNet`), so a collapsed level cannot simply be copied through.
+Each signal is averaged over the windows covering an interval and standardised on the
+calibration period (0 at its median, 1 at its false-alarm quantile), so both weigh alike; the
+score is the larger of the two, and the flag
+threshold is the score quantile on the calibration period (validation data, taken as normal)
+that gives the configured false-alarm rate.
 """
 
 from __future__ import annotations
@@ -25,18 +34,31 @@ from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
-from forecasting.features.sequences import SEQ_CALENDAR, Sequences, make_sequences
+from forecasting.features.sequences import (
+    SEQ_CALENDAR,
+    Sequences,
+    make_sequences,
+    sequence_columns,
+)
 from forecasting.features.spec import FeatureConfig
+from forecasting.features.windows import quiet_nan
 from forecasting.models.deep.estimator import WEIGHTS, best_checkpoint, epoch_summary, loader
 from forecasting.models.deep.networks import LSTMAutoencoderNet
 
-SCORE_COLUMNS = [SERIES, TIME, TARGET, "score", "threshold", "flag"]
+SCORE_COLUMNS = [SERIES, TIME, TARGET, "score", "point", "window", "threshold", "flag"]
 
 
 def window_features(features: FeatureConfig) -> FeatureConfig:
-    """The detector's recipe: load and calendar only (no lags, covariates or statics)."""
+    """The detector's recipe: load, its same-hour mean over the lookback days, and calendar
+    (no lags, covariates or statics)."""
     return features.model_copy(
-        update={"lags": [], "profile_days": 0, "known_future": [], "observed": [], "static": []}
+        update={
+            "lags": [],
+            "profile_days": max(1, features.profile_days),
+            "known_future": [],
+            "observed": [],
+            "static": [],
+        }
     )
 
 
@@ -77,14 +99,16 @@ class AnomalyDetector:
     def _windows(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex
     ) -> tuple[Sequences, np.ndarray, np.ndarray]:
-        """(sequences, inputs [N, W, 1 + K], observed mask [N, W])."""
+        """(sequences, inputs [N, W, 2 + K]: load, expected load, calendar; observed mask)."""
         s = make_sequences(
             frame, origins, self.features, self.config.window, self.lookback, {},
             freq=self.freq,
         )  # fmt: skip
-        cal = [i for i, c in enumerate(SEQ_CALENDAR) if self.features.calendar]
+        cols = sequence_columns(self.features, self.lookback, self.config.window)["future"]
+        cal = [cols.index(c) for c in SEQ_CALENDAR if c in cols]
+        expected = s.future[:, :, [cols.index("profile_mean")]]
         mask = np.isfinite(s.y)
-        x = np.concatenate([np.nan_to_num(s.y)[:, :, None], s.future[:, :, cal]], axis=2)
+        x = np.concatenate([np.nan_to_num(s.y)[:, :, None], expected, s.future[:, :, cal]], axis=2)
         return s, x.astype("float32"), mask.astype("float32")
 
     def _origins(self, frame: pd.DataFrame, start: Any, end: Any, stride: int) -> pd.DatetimeIndex:
@@ -97,8 +121,10 @@ class AnomalyDetector:
 
     def build_net(self) -> LSTMAutoencoderNet:
         c = self.config
-        n_inputs = 1 + (len(SEQ_CALENDAR) if self.features.calendar else 0)
-        return LSTMAutoencoderNet(n_inputs, c.hidden_size, c.latent_size, c.lstm_layers, c.dropout)
+        n_calendar = len(SEQ_CALENDAR) if self.features.calendar else 0
+        return LSTMAutoencoderNet(
+            n_calendar, c.hidden_size, c.latent_size, c.lstm_layers, c.dropout
+        )
 
     # ------------------------------------------------------------------- fit
     def fit(
@@ -150,9 +176,14 @@ class AnomalyDetector:
         # calibrate on the validation period (or the training one without validation)
         calib = valid_origins if valid_origins is not None and len(valid_origins) else train_origins
         step = pd.Timedelta(self.freq)
-        scores = self.score(
-            frame, calib.min(), calib.max() + (self.config.window - 1) * step, threshold=False
-        )["score"].dropna()
+        raw = self._signals(frame, calib.min(), calib.max() + (self.config.window - 1) * step)
+        self.standard_ = {}
+        for col in ("point", "window"):
+            v = raw[col].dropna().to_numpy()
+            mid = float(np.median(v))
+            spread = float(np.quantile(v, 1 - self.config.false_alarm_rate) - mid)
+            self.standard_[col] = [mid, spread if spread > 1e-9 else 1.0]
+        scores = self._combine(raw)["score"].dropna()
         self.threshold_ = float(np.quantile(scores, 1 - self.config.false_alarm_rate))
         self.fit_info_: dict[str, Any] = {
             "train_windows": len(x),
@@ -161,6 +192,7 @@ class AnomalyDetector:
             "features_seconds": round(t1 - t0, 2),
             "fit_seconds": round(fit_s, 2),
             "threshold": self.threshold_,
+            "standardisation": self.standard_,
             "calibration_intervals": len(scores),
             "false_alarm_rate": self.config.false_alarm_rate,
             "best_checkpoint": best,
@@ -175,32 +207,46 @@ class AnomalyDetector:
         start: Any = None,
         end: Any = None,
         stride: int | None = None,
-        threshold: bool = True,
     ) -> pd.DataFrame:
         """Score every interval of every series between `start` and `end` (UTC, inclusive;
         default: all the data after the first lookback). Columns: series_id, timestamp,
-        target, score (scaled absolute reconstruction error), threshold, flag. Series without
-        enough history are listed in `skipped_`."""
+        target, score (the larger standardised signal), point and window (the two signals,
+        standardised), threshold, flag. Series without enough history are in `skipped_`."""
+        out = self._combine(self._signals(frame, start, end, stride))
+        out["threshold"] = self.threshold_
+        out["flag"] = (out["score"] > self.threshold_).fillna(False).astype(bool)
+        return out[SCORE_COLUMNS].reset_index(drop=True)
+
+    def _signals(
+        self, frame: pd.DataFrame, start: Any, end: Any, stride: int | None = None
+    ) -> pd.DataFrame:
+        """Raw point and window signals per series and interval (before standardising)."""
         stride = stride or self.config.stride
         origins = self._origins(frame, start, end, stride)
         s, x, mask = self._windows(frame, origins)
         self.skipped_ = s.skipped
-        err = np.abs(self._reconstruct(x) - x[:, :, 0])
+        recon = self._run(x)[0]
+        err = np.abs(recon - x[:, :, 0])
         err[mask == 0] = np.nan
+        with np.errstate(all="ignore"), quiet_nan():
+            dist = np.nanmean(err, axis=1)  # the window's mean error: persistent faults add up
         w = self.config.window
         step = pd.Timedelta(self.freq)
         times = (
             pd.DatetimeIndex(np.repeat(s.index["origin"].to_numpy(), w))
             + np.tile(np.arange(w), len(s)) * step
         )
+        window = np.where(mask == 0, np.nan, dist[:, None])
         long = pd.DataFrame(
             {
                 SERIES: np.repeat(s.index[SERIES].to_numpy(), w),
                 TIME: times,
-                "score": err.reshape(-1),
+                "point": err.reshape(-1),
+                "window": window.reshape(-1),
             }
         )
-        out = long.groupby([SERIES, TIME], sort=True, observed=True)["score"].mean().reset_index()
+        out = long.groupby([SERIES, TIME], sort=True, observed=True)[["point", "window"]].mean()
+        out = out.reset_index()
         lo = pd.Timestamp(start) if start is not None else out[TIME].min()
         hi = pd.Timestamp(end) if end is not None else out[TIME].max()
         out = out[(out[TIME] >= lo) & (out[TIME] <= hi)]
@@ -208,17 +254,29 @@ class AnomalyDetector:
             frame[[SERIES, TIME, TARGET]].astype({SERIES: "string"}), on=[SERIES, TIME], how="left"
         )
         out[SERIES] = out[SERIES].astype("string")
-        out["threshold"] = getattr(self, "threshold_", np.nan) if threshold else np.nan
-        out["flag"] = (out["score"] > out["threshold"]).fillna(False).astype(bool)
-        return out[SCORE_COLUMNS].reset_index(drop=True)
+        return out
 
-    def _reconstruct(self, x: np.ndarray, batch: int = 2048) -> np.ndarray:
+    def _combine(self, raw: pd.DataFrame) -> pd.DataFrame:
+        out = raw.copy()
+        for col, (mid, spread) in self.standard_.items():
+            out[col] = (out[col] - mid) / spread
+        out["score"] = out[["point", "window"]].max(axis=1, skipna=False)
+        return out
+
+    def _run(self, x: np.ndarray, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """Reconstructions [N, W] and latent codes [N, latent] of input windows."""
         self.net_.eval()
-        parts = []
+        recon, codes = [], []
         with torch.no_grad():
             for start in range(0, len(x), batch):
-                parts.append(self.net_(torch.from_numpy(x[start : start + batch])).numpy())
-        return np.concatenate(parts) if parts else np.zeros(x.shape[:2], dtype="float32")
+                r, z = self.net_(torch.from_numpy(x[start : start + batch]))
+                recon.append(r.numpy())
+                codes.append(z.numpy())
+        if not recon:
+            return np.zeros(x.shape[:2], "float32"), np.zeros(
+                (0, self.config.latent_size), "float32"
+            )
+        return np.concatenate(recon), np.concatenate(codes)
 
     # ------------------------------------------------------------ save / load
     def save(self, folder: Path) -> list[str]:
@@ -231,6 +289,7 @@ class AnomalyDetector:
             "lookback": self.lookback,
             "freq": self.freq,
             "threshold": self.threshold_,
+            "standard": self.standard_,
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=2))
         return [WEIGHTS, "model.json"]
@@ -245,6 +304,7 @@ class AnomalyDetector:
             freq=meta["freq"],
         )
         model.threshold_ = meta["threshold"]
+        model.standard_ = meta["standard"]
         model.net_ = model.build_net()
         model.net_.load_state_dict(
             torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)

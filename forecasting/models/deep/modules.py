@@ -64,7 +64,7 @@ class ReconstructionModule(pl.LightningModule):
 
     def _loss(self, batch: list[torch.Tensor]) -> torch.Tensor:
         window, mask = batch
-        err = (self.net(window).float() - window[:, :, 0]) ** 2
+        err = (self.net(window)[0].float() - window[:, :, 0]) ** 2
         return (err * mask).sum() / mask.sum().clamp(min=1)
 
     def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:

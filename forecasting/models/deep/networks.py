@@ -119,13 +119,17 @@ class CNNLSTMNet(nn.Module):
 
 
 class LSTMAutoencoderNet(nn.Module):
-    """Sequence-to-sequence LSTM autoencoder: encodes a window [B, W, 1 + K] (scaled load and
-    K calendar inputs) to a latent vector and reconstructs the load [B, W] from it and the
-    calendar inputs. The reconstruction error scores how unusual the window is."""
+    """LSTM autoencoder that takes the load's *shape* from the window and its *level* from the
+    history. Input [B, W, 2 + K]: the scaled load x, the expected load from the history (the
+    same-hour mean of the lookback days) and K calendar inputs. The encoder sees only the shape
+    (x over its window mean) and the calendar; the decoder rebuilds x from the latent code, the
+    expected load and the calendar. A spike is a shape it cannot rebuild; a day that collapsed
+    to zero or dropped far below the home's usual level cannot be rebuilt either, because the
+    level comes from the history. Returns (reconstruction [B, W], latent code [B, latent])."""
 
     def __init__(
         self,
-        n_inputs: int,
+        n_calendar: int,
         hidden_size: int = 32,
         latent_size: int = 8,
         lstm_layers: int = 1,
@@ -133,17 +137,21 @@ class LSTMAutoencoderNet(nn.Module):
     ):
         super().__init__()
         drop = dropout if lstm_layers > 1 else 0.0
-        self.encoder = nn.LSTM(n_inputs, hidden_size, lstm_layers, batch_first=True, dropout=drop)
+        self.encoder = nn.LSTM(
+            1 + n_calendar, hidden_size, lstm_layers, batch_first=True, dropout=drop
+        )
         self.to_latent = nn.Linear(hidden_size, latent_size)
         self.decoder = nn.LSTM(
-            latent_size + n_inputs - 1, hidden_size, lstm_layers, batch_first=True, dropout=drop
+            latent_size + 1 + n_calendar, hidden_size, lstm_layers, batch_first=True, dropout=drop
         )
         self.out = nn.Linear(hidden_size, 1)
 
-    def forward(self, window: torch.Tensor) -> torch.Tensor:
-        _, (h, _) = self.encoder(window)
+    def forward(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, expected, calendar = window[:, :, :1], window[:, :, 1:2], window[:, :, 2:]
+        shape = x / x.mean(dim=1, keepdim=True).clamp(min=0.05)
+        _, (h, _) = self.encoder(torch.cat([shape, calendar], dim=-1))
         z = self.to_latent(h[-1])  # [B, latent]
         steps = window.shape[1]
-        calendar = window[:, :, 1:]
-        dec, _ = self.decoder(torch.cat([z.unsqueeze(1).expand(-1, steps, -1), calendar], -1))
-        return self.out(dec).squeeze(-1)
+        code = z.unsqueeze(1).expand(-1, steps, -1)
+        dec, _ = self.decoder(torch.cat([code, expected, calendar], dim=-1))
+        return self.out(dec).squeeze(-1), z
