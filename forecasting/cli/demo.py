@@ -30,48 +30,132 @@ def _metrics_table(rows: dict[str, dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def _train_lightgbm(
-    cfg: DemoConfig, data_config: Path, prepared: Any, test_start: Any, run_dir: Path
-) -> Any:
-    """Train the demo's global LightGBM on everything before the backtest window."""
+def _periods(cfg: DemoConfig, prepared: Any, test_start: Any) -> dict[str, Any]:
+    """Train on everything before the validation days that precede the backtest window."""
     import pandas as pd
 
-    from forecasting.config.model import LightGBMConfig, Period, TrainConfig
+    from forecasting.config.model import Period
+
+    valid_start = (test_start - pd.Timedelta(days=cfg.model.validation_days)).date()
+    return {
+        "train": Period(
+            start=prepared.frame["timestamp"].min().date(), end=valid_start - pd.Timedelta(days=1)
+        ),
+        "validation": Period(start=valid_start, end=(test_start - pd.Timedelta(days=1)).date()),
+    }
+
+
+def _train(
+    cfg: DemoConfig, data_config: Path, prepared: Any, test_start: Any, run_dir: Path, **kw: Any
+) -> Any:
+    """Train one model of the demo (keyword arguments complete its TrainConfig)."""
+    from forecasting.config.model import TrainConfig
+    from forecasting.models.registry import load_run
     from training.train import train
 
-    m = cfg.model
-    valid_start = (test_start - pd.Timedelta(days=m.validation_days)).date()
     train_cfg = TrainConfig(
-        name="demo_lightgbm",
         data=str(data_config),
         quantiles=cfg.quantiles,
         horizon=cfg.backtest.horizon,
-        train=Period(
-            start=prepared.frame["timestamp"].min().date(), end=valid_start - pd.Timedelta(days=1)
-        ),
-        validation=Period(start=valid_start, end=(test_start - pd.Timedelta(days=1)).date()),
-        model=LightGBMConfig(
-            n_estimators=m.n_estimators,
-            learning_rate=m.learning_rate,
-            num_leaves=m.num_leaves,
-            early_stopping_rounds=30,
-        ),
-    )
-    _step(
-        4,
-        f"train a global LightGBM (P10/P50/P90, horizon as a feature) on origins up to "
-        f"{train_cfg.train.end if train_cfg.train else ''}, early stopping on the next "
-        f"{m.validation_days} days",
+        **_periods(cfg, prepared, test_start),
+        **kw,
     )
     result = train(train_cfg, run_dir, prepared=prepared)
-    r = result.metrics
-    typer.echo(
-        f"    {r['train_rows']:,} rows x {len(result.files)} files; fit {r['fit_seconds']} s; "
-        f"trees per quantile {r['best_iterations']} -> {run_dir}"
-    )
-    from forecasting.models.registry import load_run
+    return load_run(run_dir)[0], result.metrics
 
-    return load_run(run_dir)[0]
+
+def _train_models(
+    cfg: DemoConfig, data_config: Path, prepared: Any, test_start: Any, output: Path
+) -> dict[str, Any]:
+    """Step 4: the global LightGBM and CNN-LSTM forecasters and the LSTM autoencoder."""
+    from forecasting.config.model import AutoencoderConfig, CNNLSTMConfig, LightGBMConfig
+    from forecasting.config.trainer import TrainerConfig
+
+    m, d = cfg.model, cfg.deep
+    end = _periods(cfg, prepared, test_start)["train"].end
+    _step(
+        4,
+        f"train on origins up to {end} (early stopping on the next {m.validation_days} days): a "
+        "global LightGBM and a CNN-LSTM (P10/P50/P90), and an LSTM autoencoder for anomalies",
+    )
+    trainer = TrainerConfig(
+        accelerator="cpu", max_epochs=d.max_epochs, progress_bar="off", seed=cfg.synthetic.seed
+    )
+    models: dict[str, Any] = {}
+    lgb, r = _train(
+        cfg, data_config, prepared, test_start, output / "run_lightgbm",
+        name="demo_lightgbm",
+        model=LightGBMConfig(
+            n_estimators=m.n_estimators, learning_rate=m.learning_rate,
+            num_leaves=m.num_leaves, early_stopping_rounds=30,
+        ),
+    )  # fmt: skip
+    models["lightgbm"] = lgb
+    typer.echo(
+        f"    lightgbm   {r['train_rows']:,} rows; fit {r['fit_seconds']} s; trees per quantile "
+        f"{r['best_iterations']} -> {output / 'run_lightgbm'}"
+    )
+    cnn, r = _train(
+        cfg, data_config, prepared, test_start, output / "run_cnn_lstm",
+        name="demo_cnn_lstm",
+        model=CNNLSTMConfig(hidden_size=d.hidden_size, conv_channels=d.hidden_size // 2),
+        trainer=trainer.model_copy(update={"logger": "none"}),
+    )  # fmt: skip
+    models["cnn_lstm"] = cnn
+    typer.echo(
+        f"    cnn_lstm   {r['train_windows']:,} windows; {r['epochs']} epochs, "
+        f"{r['epoch_seconds_mean']:.1f} s each ({r['windows_per_second']:,.0f} windows/s) "
+        f"-> {output / 'run_cnn_lstm'}"
+    )
+    ae, r = _train(
+        cfg, data_config, prepared, test_start, output / "run_autoencoder",
+        name="demo_autoencoder", origin_hour=None, origin_step=6,
+        model=AutoencoderConfig(
+            hidden_size=d.hidden_size, false_alarm_rate=d.anomaly_false_alarm_rate
+        ),
+        trainer=trainer.model_copy(update={"logger": "none"}),
+    )  # fmt: skip
+    models["autoencoder"] = ae
+    typer.echo(
+        f"    autoencoder {r['train_windows']:,} windows; {r['epochs']} epochs; flag threshold "
+        f"calibrated for {d.anomaly_false_alarm_rate:.0%} false alarms -> "
+        f"{output / 'run_autoencoder'}"
+    )
+    return models
+
+
+def _anomalies(model: Any, prepared: Any, faults: Any, output: Path) -> None:
+    """Step: score every interval and compare the flags with the generator's meter faults."""
+    import pandas as pd
+
+    from forecasting.data.synthetic import ANOMALY_FAULTS
+
+    scores = model.score(prepared.frame)
+    scores.to_parquet(output / "anomalies.parquet", index=False)
+    flagged = scores[scores["flag"]]
+    f = faults[faults["kind"].isin(ANOMALY_FAULTS)].copy()
+    for col in ("start", "end"):
+        f[col] = pd.to_datetime(f[col], utc=True)
+    f = f[(f["end"] >= scores["timestamp"].min()) & (f["start"] <= scores["timestamp"].max())]
+    hit = [
+        bool(
+            (
+                (flagged["series_id"] == row.series_id)
+                & (flagged["timestamp"] >= row.start.floor("h"))
+                & (flagged["timestamp"] <= row.end)
+            ).any()
+        )
+        for row in f.itertuples()
+    ]
+    f = f.assign(detected=hit)
+    typer.echo(
+        f"    {len(flagged):,} of {len(scores):,} hourly intervals flagged "
+        f"({flagged['series_id'].nunique()} households) -> {output / 'anomalies.parquet'}"
+    )
+    if len(f):
+        by_kind = f.groupby("kind")["detected"].agg(["sum", "count"])
+        text = ", ".join(f"{k} {int(r['sum'])}/{int(r['count'])}" for k, r in by_kind.iterrows())
+        typer.echo(f"    meter faults of the generator caught (events with a flag): {text}")
 
 
 def run_demo(config_path: Path, output: Path) -> None:
@@ -131,7 +215,7 @@ def run_demo(config_path: Path, output: Path) -> None:
     b = cfg.backtest
     end = prepared.frame["timestamp"].max()
     test_start = (end - pd.Timedelta(days=b.last_days)).tz_convert(data_cfg.calendar.timezone)
-    model = _train_lightgbm(cfg, raw["config"], prepared, test_start, output / "run_lightgbm")
+    models = _train_models(cfg, raw["config"], prepared, test_start, output)
 
     _step(
         5,
@@ -153,7 +237,8 @@ def run_demo(config_path: Path, output: Path) -> None:
         "weekday_profile": WeekdayHourProfile(
             weeks=2, quantiles=cfg.quantiles, timezone=data_cfg.calendar.timezone
         ),
-        "lightgbm": model,
+        "lightgbm": models["lightgbm"],
+        "cnn_lstm": models["cnn_lstm"],
     }.items():
         t = time.perf_counter()
         fc = backtest(m, prepared.frame, splitter, static=prepared.static)
@@ -169,7 +254,8 @@ def run_demo(config_path: Path, output: Path) -> None:
     fc.to_parquet(output / "backtest_lightgbm.parquet", index=False)
     (output / "backtest_metrics.json").write_text(json.dumps(results, indent=2))
     ratio = results["lightgbm"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
-    typer.echo(f"    LightGBM MAE = {ratio:.2f} x seasonal naive")
+    deep = results["cnn_lstm"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
+    typer.echo(f"    MAE vs seasonal naive: LightGBM {ratio:.2f}x, CNN-LSTM {deep:.2f}x")
 
     _step(6, "explain the LightGBM forecasts with SHAP (TreeExplainer)")
     from forecasting.explain.shap_report import explain_run
@@ -182,7 +268,12 @@ def run_demo(config_path: Path, output: Path) -> None:
     )
     typer.echo(f"    -> {output / 'explain' / 'report.html'} ({time.perf_counter() - t:.1f} s)")
 
-    _step(7, "plot")
+    _step(7, "flag anomalies in the backtest weeks with the LSTM autoencoder")
+    _anomalies(
+        models["autoencoder"], prepared, faults, end - pd.Timedelta(days=b.last_days), output
+    )
+
+    _step(8, "plot")
     series = cfg.plot_series or str(prepared.frame.groupby("series_id")["target"].mean().idxmax())
     last = fc[fc["origin"] >= fc["origin"].max() - pd.Timedelta(days=6)]
     png = plot_forecast(

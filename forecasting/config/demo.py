@@ -31,9 +31,18 @@ class DemoModelConfig(StrictModel):
     validation_days: int = Field(default=14, ge=1)
 
 
+class DemoDeepConfig(StrictModel):
+    """The small deep models the demo trains: a CNN-LSTM forecaster and an LSTM autoencoder."""
+
+    max_epochs: int = Field(default=8, ge=1)
+    hidden_size: int = Field(default=32, ge=2)
+    anomaly_false_alarm_rate: float = Field(default=0.01, gt=0, lt=1)
+
+
 class DemoConfig(StrictModel):
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     model: DemoModelConfig = Field(default_factory=DemoModelConfig)
+    deep: DemoDeepConfig = Field(default_factory=DemoDeepConfig)
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
     plot_series: str | None = None

@@ -165,6 +165,8 @@ trainer:
 
 
 def test_anomaly_run_scores_new_data_and_is_refused_by_evaluate(cli, synth, tmp_path):
+    from forecasting.models.deep.anomaly import SCORE_COLUMNS
+
     cfg = tmp_path / "ae.yaml"
     cfg.write_text(AUTOENCODER.format(data=synth / "data.yaml"))
     run = tmp_path / "ae_run"
@@ -178,16 +180,7 @@ def test_anomaly_run_scores_new_data_and_is_refused_by_evaluate(cli, synth, tmp_
     )  # fmt: skip
     assert r.code == 0, r.err
     flags = pd.read_csv(out)
-    assert list(flags.columns) == [
-        "series_id",
-        "timestamp",
-        "target",
-        "score",
-        "point",
-        "window",
-        "threshold",
-        "flag",
-    ]
+    assert list(flags.columns) == SCORE_COLUMNS
     assert flags["series_id"].nunique() == 6 and len(flags) == 6 * 7 * 24
     summary = json.loads(out.with_suffix(".summary.json").read_text())
     assert summary["flagged_intervals"] == int(flags["flag"].sum())

@@ -13,7 +13,7 @@ from forecasting.anomaly.zscore import calibrate, flag, zscore_scores
 from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.errors import InputError
-from forecasting.models.deep.anomaly import AnomalyDetector
+from forecasting.models.deep.anomaly import SCORE_COLUMNS, AnomalyDetector
 from tests.models.helpers import START, features, households
 
 
@@ -58,16 +58,8 @@ def test_scores_every_interval_and_keeps_the_false_alarm_rate_near_target(detect
     model, frame = detector
     lo, hi = START + pd.Timedelta(days=35), START + pd.Timedelta(days=41, hours=23)
     scores = model.score(frame, lo, hi)
-    assert list(scores.columns) == [
-        "series_id",
-        "timestamp",
-        "target",
-        "score",
-        "point",
-        "window",
-        "threshold",
-        "flag",
-    ]
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert SCORE_COLUMNS[:4] == ["series_id", "timestamp", "target", "score"]
     assert len(scores) == 6 * (7 * 24)  # every interval of every series in the period
     assert scores["score"].notna().all()
     assert scores["flag"].mean() < 0.1  # clean data: few flags (target 2% on calibration)
