@@ -82,7 +82,7 @@ def build_trainer(
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     bar = sys.stderr.isatty() if cfg.progress_bar == "auto" else cfg.progress_bar == "on"
-    log = EpochLog(echo=echo and not bar)
+    log = EpochLog(echo=echo and not bar and cfg.progress_bar != "none")
     callbacks: list[Callback] = [log]
     monitor = "val_loss" if has_validation else "train_loss"
     if cfg.early_stopping is not None and has_validation:

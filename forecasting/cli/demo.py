@@ -79,7 +79,7 @@ def _train_models(
         "global LightGBM and a CNN-LSTM (P10/P50/P90), and an LSTM autoencoder for anomalies",
     )
     trainer = TrainerConfig(
-        accelerator="cpu", max_epochs=d.max_epochs, progress_bar="off", seed=cfg.synthetic.seed
+        accelerator="cpu", max_epochs=d.max_epochs, progress_bar="none", seed=cfg.synthetic.seed
     )
     models: dict[str, Any] = {}
     lgb, r = _train(
@@ -268,10 +268,8 @@ def run_demo(config_path: Path, output: Path) -> None:
     )
     typer.echo(f"    -> {output / 'explain' / 'report.html'} ({time.perf_counter() - t:.1f} s)")
 
-    _step(7, "flag anomalies in the backtest weeks with the LSTM autoencoder")
-    _anomalies(
-        models["autoencoder"], prepared, faults, end - pd.Timedelta(days=b.last_days), output
-    )
+    _step(7, "score every hour of every household with the LSTM autoencoder and flag anomalies")
+    _anomalies(models["autoencoder"], prepared, faults, output)
 
     _step(8, "plot")
     series = cfg.plot_series or str(prepared.frame.groupby("series_id")["target"].mean().idxmax())

@@ -48,8 +48,10 @@ class TrainerConfig(StrictModel):
     )
     logger: Literal["csv", "tensorboard", "none"] = "csv"
     log_every_n_steps: int = Field(default=50, ge=1)
-    progress_bar: Literal["auto", "on", "off"] = Field(
-        default="auto", description="auto: a bar on an interactive terminal, log lines otherwise"
+    progress_bar: Literal["auto", "on", "off", "none"] = Field(
+        default="auto",
+        description="auto: a bar on an interactive terminal, one log line per epoch otherwise; "
+        "on: the bar; off: the log lines; none: silent",
     )
     num_workers: int = Field(default=0, ge=0, description="DataLoader worker processes")
     limit_train_batches: int | float | None = Field(
