@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel
 
@@ -58,6 +58,12 @@ class TrainerConfig(StrictModel):
         default=None, gt=0, description="cap batches per epoch (smoke runs, tests)"
     )
     limit_val_batches: int | float | None = Field(default=None, gt=0)
+
+    @field_validator("progress_bar", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, v: object) -> object:
+        """YAML reads a bare on/off as true/false: take them as meant."""
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
     @model_validator(mode="after")
     def _epochs(self) -> TrainerConfig:

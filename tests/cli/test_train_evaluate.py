@@ -194,3 +194,19 @@ def test_anomaly_run_scores_new_data_and_is_refused_by_evaluate(cli, synth, tmp_
     )
     r = cli("anomalies", "--run", forecaster, "--input", synth / "readings.csv", "--output", out)
     assert r.code != 0 and "lstm_autoencoder" in r.err
+
+
+def test_deep_run_resumes_from_its_last_checkpoint_through_the_cli(cli, synth, tmp_path):
+    base = config(tmp_path, synth, "cnn_lstm").read_text()
+    run = tmp_path / "run"
+    assert cli("train", "--config", config(tmp_path, synth, "cnn_lstm"), "--output", run).code == 0
+    assert (run / "checkpoints" / "last.ckpt").exists()
+    resumed = tmp_path / "resume.yaml"
+    resumed.write_text(
+        base.replace("max_epochs: 2", "max_epochs: 3\n  resume_from: last\n  progress_bar: off")
+    )
+    r = cli("train", "--config", resumed, "--output", run)
+    assert r.code == 0, r.err
+    history = json.loads((run / "metrics.json").read_text())["epoch_history"]
+    assert [e["epoch"] for e in history] == [2]  # only the third epoch ran
+    assert "epoch 3/3" in r.err
