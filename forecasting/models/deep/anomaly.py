@@ -14,9 +14,9 @@ The network takes the window's shape from the window and its level from the hist
 `networks.LSTMAutoencoderNet`), so a collapsed level cannot simply be copied through.
 Each signal is averaged over the windows covering an interval and standardised on the
 calibration period (0 at its median, 1 at its false-alarm quantile), so both weigh alike; the
-score is the larger of the two, and the flag
-threshold is the score quantile on the calibration period (validation data, taken as normal)
-that gives the configured false-alarm rate.
+score is the larger of the two, and the flag threshold is the score quantile on the
+calibration period (validation data, taken as normal) that gives the configured false-alarm
+rate.
 """
 
 from __future__ import annotations
