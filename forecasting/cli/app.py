@@ -145,13 +145,16 @@ def train_cmd(
 
     result = train(config, output, input)
     m = result.metrics
+    if m.get("global_rank", 0) != 0:  # a DDP worker: rank 0 writes and reports the run
+        return
     typer.echo(f"trained {config} -> {result.run_dir}")
-    for key in ("train_rows", "train_series", "train_origins", "fit_seconds", "best_iterations"):
+    keys = ("train_rows", "train_windows", "train_series", "train_origins", "fit_seconds")
+    for key in (*keys, "best_iterations", "epochs", "windows_per_second", "threshold"):
         if key in m:
-            typer.echo(f"  {key:<16} {m[key]}")
+            typer.echo(f"  {key:<19} {m[key]}")
     if "validation" in m:
-        typer.echo(f"  validation       {json.dumps(m['validation'])}")
-    typer.echo(f"  files            {', '.join(result.files)}")
+        typer.echo(f"  {'validation':<19} {json.dumps(m['validation'])}")
+    typer.echo(f"  {'files':<19} {', '.join(result.files)}")
 
 
 @app.command("evaluate")
