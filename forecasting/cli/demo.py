@@ -159,6 +159,7 @@ def _anomalies(model: Any, prepared: Any, faults: Any, output: Path) -> None:
 
 
 def run_demo(config_path: Path, output: Path) -> None:
+    import numpy as np
     import pandas as pd
 
     from forecasting.config.data import load_data_config
@@ -167,7 +168,7 @@ def run_demo(config_path: Path, output: Path) -> None:
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
     from forecasting.evaluation.backtest import RollingOrigin, backtest
     from forecasting.evaluation.metrics import score
-    from forecasting.evaluation.plots import plot_forecast
+    from forecasting.evaluation.plots import plot_attention, plot_forecast
     from forecasting.features import FeatureConfig, build_features, feature_groups
     from forecasting.models.baselines import SeasonalNaive, WeekdayHourProfile, Yesterday
 
@@ -281,7 +282,18 @@ def run_demo(config_path: Path, output: Path) -> None:
         data_cfg.calendar.timezone,
         f"{series}: LightGBM day-ahead forecasts (P10-P90), last 7 origins",
     )
-    typer.echo(f"    {png}")
+    origin = fc["origin"].max()
+    index, weights = models["cnn_lstm"].attention(
+        prepared.frame, pd.DatetimeIndex([origin]), prepared.static
+    )
+    row = int(np.flatnonzero(index["series_id"].to_numpy() == series)[0])
+    local = origin.tz_convert(data_cfg.calendar.timezone)
+    att = plot_attention(
+        weights[row],
+        output / "attention.png",
+        f"{series}: CNN-LSTM attention over the last {weights.shape[2]} h, origin {local:%Y-%m-%d %H:%M}",
+    )
+    typer.echo(f"    {png}\n    {att}")
 
     typer.secho(
         f"\ndone in {time.perf_counter() - t_all:.1f} s; everything is under {output}/", bold=True
