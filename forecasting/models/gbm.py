@@ -24,14 +24,15 @@ import numpy as np
 import pandas as pd
 
 from forecasting.config.model import LightGBMConfig, XGBoostConfig
-from forecasting.data.schema import SERIES, TIME
+from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.features.spec import FeatureConfig
 from forecasting.features.windows import Windows, learn_categories, make_windows
+from forecasting.models.common import OriginPredictMixin
 
 
-class GBMForecaster:
+class GBMForecaster(OriginPredictMixin):
     """A global quantile GBM. `fit(frame, static, train_origins, valid_origins)` learns from
     windows of a canonical frame; `forecast(frame, origins, static)` forecasts every series
     at every origin; `predict(history, future, static)` is the one-origin backtest interface."""
@@ -251,15 +252,6 @@ class GBMForecaster:
         for i, q in enumerate(self.quantiles):
             out[quantile_column(q)] = pred[:, i]
         return out
-
-    def predict(
-        self, history: pd.DataFrame, future: pd.DataFrame, static: pd.DataFrame | None = None
-    ) -> pd.DataFrame:
-        origin = future[TIME].min()
-        frame = pd.concat([history, future], ignore_index=True)
-        fc = self.forecast(frame, pd.DatetimeIndex([origin]), static)
-        keys = future[[SERIES, TIME]].astype({SERIES: "string"})
-        return fc.merge(keys, on=[SERIES, TIME], how="inner")
 
     # ---------------------------------------------------------- save / load
     def save(self, folder: Path) -> list[str]:

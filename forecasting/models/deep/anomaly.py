@@ -42,7 +42,13 @@ from forecasting.features.sequences import (
 )
 from forecasting.features.spec import FeatureConfig
 from forecasting.features.windows import quiet_nan
-from forecasting.models.deep.estimator import WEIGHTS, best_checkpoint, epoch_summary, loader
+from forecasting.models.deep.estimator import (
+    epoch_summary,
+    fit_module,
+    loader,
+    read_weights,
+    write_model,
+)
 from forecasting.models.deep.networks import LSTMAutoencoderNet
 
 SCORE_COLUMNS = [SERIES, TIME, TARGET, "score", "point", "window", "threshold", "flag"]
@@ -161,16 +167,13 @@ class AnomalyDetector:
         )
         bs = self.config.batch_size
         t1 = time.perf_counter()
-        pl_trainer.fit(
+        best = fit_module(
+            pl_trainer,
             module,
             loader((x, mask), bs, shuffle=True, workers=tcfg.num_workers),
             loader(val, bs, shuffle=False, workers=tcfg.num_workers) if val else None,
-            ckpt_path=ckpt,
+            ckpt,
         )
-        best = best_checkpoint(pl_trainer)
-        if best:
-            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-            module.load_state_dict(state)
         self.net_ = self.net_.cpu().float().eval()
         fit_s = time.perf_counter() - t1
         # calibrate on the validation period (or the training one without validation)
@@ -280,8 +283,6 @@ class AnomalyDetector:
 
     # ------------------------------------------------------------ save / load
     def save(self, folder: Path) -> list[str]:
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self.net_.state_dict(), folder / WEIGHTS)
         meta = {
             "kind": self.kind,
             "config": self.config.model_dump(mode="json"),
@@ -291,8 +292,7 @@ class AnomalyDetector:
             "threshold": self.threshold_,
             "standard": self.standard_,
         }
-        (folder / "model.json").write_text(json.dumps(meta, indent=2))
-        return [WEIGHTS, "model.json"]
+        return write_model(folder, self.net_, meta)
 
     @classmethod
     def load(cls, folder: Path) -> AnomalyDetector:
@@ -305,9 +305,5 @@ class AnomalyDetector:
         )
         model.threshold_ = meta["threshold"]
         model.standard_ = meta["standard"]
-        model.net_ = model.build_net()
-        model.net_.load_state_dict(
-            torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
-        )
-        model.net_.eval()
+        model.net_ = read_weights(folder, model.build_net())
         return model

@@ -33,6 +33,7 @@ from forecasting.features.sequences import (
 )
 from forecasting.features.spec import FeatureConfig
 from forecasting.features.windows import learn_categories
+from forecasting.models.common import OriginPredictMixin
 from forecasting.models.deep.networks import CNNLSTMNet
 
 WEIGHTS = "weights.pt"
@@ -75,7 +76,7 @@ def long_forecast(
     return out
 
 
-class SequenceForecaster:
+class SequenceForecaster(OriginPredictMixin):
     """Global quantile forecaster over sequence windows. `fit(frame, static, train_origins,
     valid_origins, trainer, run_dir)` trains with Lightning; `forecast(frame, origins, static)`
     forecasts every series at every origin; `attention(...)` returns attention weights."""
@@ -184,16 +185,13 @@ class SequenceForecaster:
             self.net_, self.quantiles, self.config.learning_rate, self.config.weight_decay
         )
         bs, workers = self.config.batch_size, tcfg.num_workers
-        pl_trainer.fit(
+        best = fit_module(
+            pl_trainer,
             module,
             loader(train.arrays(), bs, shuffle=True, workers=workers),
             loader(valid.arrays(), bs, shuffle=False, workers=workers) if valid else None,
-            ckpt_path=ckpt,
+            ckpt,
         )
-        best = best_checkpoint(pl_trainer)
-        if best:  # continue with the weights of the best validation epoch
-            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-            module.load_state_dict(state)
         self.net_ = self.net_.cpu().float().eval()
         self.fit_info_ = _fit_info(train, valid, t1 - t0, time.perf_counter() - t1, pl_trainer, log)
         self.fit_info_["best_checkpoint"] = best
@@ -252,19 +250,8 @@ class SequenceForecaster:
         s = self.sequences(frame, origins, static)
         return s.index, self._run(s)[1]
 
-    def predict(
-        self, history: pd.DataFrame, future: pd.DataFrame, static: pd.DataFrame | None = None
-    ) -> pd.DataFrame:
-        origin = future[TIME].min()
-        frame = pd.concat([history, future], ignore_index=True)
-        fc = self.forecast(frame, pd.DatetimeIndex([origin]), static)
-        keys = future[[SERIES, TIME]].astype({SERIES: "string"})
-        return fc.merge(keys, on=[SERIES, TIME], how="inner")
-
     # ------------------------------------------------------------ save / load
     def save(self, folder: Path) -> list[str]:
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self.net_.state_dict(), folder / WEIGHTS)
         meta = {
             "kind": self.kind,
             "config": self.config.model_dump(mode="json"),
@@ -278,8 +265,7 @@ class SequenceForecaster:
             "freq": self.freq,
             "nonnegative": self.nonnegative,
         }
-        (folder / "model.json").write_text(json.dumps(meta, indent=2))
-        return [WEIGHTS, "model.json"]
+        return write_model(folder, self.net_, meta)
 
     @classmethod
     def load(cls, folder: Path) -> Any:
@@ -295,11 +281,7 @@ class SequenceForecaster:
         )
         model.columns_, model.categories_ = meta["columns"], meta["categories"]
         model.norms_ = meta["norms"]
-        model.net_ = model.build_net()
-        model.net_.load_state_dict(
-            torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
-        )
-        model.net_.eval()
+        model.net_ = read_weights(folder, model.build_net())
         return model
 
 
@@ -325,6 +307,31 @@ class CNNLSTMForecaster(SequenceForecaster):
 def _labelled(s: Sequences) -> Sequences:
     """Windows with at least one known target in the horizon."""
     return s.select(np.isfinite(s.y).any(axis=1))
+
+
+def fit_module(trainer: Any, module: Any, train: Any, valid: Any, ckpt: str | None) -> str | None:
+    """Fit, then load the weights of the best validation epoch when a checkpoint kept them;
+    returns that checkpoint's path."""
+    trainer.fit(module, train, valid, ckpt_path=ckpt)
+    best = best_checkpoint(trainer)
+    if best:
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    return best
+
+
+def write_model(folder: Path, net: torch.nn.Module, meta: dict[str, Any]) -> list[str]:
+    """A model folder: the network's state dict (tensors only) and `model.json`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), folder / WEIGHTS)
+    (folder / "model.json").write_text(json.dumps(meta, indent=2))
+    return [WEIGHTS, "model.json"]
+
+
+def read_weights(folder: Path, net: Any) -> Any:
+    """Load a model folder's weights into `net` (weights-only loading: no pickled code)."""
+    net.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
+    return net.eval()
 
 
 def best_checkpoint(trainer: Any) -> str | None:
