@@ -1,17 +1,75 @@
-"""What the window models (boosted and deep) share on top of their own `forecast`."""
+"""What the global window models (boosted and deep) share: construction from a config, the
+one-origin backtest interface on top of their vectorised `forecast`, and the common part of
+their saved `model.json`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from forecasting.data.schema import SERIES, TIME
+from forecasting.features.spec import FeatureConfig
 
 
-class OriginPredictMixin:
-    """The one-origin backtest interface `predict(history, future, static)`, built on a
-    vectorised `forecast(frame, origins, static)`."""
+class WindowModel:
+    """Base of the global models. Constructor arguments are the config (scikit-learn habit);
+    learned state ends in `_`."""
+
+    capabilities: ClassVar[dict[str, bool]] = {
+        "quantiles": True,
+        "static": True,
+        "known_future": True,
+        "observed": True,
+        "exportable": True,
+        "unseen_series": True,
+    }
+
+    def __init__(
+        self,
+        config: Any,
+        features: FeatureConfig,
+        quantiles: list[float] | None = None,
+        horizon: int = 24,
+        lookback: int = 168,
+        freq: str = "1h",
+        nonnegative: bool = True,
+    ):
+        self.config = config
+        self.features = features
+        self.quantiles = sorted(quantiles or [0.1, 0.5, 0.9])
+        self.horizon, self.lookback = horizon, lookback
+        self.freq, self.nonnegative = freq, nonnegative
+
+    @property
+    def kind(self) -> str:
+        return str(self.config.kind)
+
+    def base_meta(self) -> dict[str, Any]:
+        """The part of `model.json` every window model writes."""
+        return {
+            "kind": self.kind,
+            "config": self.config.model_dump(mode="json"),
+            "features": self.features.model_dump(mode="json"),
+            "quantiles": self.quantiles,
+            "horizon": self.horizon,
+            "lookback": self.lookback,
+            "freq": self.freq,
+            "nonnegative": self.nonnegative,
+        }
+
+    @classmethod
+    def from_meta(cls, config: Any, meta: dict[str, Any]) -> Any:
+        """An unfitted model with the settings `base_meta` wrote."""
+        return cls(
+            config,
+            FeatureConfig(**meta["features"]),
+            meta["quantiles"],
+            meta["horizon"],
+            meta["lookback"],
+            meta["freq"],
+            meta["nonnegative"],
+        )
 
     def forecast(self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: Any) -> Any:
         raise NotImplementedError
@@ -19,6 +77,7 @@ class OriginPredictMixin:
     def predict(
         self, history: pd.DataFrame, future: pd.DataFrame, static: pd.DataFrame | None = None
     ) -> pd.DataFrame:
+        """Forecast from the first time of `future` (one origin), as the backtest asks."""
         origin = future[TIME].min()
         frame = pd.concat([history, future], ignore_index=True)
         fc = self.forecast(frame, pd.DatetimeIndex([origin]), static)

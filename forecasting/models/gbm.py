@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,46 +27,14 @@ from forecasting.config.model import LightGBMConfig, XGBoostConfig
 from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
-from forecasting.features.spec import FeatureConfig
 from forecasting.features.windows import Windows, learn_categories, make_windows
-from forecasting.models.common import OriginPredictMixin
+from forecasting.models.common import WindowModel
 
 
-class GBMForecaster(OriginPredictMixin):
+class GBMForecaster(WindowModel):
     """A global quantile GBM. `fit(frame, static, train_origins, valid_origins)` learns from
     windows of a canonical frame; `forecast(frame, origins, static)` forecasts every series
     at every origin; `predict(history, future, static)` is the one-origin backtest interface."""
-
-    capabilities: ClassVar[dict[str, bool]] = {
-        "quantiles": True,
-        "static": True,
-        "known_future": True,
-        "observed": True,
-        "exportable": True,
-        "unseen_series": True,
-    }
-
-    def __init__(
-        self,
-        config: LightGBMConfig | XGBoostConfig,
-        features: FeatureConfig,
-        quantiles: list[float] | None = None,
-        horizon: int = 24,
-        lookback: int = 168,
-        freq: str = "1h",
-        nonnegative: bool = True,
-    ):
-        self.config = config
-        self.features = features
-        self.quantiles = sorted(quantiles or [0.1, 0.5, 0.9])
-        self.horizon = horizon
-        self.lookback = lookback
-        self.freq = freq
-        self.nonnegative = nonnegative
-
-    @property
-    def kind(self) -> str:
-        return self.config.kind
 
     # ------------------------------------------------------------------ fit
     def windows(
@@ -267,16 +235,9 @@ class GBMForecaster(OriginPredictMixin):
             self.boosters_[0].save_model(str(folder / "xgboost.json"))
             files.append("xgboost.json")
         meta = {
-            "kind": self.kind,
-            "config": self.config.model_dump(mode="json"),
-            "features": self.features.model_dump(mode="json"),
+            **self.base_meta(),
             "feature_names": self.feature_names_,
             "categories": self.categories_,
-            "quantiles": self.quantiles,
-            "horizon": self.horizon,
-            "lookback": self.lookback,
-            "freq": self.freq,
-            "nonnegative": self.nonnegative,
             "best_iterations": self.best_iterations_,
             "files": files,
         }
@@ -291,15 +252,7 @@ class GBMForecaster(OriginPredictMixin):
             if meta["kind"] == "lightgbm"
             else XGBoostConfig(**meta["config"])
         )
-        model = cls(
-            config,
-            FeatureConfig(**meta["features"]),
-            meta["quantiles"],
-            meta["horizon"],
-            meta["lookback"],
-            meta["freq"],
-            meta["nonnegative"],
-        )
+        model = cls.from_meta(config, meta)
         model.feature_names_ = meta["feature_names"]
         model.categories_ = meta["categories"]
         model.best_iterations_ = meta["best_iterations"]

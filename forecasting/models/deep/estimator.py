@@ -31,9 +31,8 @@ from forecasting.features.sequences import (
     static_layout,
     static_norms,
 )
-from forecasting.features.spec import FeatureConfig
 from forecasting.features.windows import learn_categories
-from forecasting.models.common import OriginPredictMixin
+from forecasting.models.common import WindowModel
 from forecasting.models.deep.networks import CNNLSTMNet
 
 WEIGHTS = "weights.pt"
@@ -76,41 +75,12 @@ def long_forecast(
     return out
 
 
-class SequenceForecaster(OriginPredictMixin):
+class SequenceForecaster(WindowModel):
     """Global quantile forecaster over sequence windows. `fit(frame, static, train_origins,
     valid_origins, trainer, run_dir)` trains with Lightning; `forecast(frame, origins, static)`
     forecasts every series at every origin; `attention(...)` returns attention weights."""
 
     config_class: ClassVar[type[Any]]
-
-    capabilities: ClassVar[dict[str, bool]] = {
-        "quantiles": True,
-        "static": True,
-        "known_future": True,
-        "observed": True,
-        "exportable": True,
-        "unseen_series": True,
-    }
-
-    def __init__(
-        self,
-        config: Any,
-        features: FeatureConfig,
-        quantiles: list[float] | None = None,
-        horizon: int = 24,
-        lookback: int = 168,
-        freq: str = "1h",
-        nonnegative: bool = True,
-    ):
-        self.config = config
-        self.features = features
-        self.quantiles = sorted(quantiles or [0.1, 0.5, 0.9])
-        self.horizon, self.lookback = horizon, lookback
-        self.freq, self.nonnegative = freq, nonnegative
-
-    @property
-    def kind(self) -> str:
-        return self.config.kind
 
     # ------------------------------------------------------------------ data
     def sequences(
@@ -253,32 +223,17 @@ class SequenceForecaster(OriginPredictMixin):
     # ------------------------------------------------------------ save / load
     def save(self, folder: Path) -> list[str]:
         meta = {
-            "kind": self.kind,
-            "config": self.config.model_dump(mode="json"),
-            "features": self.features.model_dump(mode="json"),
+            **self.base_meta(),
             "columns": self.columns_,
             "categories": self.categories_,
             "norms": self.norms_,
-            "quantiles": self.quantiles,
-            "horizon": self.horizon,
-            "lookback": self.lookback,
-            "freq": self.freq,
-            "nonnegative": self.nonnegative,
         }
         return write_model(folder, self.net_, meta)
 
     @classmethod
     def load(cls, folder: Path) -> Any:
         meta = json.loads((folder / "model.json").read_text())
-        model = cls(
-            cls.config_class(**meta["config"]),
-            FeatureConfig(**meta["features"]),
-            meta["quantiles"],
-            meta["horizon"],
-            meta["lookback"],
-            meta["freq"],
-            meta["nonnegative"],
-        )
+        model = cls.from_meta(cls.config_class(**meta["config"]), meta)
         model.columns_, model.categories_ = meta["columns"], meta["categories"]
         model.norms_ = meta["norms"]
         model.net_ = read_weights(folder, model.build_net())
