@@ -1,0 +1,1 @@
+"""Export fitted runs to ONNX bundles that the torch-free serving path loads."""
