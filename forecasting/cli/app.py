@@ -201,6 +201,39 @@ def evaluate_cmd(
     typer.echo(f"wrote {output}")
 
 
+@app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Option("--run", "-r", help="run folder from `train`")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="bundle folder to write")],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="data for the parity check on real windows")
+    ] = None,
+    data_config: RunDataConfigOpt = None,
+    rtol: Annotated[float, typer.Option(help="parity: relative tolerance")] = 1e-4,
+    atol: Annotated[float, typer.Option(help="parity: absolute tolerance")] = 1e-5,
+) -> None:
+    """Export a run to an ONNX bundle, after checking ONNX against the native model.
+
+    Parity runs on fresh random inputs and, when the run's data can be read, on real windows;
+    above the tolerance nothing is written.
+    """
+    from forecasting.export.bundle import export_run
+
+    manifest = export_run(run, output, input, data_config, rtol, atol)
+    p = manifest["parity"]
+    typer.echo(f"exported {manifest['kind']} run {run} -> {output}")
+    for case in ("random", "real"):
+        r = p.get(case, {})
+        if "max_abs_diff" in r:
+            typer.echo(
+                f"  parity {case:<7} {r['rows']} rows: max abs diff {r['max_abs_diff']:.2e}, "
+                f"max rel diff {r['max_rel_diff']:.2e}"
+            )
+        elif r:
+            typer.echo(f"  parity {case:<7} {r['skipped']}")
+    typer.echo(f"  files {', '.join(manifest['files'])} + manifest.json")
+
+
 @app.command("anomalies")
 def anomalies_cmd(
     run: Annotated[Path, typer.Option("--run", "-r", help="run folder of an anomaly model")],

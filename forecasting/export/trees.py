@@ -1,9 +1,13 @@
 """Gradient-boosted models as one ONNX graph: features X [N, F] -> raw outputs [N, Q].
 
-LightGBM: onnxmltools converts each quantile's booster; the graphs are joined into one that
-concatenates their outputs. XGBoost: the multi-quantile booster is written as a single
-`TreeEnsembleRegressor` from its JSON dump, with one target per quantile (tree i serves
-quantile i mod Q) and the per-quantile base scores, which the generic converter gets wrong.
+Both libraries are written as a single `TreeEnsembleRegressor` with one target per quantile,
+built from the boosters' own JSON dumps:
+- LightGBM: one booster per quantile; thresholds stay float64 (ai.onnx.ml opset 3 tensors)
+  and the input is float64, because LightGBM compares in float64. onnxmltools' converter
+  rounds thresholds to float32, which flipped about 0.2% of real-data predictions.
+- XGBoost: one multi-quantile booster, tree i serving quantile i mod Q, with the per-quantile
+  base scores, which the generic converter gets wrong; float32, as XGBoost compares.
+NaN follows each split's default direction (LightGBM without NaN in training reads NaN as 0).
 Outputs are the boosters' raw values; sorting, unscaling and clipping happen in serving.
 """
 
@@ -16,33 +20,87 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-OPSET = 15  # onnxmltools' tree converters need 15 or lower (see ../shared/GUIDE.md)
+OPSET = 15
 ML_OPSET = 3
 
 
 def lightgbm_onnx(boosters: list[Any], n_features: int) -> onnx.ModelProto:
-    from onnxmltools import convert_lightgbm
-    from onnxmltools.convert.common.data_types import FloatTensorType
-
-    nodes: list[Any] = []
-    outputs: list[str] = []
-    opsets: dict[str, int] = {}
-    for i, booster in enumerate(boosters):
-        proto = convert_lightgbm(
-            booster, initial_types=[("X", FloatTensorType([None, n_features]))], target_opset=OPSET
-        )
-        graph = onnx.compose.add_prefix_graph(proto.graph, f"q{i}_", rename_inputs=False)
-        nodes.extend(graph.node)
-        outputs.append(graph.output[0].name)
-        opsets |= {o.domain: o.version for o in proto.opset_import}
-    nodes.append(helper.make_node("Concat", outputs, ["raw"], axis=1))
+    """One TreeEnsembleRegressor for all quantile boosters (target i = booster i), thresholds
+    kept in float64 as LightGBM compares them (ai.onnx.ml opset 3 `*_as_tensor`)."""
+    a = _empty_attrs()
+    tree_offset = 0
+    for target, booster in enumerate(boosters):
+        dump = booster.dump_model()
+        for t, info in enumerate(dump["tree_info"]):
+            tid = tree_offset + t
+            stack, counter = [(info["tree_structure"], 0)], [1]
+            while stack:
+                node, nid = stack.pop()
+                a["nodes_treeids"].append(tid)
+                a["nodes_nodeids"].append(nid)
+                if "leaf_value" in node or "split_feature" not in node:
+                    _leaf(a, tid, nid, target, float(node.get("leaf_value", 0.0)))
+                    continue
+                if node.get("decision_type", "<=") != "<=":
+                    raise ValueError("categorical splits are not exported")
+                left, right = counter[0], counter[0] + 1
+                counter[0] += 2
+                threshold = float(node["threshold"])
+                missing = node.get("missing_type", "None")
+                # NaN goes the default side; with missing_type None LightGBM reads NaN as 0
+                to_left = bool(node["default_left"]) if missing == "NaN" else threshold >= 0.0
+                a["nodes_featureids"].append(int(node["split_feature"]))
+                a["nodes_values"].append(threshold)
+                a["nodes_modes"].append("BRANCH_LEQ")
+                a["nodes_truenodeids"].append(left)
+                a["nodes_falsenodeids"].append(right)
+                a["nodes_missing_value_tracks_true"].append(int(to_left))
+                stack += [(node["left_child"], left), (node["right_child"], right)]
+        tree_offset += len(dump["tree_info"])
+    values = a.pop("nodes_values")
+    weights = a.pop("target_weights")
+    ensemble = helper.make_node(
+        "TreeEnsembleRegressor",
+        ["X"],
+        ["raw"],
+        domain="ai.onnx.ml",
+        n_targets=len(boosters),
+        aggregate_function="SUM",
+        post_transform="NONE",
+        nodes_values_as_tensor=helper.make_tensor("t", TensorProto.DOUBLE, [len(values)], values),
+        target_weights_as_tensor=helper.make_tensor(
+            "w", TensorProto.DOUBLE, [len(weights)], weights
+        ),
+        base_values_as_tensor=helper.make_tensor(
+            "b", TensorProto.DOUBLE, [len(boosters)], [0.0] * len(boosters)
+        ),
+        **a,  # type: ignore[arg-type]
+    )
     graph = helper.make_graph(
-        nodes,
+        [ensemble],
         "lightgbm_quantiles",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, n_features])],
+        [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n_features])],
         [helper.make_tensor_value_info("raw", TensorProto.FLOAT, [None, len(boosters)])],
     )
-    return _model(graph, opsets)
+    return _model(graph, {"": OPSET, "ai.onnx.ml": ML_OPSET})
+
+
+def _empty_attrs() -> dict[str, list[Any]]:
+    return {k: [] for k in (
+        "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_modes",
+        "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
+        "target_treeids", "target_nodeids", "target_ids", "target_weights",
+    )}  # fmt: skip
+
+
+def _leaf(a: dict[str, list[Any]], tree: int, node: int, target: int, weight: float) -> None:
+    for k, v in (("featureids", 0), ("values", 0.0), ("modes", "LEAF"), ("truenodeids", 0),
+                 ("falsenodeids", 0), ("missing_value_tracks_true", 0)):  # fmt: skip
+        a[f"nodes_{k}"].append(v)
+    a["target_treeids"].append(tree)
+    a["target_nodeids"].append(node)
+    a["target_ids"].append(target)
+    a["target_weights"].append(weight)
 
 
 def xgboost_onnx(booster: Any, n_features: int, n_targets: int) -> onnx.ModelProto:

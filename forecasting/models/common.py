@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from forecasting.data.schema import SERIES, TIME
+from forecasting.evaluation.metrics import quantile_column
 from forecasting.features.spec import FeatureConfig
 
 
@@ -83,3 +85,26 @@ class WindowModel:
         fc = self.forecast(frame, pd.DatetimeIndex([origin]), static)
         keys = future[[SERIES, TIME]].astype({SERIES: "string"})
         return fc.merge(keys, on=[SERIES, TIME], how="inner")
+
+
+def long_forecast(
+    index: pd.DataFrame, pred: np.ndarray, quantiles: list[float], step: pd.Timedelta
+) -> pd.DataFrame:
+    """Long rows (series_id, origin, timestamp, horizon, p..) from per-window predictions
+    pred [windows, horizon, Q] (target units)."""
+    n, horizon = pred.shape[:2]
+    h = np.tile(np.arange(1, horizon + 1), n)
+    origin = pd.DatetimeIndex(np.repeat(index["origin"].to_numpy(), horizon))
+    out = pd.DataFrame(
+        {
+            SERIES: np.repeat(index[SERIES].to_numpy(), horizon),
+            "origin": origin,
+            TIME: origin + (h - 1) * step,
+            "horizon": h.astype("int64"),
+        }
+    )
+    out[SERIES] = out[SERIES].astype("string")
+    flat = pred.reshape(n * horizon, -1)
+    for i, q in enumerate(quantiles):
+        out[quantile_column(q)] = flat[:, i]
+    return out

@@ -29,7 +29,8 @@ def test_help_imports_nothing_heavy():
 
 def test_serving_and_feature_code_stay_torch_free():
     loaded = _modules_after(
-        "import serving, forecasting.features, forecasting.data.prepare, forecasting.evaluation.backtest"
+        "import serving, serving.bundle, forecasting.features, forecasting.data.prepare, "
+        "forecasting.evaluation.backtest, forecasting.models.common"
     )
     assert not {
         m

@@ -20,7 +20,7 @@ import torch
 
 from forecasting.config.model import CNNLSTMConfig
 from forecasting.config.trainer import TrainerConfig
-from forecasting.data.schema import SERIES, TIME
+from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.features.sequences import (
@@ -32,7 +32,7 @@ from forecasting.features.sequences import (
     static_norms,
 )
 from forecasting.features.windows import learn_categories
-from forecasting.models.common import WindowModel
+from forecasting.models.common import WindowModel, long_forecast
 from forecasting.models.deep.networks import CNNLSTMNet
 
 WEIGHTS = "weights.pt"
@@ -50,29 +50,6 @@ def loader(arrays: tuple[np.ndarray, ...], batch_size: int, shuffle: bool, worke
         num_workers=workers,
         persistent_workers=workers > 0,
     )
-
-
-def long_forecast(
-    index: pd.DataFrame, pred: np.ndarray, quantiles: list[float], step: pd.Timedelta
-) -> pd.DataFrame:
-    """Long rows (series_id, origin, timestamp, horizon, p..) from per-window predictions
-    pred [windows, horizon, Q] (target units)."""
-    n, horizon = pred.shape[:2]
-    h = np.tile(np.arange(1, horizon + 1), n)
-    origin = pd.DatetimeIndex(np.repeat(index["origin"].to_numpy(), horizon))
-    out = pd.DataFrame(
-        {
-            SERIES: np.repeat(index[SERIES].to_numpy(), horizon),
-            "origin": origin,
-            TIME: origin + (h - 1) * step,
-            "horizon": h.astype("int64"),
-        }
-    )
-    out[SERIES] = out[SERIES].astype("string")
-    flat = pred.reshape(n * horizon, -1)
-    for i, q in enumerate(quantiles):
-        out[quantile_column(q)] = flat[:, i]
-    return out
 
 
 class SequenceForecaster(WindowModel):

@@ -1,0 +1,121 @@
+"""`forecasting export`: a fitted run -> a checked, self-describing bundle folder.
+
+    BUNDLE/model.onnx      the graph (dynamic batch axis)
+    BUNDLE/manifest.json   format version, kind, inputs/outputs, the feature recipe and what
+                           serving needs to rebuild features and undo scaling (columns,
+                           category codes, covariate statistics), quantiles, horizon, lookback,
+                           validation metrics, the training-data fingerprint, the parity
+                           report, the package version and the sha256 of every file
+
+The parity check runs before anything is written; the folder appears whole or not at all
+(written beside the target, then renamed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forecasting import __version__
+from forecasting.errors import InputError
+
+BUNDLE_FORMAT = 1
+MODEL_FILE = "model.onnx"
+MANIFEST = "manifest.json"
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str, np.ndarray]:
+    """Graph inputs built from real data: the windows of the last `days` daily origins."""
+    import pandas as pd
+
+    end = frame["timestamp"].max().floor("D") - pd.Timedelta(days=1)
+    origins = pd.date_range(end - pd.Timedelta(days=days - 1), end, freq="1D")
+    if model.kind in ("lightgbm", "xgboost"):
+        X = model.windows(frame, origins, static).X.to_numpy(dtype="float32")
+        return {"X": X.astype("float64") if model.kind == "lightgbm" else X}
+    if model.kind == "lstm_autoencoder":
+        return {"window": model._windows(frame, origins)[1]}
+    s = model.sequences(frame, origins, static)
+    return dict(zip(["past", "future", "static_cat", "static_real"], s.arrays()[:4], strict=True))
+
+
+def export_run(
+    run_dir: Path,
+    output: Path,
+    input_path: str | None = None,
+    data_config: str | Path | None = None,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+) -> dict[str, Any]:
+    """Export the run in `run_dir` to the bundle folder `output`; return the manifest."""
+    from forecasting.export.onnx_export import check_parity, export_model
+    from forecasting.models.registry import load_run
+
+    model, meta = load_run(run_dir)
+    if not hasattr(model, "save"):
+        raise InputError(f"{run_dir}: a {meta['kind']!r} baseline has no weights to export")
+    exported = export_model(model)
+    real, real_note = None, None
+    try:
+        from forecasting.config.data import load_data_config
+        from forecasting.data.prepare import prepare
+
+        cfg = load_data_config(data_config or run_dir / "data_config.yaml")
+        prepared = prepare(cfg, input_path)
+        real = real_inputs(model, prepared.frame, prepared.static)
+    except InputError as exc:  # the training data is not on this machine: random inputs only
+        real_note = f"no real windows: {exc}"
+    parity = check_parity(model, exported, real, rtol=rtol, atol=atol)
+    if real_note:
+        parity["real"] = {"skipped": real_note}
+    model_meta = json.loads((run_dir / "model" / "model.json").read_text(encoding="utf-8"))
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    manifest = {
+        "format_version": BUNDLE_FORMAT,
+        "package_version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "kind": meta["kind"],
+        "name": meta.get("name"),
+        "inputs": exported.inputs,
+        "outputs": exported.outputs,
+        "quantiles": meta["quantiles"],
+        "horizon": model.horizon,
+        "lookback": model.lookback,
+        "freq": meta["freq"],
+        "timezone": meta["timezone"],
+        "nonnegative": meta["nonnegative"],
+        "scaling": {"method": model.features.scaling, "floor": model.features.scale_floor},
+        "model": {k: v for k, v in model_meta.items() if k not in ("files", "best_iterations")},
+        "metrics": {k: v for k, v in metrics.items() if k != "epoch_history"},
+        "data_fingerprint": meta.get("data_fingerprint"),
+        "parity": parity,
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        (tmp / MODEL_FILE).write_bytes(exported.onnx)
+        manifest["files"] = {MODEL_FILE: sha256(tmp / MODEL_FILE)}
+        text = json.dumps(manifest, indent=2, default=str)
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        if output.exists():
+            shutil.rmtree(output)
+        tmp.rename(output)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return manifest

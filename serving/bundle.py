@@ -1,0 +1,173 @@
+"""Load and check a bundle, then forecast with onnxruntime: no torch, no lightning.
+
+`load_bundle(folder)` refuses a bundle whose manifest is missing or unreadable, whose format
+version this code does not read, or whose files are missing or do not match their sha256,
+naming the file. `Bundle.forecast(frame, origins, static)` rebuilds the features with the
+shared feature code, runs the session in chunks, and undoes the per-window scaling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+
+from forecasting.errors import InputError
+from forecasting.features.spec import FeatureConfig
+
+BUNDLE_FORMAT = 1
+MANIFEST = "manifest.json"
+FORECASTERS = ("lightgbm", "xgboost", "cnn_lstm", "tft")
+
+
+class BundleError(InputError):
+    """The bundle cannot be used as it is (corrupt, truncated, mismatched)."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The checked manifest of a bundle folder (format version and every file's sha256)."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise BundleError(f"bundle folder not found: {folder}")
+    if not path.is_file():
+        raise BundleError(f"{folder}: not a bundle ({MANIFEST} missing); make one with `export`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({exc}); the bundle is corrupt") from None
+    version = manifest.get("format_version")
+    if version != BUNDLE_FORMAT:
+        raise BundleError(
+            f"{path}: bundle format {version!r}; this version of serving reads {BUNDLE_FORMAT}"
+        )
+    files = manifest.get("files") or {}
+    if not files:
+        raise BundleError(f"{path}: lists no files; the bundle is incomplete")
+    for name, digest in files.items():
+        f = folder / name
+        if not f.is_file():
+            raise BundleError(f"{folder}: file {name} of the bundle is missing")
+        if _sha256(f) != digest:
+            raise BundleError(
+                f"{f}: sha256 does not match the manifest; the file is corrupt, truncated or "
+                "from another bundle"
+            )
+    return manifest
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """Throughput-oriented options: full graph optimisation, intra-op threads = cores."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    opts.inter_op_num_threads = 1
+    return opts
+
+
+@dataclass
+class Bundle:
+    folder: Path
+    manifest: dict[str, Any]
+    session: ort.InferenceSession
+
+    @property
+    def kind(self) -> str:
+        return str(self.manifest["kind"])
+
+    @property
+    def quantiles(self) -> list[float]:
+        return list(self.manifest["quantiles"])
+
+    @property
+    def features(self) -> FeatureConfig:
+        return FeatureConfig(**self.manifest["model"]["features"])
+
+    def run(self, inputs: dict[str, np.ndarray], chunk: int = 1024) -> list[np.ndarray]:
+        """Run the session over inputs in chunks of `chunk` rows; outputs concatenated."""
+        n = len(next(iter(inputs.values())))
+        parts: list[list[np.ndarray]] = []
+        for start in range(0, n, chunk):
+            feed = {k: v[start : start + chunk] for k, v in inputs.items()}
+            parts.append(self.session.run(None, feed))
+        if not parts:
+            return [
+                np.zeros((0, *s["shape"][1:]), dtype="float32") for s in self.manifest["outputs"]
+            ]
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+
+    def forecast(
+        self,
+        frame: pd.DataFrame,
+        origins: pd.DatetimeIndex,
+        static: pd.DataFrame | None = None,
+        chunk: int = 1024,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(long forecasts, skipped): every series of `frame` at every origin (UTC)."""
+        m = self.manifest
+        meta = m["model"]
+        if self.kind not in FORECASTERS:
+            raise BundleError(f"a {self.kind!r} bundle scores anomalies; it does not forecast")
+        if self.kind in ("lightgbm", "xgboost"):
+            from forecasting.features.windows import make_windows
+
+            w = make_windows(
+                frame, origins, self.features, m["horizon"], m["lookback"], static,
+                meta["categories"], m["freq"],
+            )  # fmt: skip
+            if list(w.X.columns) != meta["feature_names"]:
+                raise InputError(
+                    f"the data gives features {list(w.X.columns)}, the bundle was trained on "
+                    f"{meta['feature_names']}"
+                )
+            dtype = m["inputs"][0]["dtype"]  # float64 for LightGBM's thresholds
+            raw = self.run({"X": w.X.to_numpy(dtype="float32").astype(dtype)}, chunk)[0]
+            pred = np.sort(raw, axis=1) * w.scale[:, None]
+            out = w.index.copy()
+            pred = np.clip(pred, 0, None) if m["nonnegative"] else pred
+            from forecasting.evaluation.metrics import quantile_column
+
+            for i, q in enumerate(self.quantiles):
+                out[quantile_column(q)] = pred[:, i]
+            return out, w.skipped
+        from forecasting.features.sequences import make_sequences
+        from forecasting.models.common import long_forecast
+
+        s = make_sequences(
+            frame, origins, self.features, m["horizon"], m["lookback"], meta["norms"], static,
+            meta["categories"], m["freq"],
+        )  # fmt: skip
+        names = ["past", "future", "static_cat", "static_real"]
+        raw = self.run(dict(zip(names, s.arrays()[:4], strict=True)), chunk)[0]
+        pred = raw * s.scale[:, None, None]
+        pred = np.clip(pred, 0, None) if m["nonnegative"] else pred
+        return long_forecast(s.index, pred, self.quantiles, pd.Timedelta(m["freq"])), s.skipped
+
+
+def load_bundle(folder: str | Path, threads: int | None = None) -> Bundle:
+    """A checked bundle with its onnxruntime session."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    model_file = next(iter(manifest["files"]))
+    try:
+        session = ort.InferenceSession(
+            str(folder / model_file), session_options(threads), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
+        raise BundleError(f"{folder / model_file}: onnxruntime cannot load it ({exc})") from None
+    return Bundle(folder, manifest, session)
