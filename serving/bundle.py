@@ -8,7 +8,6 @@ shared feature code, runs the session in chunks, and undoes the per-window scali
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -20,23 +19,14 @@ import onnxruntime as ort
 import pandas as pd
 
 from forecasting.errors import InputError
+from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, sha256
 from forecasting.features.spec import FeatureConfig
 
-BUNDLE_FORMAT = 1
-MANIFEST = "manifest.json"
 FORECASTERS = ("lightgbm", "xgboost", "cnn_lstm", "tft")
 
 
 class BundleError(InputError):
     """The bundle cannot be used as it is (corrupt, truncated, mismatched)."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -63,7 +53,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         f = folder / name
         if not f.is_file():
             raise BundleError(f"{folder}: file {name} of the bundle is missing")
-        if _sha256(f) != digest:
+        if sha256(f) != digest:
             raise BundleError(
                 f"{f}: sha256 does not match the manifest; the file is corrupt, truncated or "
                 "from another bundle"

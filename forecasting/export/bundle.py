@@ -14,7 +14,6 @@ The parity check runs before anything is written; the folder appears whole or no
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import shutil
 import tempfile
@@ -25,18 +24,7 @@ import numpy as np
 
 from forecasting import __version__
 from forecasting.errors import InputError
-
-BUNDLE_FORMAT = 1
-MODEL_FILE = "model.onnx"
-MANIFEST = "manifest.json"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, MODEL_FILE, sha256
 
 
 def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str, np.ndarray]:
