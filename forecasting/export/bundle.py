@@ -100,6 +100,7 @@ def export_run(
         manifest["files"] = {MODEL_FILE: sha256(tmp / MODEL_FILE)}
         text = json.dumps(manifest, indent=2, default=str)
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        tmp.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
         if output.exists():
             shutil.rmtree(output)
         tmp.rename(output)
