@@ -21,6 +21,7 @@ import pandas as pd
 from forecasting.errors import InputError
 from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, sha256
 from forecasting.features.spec import FeatureConfig
+from forecasting.models.common import long_forecast, to_target_units
 
 FORECASTERS = ("lightgbm", "xgboost", "cnn_lstm", "tft")
 
@@ -127,16 +128,14 @@ class Bundle:
                 )
             dtype = m["inputs"][0]["dtype"]  # float64 for LightGBM's thresholds
             raw = self.run({"X": w.X.to_numpy(dtype="float32").astype(dtype)}, chunk)[0]
-            pred = np.sort(raw, axis=1) * w.scale[:, None]
+            pred = to_target_units(np.sort(raw, axis=1), w.scale, m["nonnegative"])
             out = w.index.copy()
-            pred = np.clip(pred, 0, None) if m["nonnegative"] else pred
             from forecasting.evaluation.metrics import quantile_column
 
             for i, q in enumerate(self.quantiles):
                 out[quantile_column(q)] = pred[:, i]
             return out, w.skipped
         from forecasting.features.sequences import make_sequences
-        from forecasting.models.common import long_forecast
 
         s = make_sequences(
             frame, origins, self.features, m["horizon"], m["lookback"], meta["norms"], static,
@@ -144,8 +143,7 @@ class Bundle:
         )  # fmt: skip
         names = ["past", "future", "static_cat", "static_real"]
         raw = self.run(dict(zip(names, s.arrays()[:4], strict=True)), chunk)[0]
-        pred = raw * s.scale[:, None, None]
-        pred = np.clip(pred, 0, None) if m["nonnegative"] else pred
+        pred = to_target_units(raw, s.scale, m["nonnegative"])
         return long_forecast(s.index, pred, self.quantiles, pd.Timedelta(m["freq"])), s.skipped
 
 

@@ -49,12 +49,7 @@ def lightgbm_onnx(boosters: list[Any], n_features: int) -> onnx.ModelProto:
                 missing = node.get("missing_type", "None")
                 # NaN goes the default side; with missing_type None LightGBM reads NaN as 0
                 to_left = bool(node["default_left"]) if missing == "NaN" else threshold >= 0.0
-                a["nodes_featureids"].append(int(node["split_feature"]))
-                a["nodes_values"].append(threshold)
-                a["nodes_modes"].append("BRANCH_LEQ")
-                a["nodes_truenodeids"].append(left)
-                a["nodes_falsenodeids"].append(right)
-                a["nodes_missing_value_tracks_true"].append(int(to_left))
+                _split(a, int(node["split_feature"]), threshold, "BRANCH_LEQ", left, right, to_left)
                 stack += [(node["left_child"], left), (node["right_child"], right)]
         tree_offset += len(dump["tree_info"])
     values = a.pop("nodes_values")
@@ -93,10 +88,24 @@ def _empty_attrs() -> dict[str, list[Any]]:
     )}  # fmt: skip
 
 
-def _leaf(a: dict[str, list[Any]], tree: int, node: int, target: int, weight: float) -> None:
-    for k, v in (("featureids", 0), ("values", 0.0), ("modes", "LEAF"), ("truenodeids", 0),
-                 ("falsenodeids", 0), ("missing_value_tracks_true", 0)):  # fmt: skip
+def _split(
+    a: dict[str, list[Any]],
+    feature: int,
+    threshold: float,
+    mode: str,
+    true_id: int,
+    false_id: int,
+    missing_true: bool,
+) -> None:
+    """A branch node: `feature` compared with `threshold` (mode), NaN to the true side or not."""
+    for k, v in (("featureids", feature), ("values", threshold), ("modes", mode),
+                 ("truenodeids", true_id), ("falsenodeids", false_id),
+                 ("missing_value_tracks_true", int(missing_true))):  # fmt: skip
         a[f"nodes_{k}"].append(v)
+
+
+def _leaf(a: dict[str, list[Any]], tree: int, node: int, target: int, weight: float) -> None:
+    _split(a, 0, 0.0, "LEAF", 0, 0, False)
     a["target_treeids"].append(tree)
     a["target_nodeids"].append(node)
     a["target_ids"].append(target)
@@ -110,11 +119,7 @@ def xgboost_onnx(booster: Any, n_features: int, n_targets: int) -> onnx.ModelPro
     if len(base_values) == 1:
         base_values = np.repeat(base_values, n_targets)
     names = booster.feature_names
-    a: dict[str, list[Any]] = {k: [] for k in (
-        "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_modes",
-        "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
-        "target_treeids", "target_nodeids", "target_ids", "target_weights",
-    )}  # fmt: skip
+    a = _empty_attrs()
     for t, root in enumerate(trees):
         stack = [root]
         while stack:
@@ -122,23 +127,13 @@ def xgboost_onnx(booster: Any, n_features: int, n_targets: int) -> onnx.ModelPro
             a["nodes_treeids"].append(t)
             a["nodes_nodeids"].append(node["nodeid"])
             if "leaf" in node:
-                for k, v in (("featureids", 0), ("values", 0.0), ("modes", "LEAF"),
-                             ("truenodeids", 0), ("falsenodeids", 0),
-                             ("missing_value_tracks_true", 0)):  # fmt: skip
-                    a[f"nodes_{k}"].append(v)
-                a["target_treeids"].append(t)
-                a["target_nodeids"].append(node["nodeid"])
-                a["target_ids"].append(t % n_targets)
-                a["target_weights"].append(float(node["leaf"]))
+                _leaf(a, t, node["nodeid"], t % n_targets, float(node["leaf"]))
                 continue
             split = node["split"]
             feature = names.index(split) if names and split in names else int(split.lstrip("f"))
-            a["nodes_featureids"].append(feature)
-            a["nodes_values"].append(float(node["split_condition"]))
-            a["nodes_modes"].append("BRANCH_LT")
-            a["nodes_truenodeids"].append(node["yes"])
-            a["nodes_falsenodeids"].append(node["no"])
-            a["nodes_missing_value_tracks_true"].append(int(node["missing"] == node["yes"]))
+            missing_left = node["missing"] == node["yes"]
+            _split(a, feature, float(node["split_condition"]), "BRANCH_LT", node["yes"],
+                   node["no"], missing_left)  # fmt: skip
             stack.extend(node["children"])
     ensemble = helper.make_node(
         "TreeEnsembleRegressor",

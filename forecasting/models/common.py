@@ -4,12 +4,14 @@ their saved `model.json`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from forecasting.data.schema import SERIES, TIME
+from forecasting.errors import InputError
 from forecasting.evaluation.metrics import quantile_column
 from forecasting.features.spec import FeatureConfig
 
@@ -108,3 +110,36 @@ def long_forecast(
     for i, q in enumerate(quantiles):
         out[quantile_column(q)] = flat[:, i]
     return out
+
+
+def to_target_units(pred: np.ndarray, scale: np.ndarray, nonnegative: bool) -> np.ndarray:
+    """Scaled model outputs (windows first, quantiles last) back to target units: multiplied
+    by each window's scale and clipped at 0 for non-negative targets. Shared with serving."""
+    out = pred * scale.reshape(-1, *([1] * (pred.ndim - 1)))
+    return np.clip(out, 0, None) if nonnegative else out
+
+
+def training_windows(
+    build: Callable[[pd.DatetimeIndex], Any],
+    labelled: Callable[[Any], Any],
+    train_origins: pd.DatetimeIndex,
+    valid_origins: pd.DatetimeIndex | None,
+    lookback: int,
+) -> tuple[Any, Any]:
+    """(training windows, validation windows or None), keeping only labelled windows; a clear
+    error when no training window can be built."""
+    train = labelled(build(train_origins))
+    if len(train) == 0:
+        raise no_training_windows(len(train_origins), lookback)
+    valid = None
+    if valid_origins is not None and len(valid_origins):
+        valid = labelled(build(valid_origins))
+        valid = valid if len(valid) else None
+    return train, valid
+
+
+def no_training_windows(n_origins: int, lookback: int) -> InputError:
+    return InputError(
+        "no training windows: no series has enough history and a known target at the "
+        f"{n_origins} training origins (lookback {lookback} intervals)"
+    )

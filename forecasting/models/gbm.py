@@ -28,7 +28,7 @@ from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.features.windows import Windows, learn_categories, make_windows
-from forecasting.models.common import WindowModel
+from forecasting.models.common import WindowModel, to_target_units, training_windows
 
 
 class GBMForecaster(WindowModel):
@@ -68,16 +68,13 @@ class GBMForecaster(WindowModel):
     ) -> GBMForecaster:
         t0 = time.perf_counter()
         self.categories_ = learn_categories(static, self.features.static)
-        train = _labelled(self.windows(frame, train_origins, static))
-        if len(train) == 0:
-            raise InputError(
-                "no training windows: no series has enough history and a known target at the "
-                f"{len(train_origins)} training origins (lookback {self.lookback} intervals)"
-            )
-        valid = None
-        if valid_origins is not None and len(valid_origins):
-            valid = _labelled(self.windows(frame, valid_origins, static))
-            valid = valid if len(valid) else None
+        train, valid = training_windows(
+            lambda o: self.windows(frame, o, static),
+            _labelled,
+            train_origins,
+            valid_origins,
+            self.lookback,
+        )
         self.feature_names_ = list(train.X.columns)
         t1 = time.perf_counter()
         if self.kind == "lightgbm":
@@ -202,8 +199,7 @@ class GBMForecaster(WindowModel):
     def _predict_windows(self, w: Windows) -> np.ndarray:
         if len(w) == 0:
             return np.zeros((0, len(self.quantiles)))
-        pred = np.sort(self.raw_predict(w.X), axis=1) * w.scale[:, None]
-        return np.clip(pred, 0, None) if self.nonnegative else pred
+        return to_target_units(np.sort(self.raw_predict(w.X), axis=1), w.scale, self.nonnegative)
 
     def forecast(
         self,

@@ -33,7 +33,6 @@ import torch
 from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.data.schema import SERIES, TARGET, TIME
-from forecasting.errors import InputError
 from forecasting.features.sequences import (
     SEQ_CALENDAR,
     Sequences,
@@ -42,6 +41,7 @@ from forecasting.features.sequences import (
 )
 from forecasting.features.spec import FeatureConfig
 from forecasting.features.windows import quiet_nan
+from forecasting.models.common import no_training_windows
 from forecasting.models.deep.estimator import (
     epoch_summary,
     fit_module,
@@ -150,10 +150,7 @@ class AnomalyDetector:
         keep = mask.mean(axis=1) >= 0.5
         x, mask = x[keep], mask[keep]
         if len(x) == 0:
-            raise InputError(
-                f"no training windows: no series has {self.lookback} intervals of history and "
-                f"a known target at the {len(train_origins)} training origins"
-            )
+            raise no_training_windows(len(train_origins), self.lookback)
         val = None
         if valid_origins is not None and len(valid_origins):
             _, vx, vm = self._windows(frame, valid_origins)

@@ -21,7 +21,6 @@ import torch
 from forecasting.config.model import CNNLSTMConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.data.schema import SERIES
-from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.features.sequences import (
     Sequences,
@@ -32,7 +31,12 @@ from forecasting.features.sequences import (
     static_norms,
 )
 from forecasting.features.windows import learn_categories
-from forecasting.models.common import WindowModel, long_forecast
+from forecasting.models.common import (
+    WindowModel,
+    long_forecast,
+    to_target_units,
+    training_windows,
+)
 from forecasting.models.deep.networks import CNNLSTMNet
 
 WEIGHTS = "weights.pt"
@@ -114,16 +118,13 @@ class SequenceForecaster(WindowModel):
 
         t0 = time.perf_counter()
         self._learn_inputs(frame, static)
-        train = _labelled(self.sequences(frame, train_origins, static))
-        if len(train) == 0:
-            raise InputError(
-                "no training windows: no series has enough history and a known target at the "
-                f"{len(train_origins)} training origins (lookback {self.lookback} intervals)"
-            )
-        valid = None
-        if valid_origins is not None and len(valid_origins):
-            valid = _labelled(self.sequences(frame, valid_origins, static))
-            valid = valid if len(valid) else None
+        train, valid = training_windows(
+            lambda o: self.sequences(frame, o, static),
+            _labelled,
+            train_origins,
+            valid_origins,
+            self.lookback,
+        )
         t1 = time.perf_counter()
         tcfg = trainer or TrainerConfig()
         pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, valid is not None)
@@ -177,8 +178,7 @@ class SequenceForecaster(WindowModel):
         return np.concatenate(preds), np.concatenate(attn)
 
     def _predict(self, s: Sequences) -> np.ndarray:
-        pred = self._run(s)[0] * s.scale[:, None, None]
-        return np.clip(pred, 0, None) if self.nonnegative else pred
+        return to_target_units(self._run(s)[0], s.scale, self.nonnegative)
 
     def forecast(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None
