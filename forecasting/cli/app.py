@@ -234,6 +234,79 @@ def export_cmd(
     typer.echo(f"  files {', '.join(manifest['files'])} + manifest.json")
 
 
+@app.command("predict")
+def predict_cmd(
+    bundle: Annotated[Path, typer.Option("--bundle", "-b", help="bundle folder from `export`")],
+    input: Annotated[
+        str,
+        typer.Option(
+            "--input", "-i", help="canonical long data: a parquet file, a folder of parts, or CSV"
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder for the forecast parts")],
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(help="forecast origin, UTC ISO time (repeat it); default: end of the input"),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="series per group (memory grows with this, not the input)")
+    ] = 1000,
+    static: Annotated[
+        str | None, typer.Option(help="static table (series_id + the bundle's static columns)")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="onnxruntime threads (default: all cores)")
+    ] = None,
+    session_batch: Annotated[
+        int | None, typer.Option(min=1, help="rows per onnxruntime call (default: tuned per kind)")
+    ] = None,
+    progress: Annotated[
+        bool | None, typer.Option("--progress/--no-progress", help="default: bar on a terminal")
+    ] = None,
+) -> None:
+    """Forecast every series of INPUT with a bundle on onnxruntime (torch-free), in constant memory.
+
+    Writes part-*.parquet (series_id, origin, timestamp, horizon, one column per quantile),
+    errors.csv (series that could not be forecast, with the reason) and summary.json. A killed
+    job run again with the same arguments resumes where it stopped.
+    """
+    from serving.predict import PredictJob
+
+    origins = [_utc(o, "--origin") for o in origin] if origin else None
+    job = PredictJob(
+        bundle, input, output, origins, batch_size, static, threads, session_batch, progress,
+        echo=typer.echo,
+    )  # fmt: skip
+    s = job.run()
+    if s.get("already_done"):
+        typer.echo(f"{output} is already complete; nothing to do")
+    typer.echo(
+        f"forecast {s['series_forecast']:,} of {s['series']:,} series from "
+        f"{', '.join(s['origins'])} with a {s['kind']} bundle: {s['forecast_rows']:,} rows in "
+        f"{s['parts']} parts ({s['series_per_s']:,.0f} series/s this run)"
+    )
+    if s["forecast_rows_without_future_covariates"]:
+        typer.echo(
+            f"forecast rows whose known-future covariates are missing from the input (filled "
+            f"with the training mean): {s['forecast_rows_without_future_covariates']:,}"
+        )
+    if s["series_with_errors"]:
+        typer.echo(f"series with errors: {s['series_with_errors']:,} (see {output}/errors.csv)")
+    typer.echo(f"wrote {output}")
+
+
+def _utc(text: str, option: str) -> object:
+    import pandas as pd
+
+    from forecasting.errors import InputError
+
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not an ISO 8601 date-time") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 @app.command("anomalies")
 def anomalies_cmd(
     run: Annotated[Path, typer.Option("--run", "-r", help="run folder of an anomaly model")],

@@ -106,7 +106,7 @@ def long_forecast(
         }
     )
     out[SERIES] = out[SERIES].astype("string")
-    flat = pred.reshape(n * horizon, -1)
+    flat = pred.reshape(n * horizon, pred.shape[-1])
     for i, q in enumerate(quantiles):
         out[quantile_column(q)] = flat[:, i]
     return out

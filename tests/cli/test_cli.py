@@ -27,11 +27,23 @@ def test_help_imports_nothing_heavy():
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}
 
 
-def test_serving_and_feature_code_stay_torch_free():
-    loaded = _modules_after(
-        "import serving, serving.bundle, forecasting.features, forecasting.data.prepare, "
-        "forecasting.evaluation.backtest, forecasting.models.common"
+def test_serving_and_feature_code_stay_torch_free(tmp_path):
+    """Import the serving modules, then run a whole `forecasting predict` job on the golden
+    bundle in the same process: neither torch nor lightning may have been loaded."""
+    g = ROOT / "tests" / "fixtures" / "golden_bundle_v1"
+    job = (
+        "from forecasting.cli import main\ntry:\n    main(['predict', '--bundle', "
+        f"'{g / 'bundle'}', '--input', '{g / 'input.parquet'}', '--static', "
+        f"'{g / 'static.parquet'}', '--output', '{tmp_path / 'out'}'])\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code"
     )
+    loaded = _modules_after(
+        "import serving, serving.bundle, serving.predict, serving.stream, forecasting.features, "
+        "forecasting.data.prepare, forecasting.evaluation.backtest, forecasting.models.common\n"
+        + job
+    )
+    assert (tmp_path / "out" / "summary.json").is_file()
+    assert "onnxruntime" in loaded
     assert not {
         m
         for m in loaded

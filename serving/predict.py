@@ -1,0 +1,504 @@
+"""`forecasting predict`: any amount of meter data through a bundle, in constant memory, resumable.
+
+What OUTPUT holds when the job is done:
+
+    forecasts/part-00000.parquet ...  forecasts, long format: series_id, origin, timestamp,
+                            horizon, one column per quantile (read the folder as one table)
+    errors.csv              every series (and origin) that could not be forecast, with the reason
+    summary.json            counts and timings
+    _job/                   plan, ledger and per-group error files (kept: they make a re-run a
+                            no-op and say how the output was made)
+
+The job runs in three passes, each restartable:
+1. scan: count the distinct series (the `series_id` column only) to size the groups, about
+   `batch_size` series each;
+2. partition: stream the input in record batches and write each row to its group's folder
+   (group = a stable hash of `series_id`), so a group holds whole histories however the input
+   is ordered. Written beside and renamed: whole or absent;
+3. forecast: per group, check each series, build features with the shared feature code, run
+   onnxruntime, write the part (temp file, fsync, rename), then append the group to the
+   ledger (fsync). Memory is bounded by one record batch and one group, not by the input.
+
+A job killed at any point and started again with the same arguments skips what is done; a
+group whose part was written but is not yet in the ledger is redone, with the same result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.errors import InputError
+from forecasting.export.format import MANIFEST, sha256
+from serving.bundle import FORECASTERS, Bundle, BundleError, load_bundle
+from serving.stream import (
+    BAD,
+    FILE,
+    ROW,
+    Source,
+    distinct_series,
+    iter_batches,
+    normalise,
+    open_source,
+    stable_group,
+)
+
+JOB, PARTITION, LEDGER, PLAN = "_job", "partition", "ledger.jsonl", "plan.json"
+FORECASTS = "forecasts"
+ERRORS_FILE, SUMMARY = "errors.csv", "summary.json"
+ERROR_COLUMNS = [SERIES, "origin", "reason"]
+
+
+def covariates_needed(manifest: dict[str, Any]) -> list[str]:
+    """Covariate columns the bundle's features read from the input."""
+    f = manifest["model"]["features"]
+    cols = [*f.get("known_future", []), *f.get("observed", [])]
+    names = manifest["model"].get("feature_names", [])
+    if f.get("temperature") and "hdh" in names:
+        cols.append(f["temperature"])
+    return list(dict.fromkeys(cols))
+
+
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    _write_atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, default=str), "utf-8"))
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    _write_atomic(path, lambda p: pq.write_table(table, p))
+
+
+@dataclass
+class PredictJob:
+    """One `forecasting predict` run; see the module doc."""
+
+    bundle_dir: Path
+    input: str
+    output: Path
+    origins: list[pd.Timestamp] | None = None
+    batch_size: int = 1000
+    static: str | None = None
+    threads: int | None = None
+    session_batch: int | None = None
+    progress: bool | None = None
+    echo: Callable[[str], None] = print
+    bundle: Bundle = field(init=False)
+    source: Source = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1 series, got {self.batch_size}")
+        self.bundle = load_bundle(self.bundle_dir, self.threads)
+        if self.bundle.kind not in FORECASTERS:
+            raise BundleError(
+                f"{self.bundle_dir}: a {self.bundle.kind!r} bundle scores anomalies; predict "
+                f"runs forecasters ({', '.join(FORECASTERS)})"
+            )
+        self.step = pd.Timedelta(self.bundle.manifest["freq"])
+        self.source = open_source(self.input, covariates_needed(self.bundle.manifest))
+        self.job = self.output / JOB
+        if self.origins:
+            self.origins = sorted({pd.Timestamp(o) for o in self.origins})
+            off = [o for o in self.origins if (o - self.origins[0]) % self.step]
+            if off:
+                raise InputError(
+                    f"--origin {off[0]} is not on the bundle's {self.step} grid of {self.origins[0]}"
+                )
+
+    # ---- plan and ledger -------------------------------------------------------------------
+
+    def _args(self) -> dict[str, Any]:
+        static = Path(self.static) if self.static else None
+        return {
+            "bundle": sha256(self.bundle_dir / MANIFEST),
+            "input": self.source.fingerprint(),
+            "static": sha256(static) if static and static.is_file() else self.static,
+            "origins": [o.isoformat() for o in self.origins] if self.origins else "end of input",
+            "batch_size": self.batch_size,
+        }
+
+    def _check_plan(self) -> None:
+        path = self.job / PLAN
+        args = self._args()
+        if path.is_file():
+            old = json.loads(path.read_text("utf-8"))
+            changed = [k for k in args if old.get(k) != args[k]]
+            if changed:
+                raise InputError(
+                    f"{self.output} holds a job started with other arguments ({', '.join(changed)} "
+                    "differ); run it again with its own arguments or write to another --output"
+                )
+            return
+        if self.output.exists() and any(self.output.iterdir()):
+            raise InputError(
+                f"{self.output} exists and is not a predict job's folder; choose an empty or "
+                "new --output"
+            )
+        self.job.mkdir(parents=True, exist_ok=True)
+        _write_json(path, args)
+
+    def _ledger(self) -> dict[int, dict[str, Any]]:
+        path = self.job / LEDGER
+        done: dict[int, dict[str, Any]] = {}
+        if path.is_file():
+            for line in path.read_text("utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill: that group is redone
+                    continue
+                if (self.output / FORECASTS / _part_name(entry["group"])).is_file():
+                    done[entry["group"]] = entry
+        return done
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        with (self.job / LEDGER).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    # ---- passes ----------------------------------------------------------------------------
+
+    def _scan(self) -> dict[str, Any]:
+        path = self.job / "scan.json"
+        if path.is_file():
+            return dict(json.loads(path.read_text("utf-8")))
+        n = distinct_series(self.source)
+        scan = {"series": n, "groups": max(1, math.ceil(n / self.batch_size))}
+        _write_json(path, scan)
+        return scan
+
+    def _partition(self, groups: int) -> dict[str, Any]:
+        final = self.job / PARTITION
+        if (final / "_meta.json").is_file():
+            return dict(json.loads((final / "_meta.json").read_text("utf-8")))
+        tmp = self.job / f"{PARTITION}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        rows, bad, last = 0, 0, None
+        for k, (fi, first, batch) in enumerate(iter_batches(self.source, self.source.columns)):
+            df = normalise(batch, fi, first)
+            rows += len(df)
+            bad += int(df[BAD].notna().sum())
+            ok = df.loc[df[BAD].isna() & df[TARGET].notna(), TIME]
+            if len(ok):
+                last = ok.max() if last is None else max(last, ok.max())
+            g = stable_group(df[SERIES], groups)
+            order = np.argsort(g, kind="stable")
+            g_sorted = g[order]
+            cuts = np.flatnonzero(np.diff(g_sorted)) + 1
+            for idx in np.split(order, cuts):
+                if len(idx):
+                    folder = tmp / f"g={g[idx[0]]:05d}"
+                    folder.mkdir(exist_ok=True)
+                    part = df.iloc[idx]
+                    pq.write_table(pa.Table.from_pandas(part, preserve_index=False),
+                                   folder / f"b{k:06d}.parquet")  # fmt: skip
+        meta = {"rows": rows, "bad_rows": bad, "last_reading": last}
+        _write_json(tmp / "_meta.json", meta)
+        tmp.rename(final)
+        return meta
+
+    def _origins(self, meta: dict[str, Any]) -> pd.DatetimeIndex:
+        if self.origins:
+            return pd.DatetimeIndex(self.origins)
+        if meta["last_reading"] is None:
+            raise InputError(f"{self.input}: no usable reading to place the forecast origin after")
+        return pd.DatetimeIndex([pd.Timestamp(meta["last_reading"]) + self.step])
+
+    def run(self) -> dict[str, Any]:
+        """Run (or finish) the job; return its summary."""
+        t0 = time.perf_counter()
+        static = self._static()
+        self.output.mkdir(parents=True, exist_ok=True)
+        self._check_plan()
+        if (self.output / SUMMARY).is_file():
+            summary = dict(json.loads((self.output / SUMMARY).read_text("utf-8")))
+            summary["already_done"] = True
+            return summary
+        scan = self._scan()
+        meta = self._partition(scan["groups"])
+        origins = self._origins(meta)
+        done = self._ledger()
+        todo = [g for g in range(scan["groups"]) if g not in done]
+        (self.job / "errors").mkdir(exist_ok=True)
+        (self.output / FORECASTS).mkdir(exist_ok=True)
+        if done:
+            self.echo(f"resuming: {len(done)} of {scan['groups']} groups already done")
+        with _Progress(scan["series"], self.progress, self.echo) as bar:
+            bar.advance(sum(e["series"] for e in done.values()), 0)
+            for g in todo:
+                t = time.perf_counter()
+                frame = self._read_group(g)
+                forecasts, errors = self.forecast_group(frame, origins, static)
+                unknown = self._future_gaps(frame, forecasts)
+                _write_parquet(self.job / "errors" / f"g={g:05d}.parquet", errors)
+                _write_parquet(self.output / FORECASTS / _part_name(g), forecasts)
+                n = int(frame[SERIES].nunique())
+                entry = {
+                    "group": g,
+                    "series": n,
+                    "rows_in": len(frame),
+                    "rows_out": len(forecasts),
+                    "forecast_series": int(forecasts[SERIES].nunique()),
+                    "error_series": int(errors[SERIES].nunique()),
+                    "rows_without_future_covariates": unknown,
+                    "seconds": round(time.perf_counter() - t, 3),
+                }
+                self._record(entry)
+                done[g] = entry
+                bar.advance(n, len(frame))
+        return self._finish(scan, meta, origins, done, time.perf_counter() - t0)
+
+    def _finish(
+        self,
+        scan: dict[str, Any],
+        meta: dict[str, Any],
+        origins: pd.DatetimeIndex,
+        done: dict[int, dict[str, Any]],
+        seconds: float,
+    ) -> dict[str, Any]:
+        errs = [pd.read_parquet(self.job / "errors" / f"g={g:05d}.parquet") for g in sorted(done)]
+        errors = pd.concat(errs, ignore_index=True) if errs else _no_errors()
+        errors = errors.sort_values([SERIES, "origin"], na_position="first", kind="stable")
+        _write_atomic(self.output / ERRORS_FILE, lambda p: errors.to_csv(p, index=False))
+        rows_out = sum(e["rows_out"] for e in done.values())
+        summary = {
+            "bundle": str(self.bundle_dir),
+            "kind": self.bundle.kind,
+            "input": self.input,
+            "origins": [o.isoformat() for o in origins],
+            "series": scan["series"],
+            "groups": scan["groups"],
+            "rows_read": meta["rows"],
+            "rows_unreadable": meta["bad_rows"],
+            "series_forecast": sum(e["forecast_series"] for e in done.values()),
+            "series_with_errors": int(errors[SERIES].nunique()),
+            "forecast_rows": rows_out,
+            "forecast_rows_without_future_covariates": sum(
+                e["rows_without_future_covariates"] for e in done.values()
+            ),
+            "parts": len(done),
+            "seconds_this_run": round(seconds, 2),
+            "seconds_forecasting": round(sum(e["seconds"] for e in done.values()), 2),
+        }
+        summary["series_per_s"] = round(summary["series"] / max(seconds, 1e-9), 1)
+        _write_json(self.output / SUMMARY, summary)
+        shutil.rmtree(self.job / PARTITION, ignore_errors=True)
+        return summary
+
+    # ---- one group -------------------------------------------------------------------------
+
+    def _read_group(self, g: int) -> pd.DataFrame:
+        folder = self.job / PARTITION / f"g={g:05d}"
+        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        if not files:
+            return _empty_rows(self.source.columns)
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+    def _static(self) -> pd.DataFrame | None:
+        """The bundle's static columns per series; a series absent from it gets 'unknown'."""
+        needed = self.bundle.features.static
+        if not needed:
+            return None
+        if not self.static:
+            raise InputError(
+                f"the bundle uses static columns {needed}; give them with --static "
+                f"(a table with {SERIES} and those columns)"
+            )
+        from forecasting.data.readers import read_table
+
+        table = read_table(self.static, [SERIES, *needed], what="static table")
+        table[SERIES] = table[SERIES].astype("string").str.strip()
+        return table[[SERIES, *needed]].drop_duplicates(SERIES, keep="last")
+
+    def forecast_group(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(forecasts, errors) for the series in `frame`; one bad series never stops the rest."""
+        good, errors = self._check_series(frame, origins)
+        try:
+            forecasts, skipped = self._forecast(good, origins, static)
+        except Exception:  # isolate the series that breaks the group, keep the others
+            parts, skips = [], []
+            for sid, one in good.groupby(SERIES, sort=True, observed=True):
+                try:
+                    f, s = self._forecast(one, origins, static)
+                    parts.append(f)
+                    skips.append(s)
+                except Exception as exc:
+                    skips.append(_errors([str(sid)], [pd.NaT], [f"{type(exc).__name__}: {exc}"]))
+            forecasts = pd.concat(parts, ignore_index=True) if parts else self._forecast(
+                good.iloc[:0], origins, static)[0]  # fmt: skip
+            skipped = pd.concat(skips, ignore_index=True) if skips else _no_errors()
+        errors = pd.concat([errors, _errors_frame(skipped)], ignore_index=True)
+        # pairs with no forecast and no reason yet: no readings anywhere near the origin
+        have = pd.MultiIndex.from_frame(forecasts[[SERIES, "origin"]].drop_duplicates())
+        told = pd.MultiIndex.from_frame(errors[[SERIES, "origin"]].dropna())
+        ids = good[SERIES].unique()
+        want = pd.MultiIndex.from_product([pd.Index(ids, dtype="string"), origins])
+        lost = want.difference(have).difference(told)
+        lost = lost[~lost.get_level_values(0).isin(errors.loc[errors["origin"].isna(), SERIES])]
+        if len(lost):
+            lb = self.bundle.manifest["lookback"]
+            errors = pd.concat(
+                [errors, _errors(lost.get_level_values(0), lost.get_level_values(1),
+                                 [f"no readings in the {lb} intervals before the origin"] * len(lost))],
+                ignore_index=True,
+            )  # fmt: skip
+        forecasts = forecasts.sort_values([SERIES, "origin", "horizon"], kind="stable")
+        return forecasts.reset_index(drop=True), errors.reset_index(drop=True)
+
+    def _future_gaps(self, frame: pd.DataFrame, forecasts: pd.DataFrame) -> int:
+        """Forecast rows whose known-future covariates (weather forecasts...) the input lacks;
+        the features fill those with the training mean, so the user should know."""
+        observed = self.bundle.features.observed
+        future = [c for c in covariates_needed(self.bundle.manifest) if c not in observed]
+        if not future or forecasts.empty:
+            return 0
+        rows = frame.loc[frame[BAD].isna(), [SERIES, TIME, *future]]
+        rows = rows.drop_duplicates([SERIES, TIME])
+        m = forecasts[[SERIES, TIME]].merge(rows, on=[SERIES, TIME], how="left")
+        return int(m[future].isna().any(axis=1).sum())
+
+    def _forecast(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        canonical = frame.drop(columns=[FILE, ROW, BAD])
+        if static is not None:
+            static = static[static[SERIES].isin(frame[SERIES].unique())]
+        chunk = self.session_batch or default_session_batch(self.bundle.kind)
+        return self.bundle.forecast(canonical, origins, static, chunk)
+
+    def _check_series(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(rows of usable series, series-level errors naming the file and row)."""
+        files = self.source.files
+        reasons: dict[str, str] = {}
+
+        def note(rows: pd.DataFrame, text: Callable[[pd.Series], str]) -> None:
+            for sid, r in rows.groupby(SERIES, sort=True, observed=True):
+                if sid not in reasons:
+                    first = r.iloc[0]
+                    where = f"{files[int(first[FILE])].name} row {int(first[ROW])}"
+                    more = f" (and {len(r) - 1} more rows)" if len(r) > 1 else ""
+                    reasons[str(sid)] = f"{where}: {text(first)}{more}"
+
+        note(frame[frame[BAD].notna()], lambda r: str(r[BAD]))
+        ok = frame[frame[BAD].isna()]
+        dup = ok[ok.duplicated([SERIES, TIME], keep=False)]
+        note(dup, lambda r: f"timestamp {r[TIME]} appears more than once")
+        off = ok[((ok[TIME] - origins[0]) % self.step) != pd.Timedelta(0)]
+        note(off, lambda r: f"timestamp {r[TIME]} is not on the bundle's {self.step} grid")
+        bad_ids = pd.Index(sorted(reasons), dtype="string")
+        good = frame[~frame[SERIES].isin(bad_ids)]
+        errors = _errors(list(reasons), [pd.NaT] * len(reasons), list(reasons.values()))
+        return good, errors
+
+
+def default_session_batch(kind: str) -> int:
+    """Rows per onnxruntime call: mid-size batches are fastest on CPU (see
+    benchmarks/onnx_throughput.py); tree rows are cheap, so those take more."""
+    return 4096 if kind in ("lightgbm", "xgboost") else 64
+
+
+def _part_name(g: int) -> str:
+    return f"part-{g:05d}.parquet"
+
+
+def _errors(ids: Any, origins: Any, reasons: Any) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            SERIES: pd.array(list(ids), dtype="string"),
+            "origin": pd.DatetimeIndex(list(origins), tz="UTC"),
+            "reason": pd.array(list(reasons), dtype="string"),
+        }
+    )
+
+
+def _no_errors() -> pd.DataFrame:
+    return _errors([], [], [])
+
+
+def _errors_frame(skipped: pd.DataFrame) -> pd.DataFrame:
+    return _errors(skipped[SERIES].astype(str), skipped["origin"], skipped["reason"].astype(str))
+
+
+def _empty_rows(columns: list[str]) -> pd.DataFrame:
+    out = pd.DataFrame({SERIES: pd.array([], dtype="string")})
+    out[TIME] = pd.DatetimeIndex([], tz="UTC")
+    for c in columns[2:]:
+        out[c] = np.zeros(0, dtype="float64")
+    out[FILE], out[ROW] = np.zeros(0, dtype="int32"), np.zeros(0, dtype="int64")
+    out[BAD] = pd.array([], dtype="string")
+    return out
+
+
+class _Progress:
+    """Series and rows per second: a live bar on a terminal, a line every 10 s otherwise."""
+
+    def __init__(self, total: int, enabled: bool | None, echo: Callable[[str], None]) -> None:
+        self.total, self.echo = total, echo
+        self.tty = sys.stderr.isatty() if enabled is None else enabled
+        self.quiet = enabled is False
+        self.series = self.rows = 0
+        self.t0 = self.last = time.perf_counter()
+        self.bar: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.tty and not self.quiet:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("forecasting"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("series  {task.fields[rate]}"), TimeRemainingColumn(),
+                transient=True,
+            )  # fmt: skip
+            self.bar.start()
+            self.task = self.bar.add_task("", total=self.total, rate="")
+        return self
+
+    def advance(self, series: int, rows: int) -> None:
+        self.series += series
+        self.rows += rows
+        now = time.perf_counter()
+        dt = max(now - self.t0, 1e-9)
+        rate = f"{self.series / dt:,.0f} series/s, {self.rows / dt:,.0f} rows/s"
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.series, rate=rate)
+        elif not self.quiet and now - self.last > 10:
+            self.echo(f"  {self.series:,}/{self.total:,} series ({rate})")
+            self.last = now
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,161 @@
+"""Read an input of any size in record batches: a parquet file, a folder of parquet parts, or CSV.
+
+Rows come out normalised to the canonical columns (`series_id` string, `timestamp` UTC,
+`target` and covariates float64) with their provenance (`_file` index, `_row` 1-based row in
+that file) and `_bad`: why a row cannot be used (a timestamp or number that does not parse),
+or null. Nothing is dropped here: a bad row stays, so its series can be reported with the
+reason. Torch-free: pyarrow, numpy and pandas only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from forecasting.data.readers import detect_format, file_columns, resolve_inputs
+from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.errors import InputError
+
+BATCH_ROWS = 262_144
+CSV_BLOCK = 16 << 20
+FILE, ROW, BAD = "_file", "_row", "_bad"
+MISSING_TEXT = {"", "nan", "NaN", "NA", "null", "NULL", "None"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """The files of an input, their formats, and the columns to read from each."""
+
+    files: list[Path]
+    kinds: list[str]
+    columns: list[str]
+
+    def fingerprint(self) -> list[dict[str, object]]:
+        return [
+            {"path": str(f.resolve()), "size": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns}
+            for f in self.files
+        ]
+
+
+def open_source(path: str | Path, covariates: list[str]) -> Source:
+    """Check every file of `path` is readable and has the columns; no rows are read."""
+    files = resolve_inputs(path, "input")
+    columns = [SERIES, TIME, TARGET, *covariates]
+    kinds = []
+    for f in files:
+        if f.stat().st_size == 0:
+            raise InputError(f"{f}: file is empty (0 bytes)")
+        kinds.append(detect_format(f))
+        present = file_columns(f)
+        missing = [c for c in columns if c not in present]
+        if missing:
+            what = "the bundle's covariate" if set(missing) - {SERIES, TIME, TARGET} else "column"
+            raise InputError(
+                f"{f}: missing {what}(s) {missing}; the file has {present}. Forecast input is "
+                f"the canonical long format: {SERIES}, {TIME} (UTC), {TARGET}, then covariates"
+            )
+    return Source(files, kinds, columns)
+
+
+def iter_batches(source: Source, columns: list[str]) -> Iterator[tuple[int, int, pa.RecordBatch]]:
+    """(file index, 1-based row of the batch's first row, batch) over every file in order."""
+    for i, (f, kind) in enumerate(zip(source.files, source.kinds, strict=True)):
+        row = 1
+        try:
+            if kind == "parquet":
+                batches: Iterator[pa.RecordBatch] = pq.ParquetFile(f).iter_batches(
+                    batch_size=BATCH_ROWS, columns=columns
+                )
+            else:
+                batches = pacsv.open_csv(
+                    f,
+                    read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
+                    convert_options=pacsv.ConvertOptions(
+                        include_columns=columns,
+                        column_types=dict.fromkeys(columns, pa.string()),
+                        strings_can_be_null=False,
+                        quoted_strings_can_be_null=False,
+                    ),
+                )
+            for batch in batches:
+                yield i, row, batch
+                row += batch.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(
+                f"{f}: cannot be read past row {row - 1} ({str(exc).splitlines()[0]})"
+            ) from None
+
+
+def distinct_series(source: Source) -> int:
+    """Number of distinct series ids in the input (reads the `series_id` column only)."""
+    seen: set[str] = set()
+    for _, _, batch in iter_batches(source, [SERIES]):
+        ids = batch.column(0)
+        if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
+            ids = ids.cast(pa.string())
+        seen.update(x for x in ids.unique().to_pylist() if x is not None)
+    return len(seen)
+
+
+def _timestamps(col: pa.Array, bad: np.ndarray, why: np.ndarray) -> pd.Series:
+    if pa.types.is_timestamp(col.type):
+        ts = col.to_pandas()
+        ts = ts.dt.tz_convert("UTC") if ts.dt.tz is not None else ts.dt.tz_localize("UTC")
+    else:
+        text = col.cast(pa.string()).to_pandas()
+        ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        wrong = ts.isna().to_numpy()
+        for j in np.flatnonzero(wrong & ~bad):
+            why[j] = f"timestamp {text.iloc[j]!r} is not an ISO 8601 date-time"
+        bad |= wrong
+    return ts.astype("datetime64[ns, UTC]")
+
+
+def _numbers(col: pa.Array, name: str, bad: np.ndarray, why: np.ndarray) -> np.ndarray:
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        v = col.to_numpy(zero_copy_only=False).astype("float64")
+        text = None
+    else:
+        text = col.cast(pa.string()).to_pandas()
+        v = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype="float64")
+    wrong = np.isinf(v)
+    if text is not None:
+        wrong |= np.isnan(v) & ~text.str.strip().isin(MISSING_TEXT).to_numpy()
+    for j in np.flatnonzero(wrong & ~bad):
+        shown = text.iloc[j] if text is not None else v[j]
+        why[j] = f"{name} {shown!r} is not a finite number"
+    bad |= wrong
+    return v
+
+
+def normalise(batch: pa.RecordBatch, file_index: int, first_row: int) -> pd.DataFrame:
+    """Canonical columns, provenance and `_bad` (reason or null) for one record batch."""
+    n = batch.num_rows
+    bad = np.zeros(n, dtype=bool)
+    why = np.full(n, None, dtype=object)
+    ids = batch.column(SERIES).cast(pa.string()).to_pandas().str.strip()
+    empty = (ids.isna() | (ids == "")).to_numpy()
+    why[empty] = "series_id is empty"
+    bad |= empty
+    out = pd.DataFrame({SERIES: ids.fillna("").astype("string")})
+    out[TIME] = _timestamps(batch.column(TIME), bad, why).to_numpy()
+    for name in batch.schema.names:
+        if name not in (SERIES, TIME):
+            out[name] = _numbers(batch.column(name), name, bad, why)
+    out[FILE] = np.int32(file_index)
+    out[ROW] = np.arange(first_row, first_row + n, dtype="int64")
+    out[BAD] = pd.array(why, dtype="string")
+    return out
+
+
+def stable_group(ids: pd.Series, groups: int) -> np.ndarray:
+    """Group of each series id: a hash that is the same in every process and run."""
+    h = pd.util.hash_array(ids.to_numpy(dtype=object), categorize=True)
+    return (h % np.uint64(groups)).astype("int64")
