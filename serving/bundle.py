@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,45 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     return opts
 
 
+class Runner:
+    """onnxruntime sessions of one graph, run in chunks of rows.
+
+    A call that fits in one chunk runs on a session using every core (lowest latency). A bigger
+    call is split into chunks run side by side by `workers` threads, each on a single-threaded
+    session: the deep graphs are chains of small operators that split poorly across threads,
+    so chunk-level parallelism goes further (benchmarks/onnx_throughput.py measures it)."""
+
+    def __init__(self, model: str | bytes, threads: int | None = None) -> None:
+        self.workers = threads or (os.cpu_count() or 1)
+        cpu = ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(model, session_options(self.workers), providers=cpu)
+        self.single = (
+            ort.InferenceSession(model, session_options(1), providers=cpu)
+            if self.workers > 1
+            else self.session
+        )
+        self._pool: ThreadPoolExecutor | None = None
+
+    def run(self, inputs: dict[str, np.ndarray], chunk: int = 1024) -> list[np.ndarray]:
+        """Outputs for `inputs` (rows first), computed in chunks of `chunk` rows."""
+        n = len(next(iter(inputs.values())))
+        if n <= chunk:
+            return list(self.session.run(None, inputs))
+        feeds = [{k: v[i : i + chunk] for k, v in inputs.items()} for i in range(0, n, chunk)]
+        if self.workers > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ort")
+            parts = list(self._pool.map(lambda f: self.single.run(None, f), feeds))
+        else:
+            parts = [self.session.run(None, f) for f in feeds]
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+
+
 @dataclass
 class Bundle:
     folder: Path
     manifest: dict[str, Any]
-    session: ort.InferenceSession
+    runner: Runner
 
     @property
     def kind(self) -> str:
@@ -90,17 +125,12 @@ class Bundle:
         return FeatureConfig(**self.manifest["model"]["features"])
 
     def run(self, inputs: dict[str, np.ndarray], chunk: int = 1024) -> list[np.ndarray]:
-        """Run the session over inputs in chunks of `chunk` rows; outputs concatenated."""
-        n = len(next(iter(inputs.values())))
-        parts: list[list[np.ndarray]] = []
-        for start in range(0, n, chunk):
-            feed = {k: v[start : start + chunk] for k, v in inputs.items()}
-            parts.append(self.session.run(None, feed))
-        if not parts:
+        """Graph outputs for `inputs`, run in chunks of `chunk` rows."""
+        if not len(next(iter(inputs.values()))):
             return [
                 np.zeros((0, *s["shape"][1:]), dtype="float32") for s in self.manifest["outputs"]
             ]
-        return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+        return self.runner.run(inputs, chunk)
 
     def forecast(
         self,
@@ -153,9 +183,7 @@ def load_bundle(folder: str | Path, threads: int | None = None) -> Bundle:
     manifest = read_manifest(folder)
     model_file = next(iter(manifest["files"]))
     try:
-        session = ort.InferenceSession(
-            str(folder / model_file), session_options(threads), providers=["CPUExecutionProvider"]
-        )
+        runner = Runner(str(folder / model_file), threads)
     except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
         raise BundleError(f"{folder / model_file}: onnxruntime cannot load it ({exc})") from None
-    return Bundle(folder, manifest, session)
+    return Bundle(folder, manifest, runner)

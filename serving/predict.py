@@ -420,9 +420,9 @@ class PredictJob:
 
 
 def default_session_batch(kind: str) -> int:
-    """Rows per onnxruntime call: mid-size batches are fastest on CPU (see
-    benchmarks/onnx_throughput.py); tree rows are cheap, so those take more."""
-    return 4096 if kind in ("lightgbm", "xgboost") else 64
+    """Rows per onnxruntime call, measured best on CPU by benchmarks/onnx_throughput.py: the
+    deep forecasters' chunks run side by side on single-threaded sessions (see `Runner`)."""
+    return {"lightgbm": 4096, "xgboost": 4096, "lstm_autoencoder": 512}.get(kind, 16)
 
 
 def _part_name(g: int) -> str:
