@@ -164,13 +164,12 @@ def bench_kind(kind: str, frame: Any, static: Any, batches: list[int], quantize:
 
 
 def _quantized(onnx_bytes: bytes) -> bytes:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from serving.bundle import quantized
 
     with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "m.onnx", Path(tmp) / "q.onnx"
+        src = Path(tmp) / "m.onnx"
         src.write_bytes(onnx_bytes)
-        quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
-        return dst.read_bytes()
+        return quantized(src)
 
 
 def _markdown(results: dict, batches: list[int], took: float, quantize: bool) -> str:

@@ -177,13 +177,32 @@ class Bundle:
         return long_forecast(s.index, pred, self.quantiles, pd.Timedelta(m["freq"])), s.skipped
 
 
-def load_bundle(folder: str | Path, threads: int | None = None) -> Bundle:
-    """A checked bundle with its onnxruntime session."""
+def load_bundle(folder: str | Path, threads: int | None = None, int8: bool = False) -> Bundle:
+    """A checked bundle with its onnxruntime sessions. `int8` runs a dynamically quantised
+    copy of a deep graph (int8 weights): faster for some graphs, at an accuracy cost that
+    benchmarks/onnx_throughput.py --quantize reports per model."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     model_file = next(iter(manifest["files"]))
+    model: str | bytes = str(folder / model_file)
+    if int8:
+        if manifest["kind"] in ("lightgbm", "xgboost"):
+            raise BundleError(f"{folder}: int8 quantisation applies to deep graphs, not trees")
+        model = quantized(folder / model_file)
     try:
-        runner = Runner(str(folder / model_file), threads)
+        runner = Runner(model, threads)
     except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
         raise BundleError(f"{folder / model_file}: onnxruntime cannot load it ({exc})") from None
     return Bundle(folder, manifest, runner)
+
+
+def quantized(path: Path) -> bytes:
+    """The graph at `path` with int8 weights for MatMul/LSTM (onnxruntime dynamic quantisation)."""
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "int8.onnx"
+        quantize_dynamic(path, out, weight_type=QuantType.QInt8)
+        return out.read_bytes()

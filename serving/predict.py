@@ -103,6 +103,7 @@ class PredictJob:
     threads: int | None = None
     session_batch: int | None = None
     progress: bool | None = None
+    int8: bool = False
     echo: Callable[[str], None] = print
     bundle: Bundle = field(init=False)
     source: Source = field(init=False)
@@ -110,7 +111,7 @@ class PredictJob:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise InputError(f"--batch-size must be at least 1 series, got {self.batch_size}")
-        self.bundle = load_bundle(self.bundle_dir, self.threads)
+        self.bundle = load_bundle(self.bundle_dir, self.threads, self.int8)
         if self.bundle.kind not in FORECASTERS:
             raise BundleError(
                 f"{self.bundle_dir}: a {self.bundle.kind!r} bundle scores anomalies; predict "
@@ -137,6 +138,7 @@ class PredictJob:
             "static": sha256(static) if static and static.is_file() else self.static,
             "origins": [o.isoformat() for o in self.origins] if self.origins else "end of input",
             "batch_size": self.batch_size,
+            "int8": self.int8,
         }
 
     def _check_plan(self) -> None:

@@ -263,6 +263,10 @@ def predict_cmd(
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="default: bar on a terminal")
     ] = None,
+    int8: Annotated[
+        bool,
+        typer.Option(help="deep bundles: int8 dynamic quantisation (see onnx_throughput for cost)"),
+    ] = False,
 ) -> None:
     """Forecast every series of INPUT with a bundle on onnxruntime (torch-free), in constant memory.
 
@@ -275,7 +279,7 @@ def predict_cmd(
     origins = [_utc(o, "--origin") for o in origin] if origin else None
     job = PredictJob(
         bundle, input, output, origins, batch_size, static, threads, session_batch, progress,
-        echo=typer.echo,
+        int8, echo=typer.echo,
     )  # fmt: skip
     s = job.run()
     if s.get("already_done"):

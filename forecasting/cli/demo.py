@@ -158,6 +158,43 @@ def _anomalies(model: Any, prepared: Any, faults: Any, output: Path) -> None:
         typer.echo(f"    meter faults of the generator caught (events with a flag): {text}")
 
 
+def _serve(output: Path, paths: dict[str, Path]) -> None:
+    """Export the LightGBM and CNN-LSTM runs, then forecast every household from the end of
+    the data with `forecasting predict`'s job (torch-free, streamed, resumable)."""
+    import pandas as pd
+
+    from forecasting.export.bundle import export_run
+    from serving.predict import PredictJob
+
+    for kind in ("lightgbm", "cnn_lstm"):
+        t = time.perf_counter()
+        m = export_run(output / f"run_{kind}", output / f"bundle_{kind}")
+        real = m["parity"]["real"]
+        typer.echo(
+            f"    {kind:<9} -> {output / f'bundle_{kind}'}: parity on {real['rows']:,} real windows, "
+            f"max abs diff {real['max_abs_diff']:.1e} ({time.perf_counter() - t:.1f} s)"
+        )
+    out = output / "predictions"
+    job = PredictJob(
+        output / "bundle_cnn_lstm", str(paths["frame"]), out, static=str(paths["static"]),
+        batch_size=20, progress=False, echo=lambda _: None,
+    )  # fmt: skip
+    s = job.run()
+    typer.echo(
+        f"    forecasting predict --bundle {output / 'bundle_cnn_lstm'} --input {paths['frame']} "
+        f"--static {paths['static']} --output {out} --batch-size 20"
+    )
+    typer.echo(
+        f"    {s['series_forecast']} of {s['series']} households from {s['origins'][0]}: "
+        f"{s['forecast_rows']:,} rows in {s['parts']} parts, {s['seconds_this_run']:.1f} s; "
+        f"series with errors: {s['series_with_errors']}"
+    )
+    f = pd.read_parquet(out / "forecasts")
+    first = f[f["series_id"] == f["series_id"].min()].head(4)
+    table = first.drop(columns=["origin"]).to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    typer.echo("    " + table.replace("\n", "\n    "))
+
+
 def run_demo(config_path: Path, output: Path) -> None:
     import numpy as np
     import pandas as pd
@@ -272,7 +309,10 @@ def run_demo(config_path: Path, output: Path) -> None:
     _step(7, "score every hour of every household with the LSTM autoencoder and flag anomalies")
     _anomalies(models["autoencoder"], prepared, faults, output)
 
-    _step(8, "plot")
+    _step(8, "export to ONNX bundles (parity checked) and batch-forecast on onnxruntime")
+    _serve(output, paths)
+
+    _step(9, "plot")
     series = cfg.plot_series or str(prepared.frame.groupby("series_id")["target"].mean().idxmax())
     last = fc[fc["origin"] >= fc["origin"].max() - pd.Timedelta(days=6)]
     png = plot_forecast(

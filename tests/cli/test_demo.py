@@ -23,7 +23,7 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     out = tmp_path / "demo"
     r = cli("demo", "--config", cfg, "--output", out)
     assert r.code == 0, r.err
-    for step in range(1, 9):
+    for step in range(1, 10):
         assert f"[{step}]" in r.out
     for name in ("forecast.png", "attention.png", "anomalies.parquet", "explain/report.html"):
         assert (out / name).exists(), name
@@ -33,3 +33,9 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     assert {"seasonal_naive", "lightgbm", "cnn_lstm"} <= set(metrics)
     flags = pd.read_parquet(out / "anomalies.parquet")
     assert flags["series_id"].nunique() == 8 and flags["flag"].any()
+    for kind in ("lightgbm", "cnn_lstm"):
+        manifest = json.loads((out / f"bundle_{kind}" / "manifest.json").read_text())
+        assert manifest["parity"]["real"]["outside_tolerance"] == 0
+    served = pd.read_parquet(out / "predictions" / "forecasts")
+    assert served["series_id"].nunique() == 8 and (served["p10"] <= served["p90"]).all()
+    assert served["origin"].nunique() == 1 and len(served) == 8 * 24

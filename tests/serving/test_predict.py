@@ -237,3 +237,15 @@ def test_deep_bundle_predicts_like_the_golden_record(cli, tmp_path):
     expected = expected.sort_values(["series_id", "origin", "horizon"]).reset_index(drop=True)
     got = _read(out)
     pd.testing.assert_frame_equal(got, expected.astype(got.dtypes.to_dict()), rtol=1e-5, atol=1e-6)
+
+
+def test_int8_option_runs_a_quantised_graph_close_to_float(cli, job, tmp_path):
+    args = ("--static", GOLDEN / "static.parquet", "--origin", "2023-11-29")
+    _run(cli, GOLDEN / "bundle", GOLDEN / "input.parquet", tmp_path / "f32", *args)
+    _run(cli, GOLDEN / "bundle", GOLDEN / "input.parquet", tmp_path / "i8", *args, "--int8")
+    a, b = _read(tmp_path / "f32"), _read(tmp_path / "i8")
+    change = (a["p50"] - b["p50"]).abs().mean() / a["p50"].abs().mean()
+    assert len(a) == len(b) == 72 and 0 < change < 0.05
+    r = cli("predict", "--bundle", job["bundle"], "--input", job["root"] / "input.parquet",
+            "--output", tmp_path / "t", "--int8", "--static", job["root"] / "static.parquet")  # fmt: skip
+    assert r.code == 2 and "applies to deep graphs, not trees" in r.err
