@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ONE_SESSION_CHUNK = 64  # the chunk that served best before chunks ran side by side
 KINDS = ["lightgbm", "xgboost", "cnn_lstm", "tft", "lstm_autoencoder"]
 CONFIGS = {
     "lightgbm": "lightgbm.yaml",
@@ -126,6 +127,9 @@ def bench_kind(kind: str, frame: Any, static: Any, batches: list[int], quantize:
     fit_s = time.perf_counter() - t
     exported = export_model(model)
     runners = {"onnx": Runner(exported.onnx)}
+    if kind not in ("lightgbm", "xgboost"):  # before the side-by-side chunks: one session
+        runners["one_session"] = Runner(exported.onnx)
+        runners["one_session"].workers = 1  # chunks in turn on the all-cores session
     if quantize and kind not in ("lightgbm", "xgboost"):
         runners["int8"] = Runner(_quantized(exported.onnx))
     real = real_inputs(model, frame, static, days=30)
@@ -140,13 +144,15 @@ def bench_kind(kind: str, frame: Any, static: Any, batches: list[int], quantize:
         row: dict[str, Any] = {"native_per_s": round(native, 1)}
         for name, runner in runners.items():
 
-            def run(runner=runner, feed=feed) -> list[np.ndarray]:
-                return runner.run(feed, chunk)
+            def run(runner=runner, feed=feed, name=name) -> list[np.ndarray]:
+                return runner.run(feed, ONE_SESSION_CHUNK if name == "one_session" else chunk)
 
             rate = _best_rate(run, b)
             got = run()[0]
             diff = np.abs(got.astype("float64") - ref.astype("float64"))
-            if name == "onnx":
+            if name == "one_session":
+                row["one_session_per_s"] = round(rate, 1)
+            elif name == "onnx":
                 row.update(onnx_per_s=round(rate, 1), ratio=round(rate / native, 2),
                            max_abs_diff=float(diff.max()))  # fmt: skip
             else:
@@ -182,15 +188,19 @@ def _markdown(results: dict, batches: list[int], took: float, quantize: bool) ->
         f"{took:.0f} s in all. Native = torch eager (deep) or the booster's predict (trees); "
         "onnxruntime = the serving session, chunked as `forecasting predict` runs it.",
         "",
-        "| model | batch | native /s | onnxruntime /s | ratio | max abs diff |"
+        "`one session` = chunks of 64 in turn on one all-cores session (the serving path before "
+        "chunks ran side by side on single-threaded sessions).",
+        "",
+        "| model | batch | native /s | onnxruntime /s | ratio | max abs diff | one session /s |"
         + (" int8 /s | int8 ratio | int8 mean change |" if quantize else ""),
-        "|---|---|---|---|---|---|" + ("---|---|---|" if quantize else ""),
+        "|---|---|---|---|---|---|---|" + ("---|---|---|" if quantize else ""),
     ]
     for kind, rows in results.items():
         for b in batches:
             r = rows[str(b)]
+            one = f"{r['one_session_per_s']:,.0f}" if "one_session_per_s" in r else ""
             line = (f"| {kind} | {b} | {r['native_per_s']:,.0f} | {r['onnx_per_s']:,.0f} | "
-                    f"{r['ratio']:.2f} | {r['max_abs_diff']:.1e} |")  # fmt: skip
+                    f"{r['ratio']:.2f} | {r['max_abs_diff']:.1e} | {one} |")  # fmt: skip
             if quantize:
                 line += (f" {r['int8_per_s']:,.0f} | {r['int8_ratio']:.2f} | "
                          f"{r['int8_mean_abs_change_rel']:.2%} |" if "int8_per_s" in r else " | | |")  # fmt: skip
