@@ -171,7 +171,7 @@ def _serve(output: Path, paths: dict[str, Path]) -> None:
         m = export_run(output / f"run_{kind}", output / f"bundle_{kind}")
         real = m["parity"]["real"]
         typer.echo(
-            f"    {kind:<9} -> {output / f'bundle_{kind}'}: parity on {real['rows']:,} real windows, "
+            f"    {kind:<9} -> {output / f'bundle_{kind}'}: parity on {real['rows']:,} real input rows, "
             f"max abs diff {real['max_abs_diff']:.1e} ({time.perf_counter() - t:.1f} s)"
         )
     out = output / "predictions"
@@ -189,6 +189,11 @@ def _serve(output: Path, paths: dict[str, Path]) -> None:
         f"{s['forecast_rows']:,} rows in {s['parts']} parts, {s['seconds_this_run']:.1f} s; "
         f"series with errors: {s['series_with_errors']}"
     )
+    if s["forecast_rows_without_future_covariates"]:
+        typer.echo(
+            f"    the data ends with the readings, so no weather forecast came with it: "
+            f"{s['forecast_rows_without_future_covariates']:,} rows used the training mean"
+        )
     f = pd.read_parquet(out / "forecasts")
     first = f[f["series_id"] == f["series_id"].min()].head(4)
     table = first.drop(columns=["origin"]).to_string(index=False, float_format=lambda v: f"{v:.3f}")
