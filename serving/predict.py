@@ -153,7 +153,7 @@ class PredictJob:
                     "differ); run it again with its own arguments or write to another --output"
                 )
             return
-        if self.output.exists() and any(self.output.iterdir()):
+        if self.output.exists() and any(p.name != JOB for p in self.output.iterdir()):
             raise InputError(
                 f"{self.output} exists and is not a predict job's folder; choose an empty or "
                 "new --output"
@@ -352,8 +352,7 @@ class PredictJob:
                     skips.append(s)
                 except Exception as exc:
                     skips.append(_errors([str(sid)], [pd.NaT], [f"{type(exc).__name__}: {exc}"]))
-            forecasts = pd.concat(parts, ignore_index=True) if parts else self._forecast(
-                good.iloc[:0], origins, static)[0]  # fmt: skip
+            forecasts = pd.concat(parts, ignore_index=True) if parts else self._no_forecasts()
             skipped = pd.concat(skips, ignore_index=True) if skips else _no_errors()
         errors = pd.concat([errors, _errors_frame(skipped)], ignore_index=True)
         # pairs with no forecast and no reason yet: no readings anywhere near the origin
@@ -372,6 +371,17 @@ class PredictJob:
             )  # fmt: skip
         forecasts = forecasts.sort_values([SERIES, "origin", "horizon"], kind="stable")
         return forecasts.reset_index(drop=True), errors.reset_index(drop=True)
+
+    def _no_forecasts(self) -> pd.DataFrame:
+        from forecasting.evaluation.metrics import quantile_column
+
+        out = pd.DataFrame({SERIES: pd.array([], dtype="string")})
+        out["origin"] = pd.DatetimeIndex([], tz="UTC")
+        out[TIME] = pd.DatetimeIndex([], tz="UTC")
+        out["horizon"] = np.zeros(0, dtype="int64")
+        for q in self.bundle.quantiles:
+            out[quantile_column(q)] = np.zeros(0, dtype="float32")
+        return out
 
     def _future_gaps(self, frame: pd.DataFrame, forecasts: pd.DataFrame) -> int:
         """Forecast rows whose known-future covariates (weather forecasts...) the input lacks;

@@ -249,3 +249,26 @@ def test_int8_option_runs_a_quantised_graph_close_to_float(cli, job, tmp_path):
     r = cli("predict", "--bundle", job["bundle"], "--input", job["root"] / "input.parquet",
             "--output", tmp_path / "t", "--int8", "--static", job["root"] / "static.parquet")  # fmt: skip
     assert r.code == 2 and "applies to deep graphs, not trees" in r.err
+
+
+def test_a_series_that_breaks_the_model_call_is_isolated(job, tmp_path, monkeypatch):
+    """Whatever fails inside the model call for one series (here: a fault planted in the
+    call), the group is retried series by series and only that series is lost."""
+    from serving.predict import PredictJob
+
+    p = PredictJob(job["bundle"], str(job["root"] / "input.parquet"), tmp_path / "o",
+                   static=str(job["root"] / "static.parquet"), progress=False)  # fmt: skip
+    real = p.bundle.forecast
+    broken = sorted(job["data"]["series_id"].unique())[7]
+
+    def forecast(frame, *args, **kw):
+        if (frame["series_id"] == broken).any():
+            raise FloatingPointError("overflow in a planted fault")
+        return real(frame, *args, **kw)
+
+    monkeypatch.setattr(p.bundle, "forecast", forecast)
+    s = p.run()
+    errors = pd.read_csv(tmp_path / "o" / "errors.csv")
+    assert errors["series_id"].tolist() == [broken]
+    assert errors["reason"].iloc[0] == "FloatingPointError: overflow in a planted fault"
+    assert s["series_forecast"] == 39 and _read(tmp_path / "o")["series_id"].nunique() == 39
