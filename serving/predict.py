@@ -60,7 +60,6 @@ from serving.stream import (
 JOB, PARTITION, LEDGER, PLAN = "_job", "partition", "ledger.jsonl", "plan.json"
 FORECASTS = "forecasts"
 ERRORS_FILE, SUMMARY = "errors.csv", "summary.json"
-ERROR_COLUMNS = [SERIES, "origin", "reason"]
 
 
 def covariates_needed(manifest: dict[str, Any]) -> list[str]:

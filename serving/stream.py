@@ -38,9 +38,10 @@ class Source:
     columns: list[str]
 
     def fingerprint(self) -> list[dict[str, object]]:
+        stats = [(f, f.stat()) for f in self.files]
         return [
-            {"path": str(f.resolve()), "size": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns}
-            for f in self.files
+            {"path": str(f.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+            for f, st in stats
         ]
 
 
