@@ -51,15 +51,15 @@ def resolve_features(cfg: TrainConfig, prepared: Prepared, data_cfg: DataConfig)
     return f.model_copy(update=updates)
 
 
-def period_origins(
+def period_splitter(
     period: Period | None,
-    frame: pd.DataFrame,
     cfg: TrainConfig,
     timezone: str,
     freq: str,
     before: Period | None = None,
-) -> pd.DatetimeIndex:
-    """Origins inside `period` (local dates, both ends included), or before `before` if None."""
+) -> RollingOrigin:
+    """Origins inside `period` (local dates, both ends included), or before `before` if None,
+    at the config's origin hour and step."""
     step = pd.Timedelta(freq)
     if period is not None:
         start = pd.Timestamp(period.start)
@@ -68,7 +68,7 @@ def period_origins(
         start, end = None, pd.Timestamp(before.start) - step
     else:
         start = end = None
-    splitter = RollingOrigin(
+    return RollingOrigin(
         horizon=cfg.horizon,
         lookback=cfg.lookback,
         step=cfg.origin_step,
@@ -78,7 +78,17 @@ def period_origins(
         origin_hour=cfg.origin_hour,
         timezone=timezone,
     )
-    return splitter.origins(frame)
+
+
+def period_origins(
+    period: Period | None,
+    frame: pd.DataFrame,
+    cfg: TrainConfig,
+    timezone: str,
+    freq: str,
+    before: Period | None = None,
+) -> pd.DatetimeIndex:
+    return period_splitter(period, cfg, timezone, freq, before).origins(frame)
 
 
 def fingerprint(prepared: Prepared) -> dict[str, Any]:
@@ -97,6 +107,45 @@ def fingerprint(prepared: Prepared) -> dict[str, Any]:
     }
 
 
+def fit_model(
+    cfg: TrainConfig,
+    data_cfg: DataConfig,
+    prepared: Prepared,
+    run_dir: Path | None = None,
+    trial: Any = None,
+) -> tuple[Any, TrainConfig, dict[str, Any]]:
+    """Fit the model of `cfg` on prepared data: (fitted model, config with the features
+    resolved, metrics). `trial` (an Optuna trial) turns on pruning: boosted models report
+    their validation loss per iteration, deep models per epoch, and a pruned trial raises
+    `optuna.TrialPruned`."""
+    freq = format_freq(parse_frequency(data_cfg.output_frequency))
+    tz = data_cfg.calendar.timezone
+    features = resolve_features(cfg, prepared, data_cfg)
+    cfg = cfg.model_copy(update={"features": features})
+    model = make_model(cfg, features, freq, not data_cfg.validation.allow_negative, tz)
+    frame = prepared.frame
+    valid = period_origins(cfg.validation, frame, cfg, tz, freq) if cfg.validation else None
+    train_origins = period_origins(cfg.train, frame, cfg, tz, freq, before=cfg.validation)
+    metrics: dict[str, Any] = {}
+    if hasattr(model, "save"):  # a fitted global model (the baselines learn nothing globally)
+        if len(train_origins) == 0:
+            raise ConfigError(
+                f"no training origins: the data spans {frame[TIME].min()} to {frame[TIME].max()}"
+                f", the train period is {cfg.train}, and each origin needs {cfg.lookback} "
+                "intervals of history before it"
+            )
+        if isinstance(model, GBMForecaster):
+            model.fit(frame, prepared.static, train_origins, valid, trial=trial)
+        else:
+            model.fit(
+                frame, prepared.static, train_origins, valid, cfg.trainer, run_dir, trial=trial
+            )
+        metrics |= model.fit_info_
+    metrics["train_origins"] = len(train_origins)
+    metrics["validation_origins"] = 0 if valid is None else len(valid)
+    return model, cfg, metrics
+
+
 def train(
     config: str | Path | TrainConfig,
     output: Path,
@@ -110,30 +159,10 @@ def train(
     if prepared is None:
         prepared = prepare(data_cfg, input_path or cfg.input)
     prepare_s = time.perf_counter() - t0
-    freq = format_freq(parse_frequency(data_cfg.output_frequency))
+    model, cfg, fitted = fit_model(cfg, data_cfg, prepared, output)
+    metrics: dict[str, Any] = {"prepare_seconds": round(prepare_s, 2), **fitted}
+    if metrics.get("global_rank", 0) != 0:  # DDP: only rank 0 writes the run folder
+        return TrainResult(output, [], metrics)
     tz = data_cfg.calendar.timezone
-    features = resolve_features(cfg, prepared, data_cfg)
-    cfg = cfg.model_copy(update={"features": features})
-    model = make_model(cfg, features, freq, not data_cfg.validation.allow_negative, tz)
-    frame = prepared.frame
-    valid = period_origins(cfg.validation, frame, cfg, tz, freq) if cfg.validation else None
-    train_origins = period_origins(cfg.train, frame, cfg, tz, freq, before=cfg.validation)
-    metrics: dict[str, Any] = {"prepare_seconds": round(prepare_s, 2)}
-    if hasattr(model, "save"):  # a fitted global model (the baselines learn nothing globally)
-        if len(train_origins) == 0:
-            raise ConfigError(
-                f"no training origins: the data spans {frame[TIME].min()} to {frame[TIME].max()}"
-                f", the train period is {cfg.train}, and each origin needs {cfg.lookback} "
-                "intervals of history before it"
-            )
-        if isinstance(model, GBMForecaster):
-            model.fit(frame, prepared.static, train_origins, valid)
-        else:
-            model.fit(frame, prepared.static, train_origins, valid, cfg.trainer, output)
-        metrics |= model.fit_info_
-        if metrics.get("global_rank", 0) != 0:  # DDP: only rank 0 writes the run folder
-            return TrainResult(output, [], metrics)
-    metrics["train_origins"] = len(train_origins)
-    metrics["validation_origins"] = 0 if valid is None else len(valid)
     files = save_run(output, model, cfg, data_cfg, metrics, fingerprint(prepared), tz)
     return TrainResult(output, files, metrics)

@@ -75,15 +75,25 @@ def quiet_lightning() -> None:
 
 
 def build_trainer(
-    cfg: TrainerConfig, run_dir: Path | None, has_validation: bool, echo: bool = True
+    cfg: TrainerConfig,
+    run_dir: Path | None,
+    has_validation: bool,
+    echo: bool = True,
+    trial: Any = None,
 ) -> tuple[pl.Trainer, EpochLog, str | None]:
     """The trainer, its epoch log, and the checkpoint to resume from (None: a fresh start).
-    Seeds every generator with `cfg.seed` first, so a run is repeatable."""
+    Seeds every generator with `cfg.seed` first, so a run is repeatable. With an Optuna
+    `trial`, the validation loss is reported after each epoch and a trial the pruner stops
+    raises `optuna.TrialPruned` (optuna_integration's Lightning callback)."""
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     bar = sys.stderr.isatty() if cfg.progress_bar == "auto" else cfg.progress_bar == "on"
     log = EpochLog(echo=echo and not bar and cfg.progress_bar != "none")
     callbacks: list[Callback] = [log]
+    if trial is not None and has_validation:
+        from optuna_integration import PyTorchLightningPruningCallback
+
+        callbacks.append(PyTorchLightningPruningCallback(trial, monitor="val_loss"))
     monitor = "val_loss" if has_validation else "train_loss"
     if cfg.early_stopping is not None and has_validation:
         callbacks.append(

@@ -157,6 +157,69 @@ def train_cmd(
     typer.echo(f"  {'files':<19} {', '.join(result.files)}")
 
 
+@app.command("tune")
+def tune_cmd(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="tuning config YAML (configs/tuning/*.yaml)")
+    ],
+    trials: Annotated[
+        int | None, typer.Option(help="finished trials the study should hold (all workers)")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL of the study database; default OUTPUT/study.db"),
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="study name; default: the config's")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="minutes after which this worker starts no new trial")
+    ] = None,
+    worker: Annotated[
+        int, typer.Option(help="this worker's number (0, 1, ...): seeds its sampler apart")
+    ] = 0,
+    train_best: Annotated[
+        bool, typer.Option(help="train the best trial into OUTPUT/best when the study is done")
+    ] = True,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="override the data config's input path")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="cores this worker's models use (split the cores between workers)"),
+    ] = None,
+) -> None:
+    """Search a model family's hyper-parameters with Optuna (resumable, shareable by workers).
+
+    The objective is the validation pinball loss of a rolling-origin backtest. Run the same
+    command in several processes, or on several machines with one --storage URL, to share
+    the study; a killed worker's study resumes where it stopped.
+    """
+    from training.tune import tune
+
+    if trials is not None and trials < 1:
+        from forecasting.errors import InputError
+
+        raise InputError(f"--trials must be at least 1, got {trials}")
+    r = tune(
+        config, trials, storage, study, timeout, worker, train_best, input, typer.echo, threads
+    )
+    s = r.summary
+    states = ", ".join(f"{n} {k.lower()}" for k, n in s["states"].items())
+    typer.echo(f"study {r.study!r} ({r.storage}): {states or 'no trials'}")
+    if "best_value" in s:
+        typer.echo(f"  best trial #{s['best_trial']}: loss {s['best_value']:.5f}")
+        typer.echo(f"  best params: {json_line(s['best_params'])}")
+        if s.get("param_importances"):
+            typer.echo(f"  importances: {json_line(s['param_importances'])}")
+    if r.best_run is not None:
+        typer.echo(f"  best run: {r.best_run}")
+    typer.echo(f"  summary: {r.output / 'summary.json'}, {r.output / 'history.png'}")
+
+
+def json_line(obj: dict[str, object]) -> str:
+    """A flat mapping on one line, floats to 4 significant digits."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in obj.items())
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     run: Annotated[Path, typer.Option("--run", "-r", help="run folder from `train`")],

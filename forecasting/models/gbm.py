@@ -65,7 +65,11 @@ class GBMForecaster(WindowModel):
         static: pd.DataFrame | None,
         train_origins: pd.DatetimeIndex,
         valid_origins: pd.DatetimeIndex | None = None,
+        trial: Any = None,
     ) -> GBMForecaster:
+        """Fit on the windows at `train_origins`, early-stopping on those at `valid_origins`.
+        With an Optuna `trial` (and validation windows), the validation loss is reported per
+        boosting round and a trial the pruner stops raises `optuna.TrialPruned`."""
         t0 = time.perf_counter()
         self.categories_ = learn_categories(static, self.features.static)
         train, valid = training_windows(
@@ -78,9 +82,9 @@ class GBMForecaster(WindowModel):
         self.feature_names_ = list(train.X.columns)
         t1 = time.perf_counter()
         if self.kind == "lightgbm":
-            self._fit_lightgbm(train, valid)
+            self._fit_lightgbm(train, valid, trial)
         else:
-            self._fit_xgboost(train, valid)
+            self._fit_xgboost(train, valid, trial)
         self.fit_info_: dict[str, Any] = {
             "train_rows": len(train),
             "valid_rows": len(valid) if valid is not None else 0,
@@ -103,7 +107,7 @@ class GBMForecaster(WindowModel):
             )
         return self
 
-    def _fit_lightgbm(self, train: Windows, valid: Windows | None) -> None:
+    def _fit_lightgbm(self, train: Windows, valid: Windows | None, trial: Any = None) -> None:
         import lightgbm as lgb
 
         c = self.config
@@ -129,12 +133,18 @@ class GBMForecaster(WindowModel):
             if valid is not None
             else None
         )
-        self.boosters_: list[Any] = []
-        self.best_iterations_: list[int] = []
-        for q in self.quantiles:
+        boosters: dict[float, Any] = {}
+        # the median (or middle) booster first: it alone reports to the pruner, so a pruned
+        # trial stops before the other quantiles are fitted
+        middle = self.quantiles[len(self.quantiles) // 2]
+        for q in sorted(self.quantiles, key=lambda q: q != middle):
             callbacks: list[Any] = []
             if dvalid is not None and c.early_stopping_rounds:
                 callbacks.append(lgb.early_stopping(c.early_stopping_rounds, verbose=False))
+            if dvalid is not None and trial is not None and q == middle:
+                from optuna_integration import LightGBMPruningCallback
+
+                callbacks.append(LightGBMPruningCallback(trial, "quantile", valid_name="valid_0"))
             booster = lgb.train(
                 {**params, "alpha": q},
                 dtrain,
@@ -144,11 +154,11 @@ class GBMForecaster(WindowModel):
             )
             best = booster.best_iteration or booster.current_iteration()
             # keep only the trees up to the best iteration, so saved and live models agree
-            booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-            self.boosters_.append(booster)
-            self.best_iterations_.append(int(best))
+            boosters[q] = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+        self.boosters_: list[Any] = [boosters[q] for q in self.quantiles]
+        self.best_iterations_: list[int] = [int(b.current_iteration()) for b in self.boosters_]
 
-    def _fit_xgboost(self, train: Windows, valid: Windows | None) -> None:
+    def _fit_xgboost(self, train: Windows, valid: Windows | None, trial: Any = None) -> None:
         import xgboost as xgb
 
         c = self.config
@@ -169,9 +179,14 @@ class GBMForecaster(WindowModel):
         }
         dtrain = xgb.QuantileDMatrix(train.X, train.y / train.scale, max_bin=c.max_bin)
         evals = []
+        callbacks: list[Any] = []
         if valid is not None:
             dvalid = xgb.DMatrix(valid.X, valid.y / valid.scale)
             evals = [(dvalid, "valid")]
+            if trial is not None:
+                from optuna_integration import XGBoostPruningCallback
+
+                callbacks.append(XGBoostPruningCallback(trial, "valid-quantile"))
         booster = xgb.train(
             params,
             dtrain,
@@ -179,6 +194,7 @@ class GBMForecaster(WindowModel):
             evals=evals,
             early_stopping_rounds=c.early_stopping_rounds if evals else None,
             verbose_eval=False,
+            callbacks=callbacks or None,
         )
         best = getattr(booster, "best_iteration", None)
         if best is not None:

@@ -141,6 +141,7 @@ class AnomalyDetector:
         valid_origins: pd.DatetimeIndex | None = None,
         trainer: TrainerConfig | None = None,
         run_dir: Path | None = None,
+        trial: Any = None,
     ) -> AnomalyDetector:
         from forecasting.models.deep.modules import ReconstructionModule
         from training.trainer import build_trainer
@@ -157,7 +158,7 @@ class AnomalyDetector:
             vk = vm.mean(axis=1) >= 0.5
             val = (vx[vk], vm[vk]) if vk.any() else None
         tcfg = trainer or TrainerConfig()
-        pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, val is not None)
+        pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, val is not None, trial=trial)
         self.net_ = self.build_net()
         module = ReconstructionModule(
             self.net_, self.config.learning_rate, self.config.weight_decay

@@ -112,6 +112,7 @@ class SequenceForecaster(WindowModel):
         valid_origins: pd.DatetimeIndex | None = None,
         trainer: TrainerConfig | None = None,
         run_dir: Path | None = None,
+        trial: Any = None,
     ) -> SequenceForecaster:
         from forecasting.models.deep.modules import QuantileModule
         from training.trainer import build_trainer
@@ -127,7 +128,7 @@ class SequenceForecaster(WindowModel):
         )
         t1 = time.perf_counter()
         tcfg = trainer or TrainerConfig()
-        pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, valid is not None)
+        pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, valid is not None, trial=trial)
         self.net_ = self.build_net()
         module = QuantileModule(
             self.net_, self.quantiles, self.config.learning_rate, self.config.weight_decay
