@@ -118,8 +118,7 @@ def bench_kind(kind: str, frame: Any, static: Any, batches: list[int], quantize:
 
     from forecasting.export.bundle import real_inputs
     from forecasting.export.onnx_export import export_model, native_outputs
-    from serving.bundle import Runner
-    from serving.predict import default_session_batch
+    from serving.bundle import Runner, default_session_batch
 
     torch.set_num_threads(os.cpu_count() or 1)
     t = time.perf_counter()

@@ -24,7 +24,13 @@ from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, sha256
 from forecasting.features.spec import FeatureConfig
 from forecasting.models.common import long_forecast, to_target_units
 
-FORECASTERS = ("lightgbm", "xgboost", "cnn_lstm", "tft")
+FORECASTERS = ("lightgbm", "xgboost", "cnn_lstm", "tft", "ensemble")
+
+
+def default_session_batch(kind: str) -> int:
+    """Rows per onnxruntime call, measured best on CPU by benchmarks/onnx_throughput.py: the
+    deep forecasters' chunks run side by side on single-threaded sessions (see `Runner`)."""
+    return {"lightgbm": 4096, "xgboost": 4096, "lstm_autoencoder": 512}.get(kind, 16)
 
 
 class BundleError(InputError):
@@ -137,10 +143,12 @@ class Bundle:
         frame: pd.DataFrame,
         origins: pd.DatetimeIndex,
         static: pd.DataFrame | None = None,
-        chunk: int = 1024,
+        chunk: int | None = None,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(long forecasts, skipped): every series of `frame` at every origin (UTC)."""
+        """(long forecasts, skipped): every series of `frame` at every origin (UTC); `chunk`
+        rows per onnxruntime call (default: the best measured for the model kind)."""
         m = self.manifest
+        chunk = chunk or default_session_batch(self.kind)
         meta = m["model"]
         if self.kind not in FORECASTERS:
             raise BundleError(f"a {self.kind!r} bundle scores anomalies; it does not forecast")
@@ -177,12 +185,17 @@ class Bundle:
         return long_forecast(s.index, pred, self.quantiles, pd.Timedelta(m["freq"])), s.skipped
 
 
-def load_bundle(folder: str | Path, threads: int | None = None, int8: bool = False) -> Bundle:
-    """A checked bundle with its onnxruntime sessions. `int8` runs a dynamically quantised
-    copy of a deep graph (int8 weights): faster for some graphs, at an accuracy cost that
-    benchmarks/onnx_throughput.py --quantize reports per model."""
+def load_bundle(folder: str | Path, threads: int | None = None, int8: bool = False) -> Any:
+    """A checked bundle with its onnxruntime sessions (a `Bundle`, or an `EnsembleBundle` of
+    member bundles). `int8` runs a dynamically quantised copy of a deep graph (int8 weights):
+    faster for some graphs, at an accuracy cost that benchmarks/onnx_throughput.py
+    --quantize reports per model; in an ensemble it applies to the deep members."""
     folder = Path(folder)
     manifest = read_manifest(folder)
+    if manifest.get("kind") == "ensemble":
+        from serving.ensemble import load_ensemble
+
+        return load_ensemble(folder, manifest, threads, int8)
     model_file = next(iter(manifest["files"]))
     model: str | bytes = str(folder / model_file)
     if int8:

@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.export.format import MANIFEST, sha256
-from serving.bundle import FORECASTERS, Bundle, BundleError, load_bundle
+from serving.bundle import FORECASTERS, BundleError, load_bundle
 from serving.stream import (
     BAD,
     FILE,
@@ -104,7 +104,7 @@ class PredictJob:
     progress: bool | None = None
     int8: bool = False
     echo: Callable[[str], None] = print
-    bundle: Bundle = field(init=False)
+    bundle: Any = field(init=False)  # a Bundle or an EnsembleBundle
     source: Source = field(init=False)
 
     def __post_init__(self) -> None:
@@ -400,8 +400,7 @@ class PredictJob:
         canonical = frame.drop(columns=[FILE, ROW, BAD])
         if static is not None:
             static = static[static[SERIES].isin(frame[SERIES].unique())]
-        chunk = self.session_batch or default_session_batch(self.bundle.kind)
-        return self.bundle.forecast(canonical, origins, static, chunk)
+        return self.bundle.forecast(canonical, origins, static, self.session_batch)
 
     def _check_series(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex
@@ -428,12 +427,6 @@ class PredictJob:
         good = frame[~frame[SERIES].isin(bad_ids)]
         errors = _errors(list(reasons), [pd.NaT] * len(reasons), list(reasons.values()))
         return good, errors
-
-
-def default_session_batch(kind: str) -> int:
-    """Rows per onnxruntime call, measured best on CPU by benchmarks/onnx_throughput.py: the
-    deep forecasters' chunks run side by side on single-threaded sessions (see `Runner`)."""
-    return {"lightgbm": 4096, "xgboost": 4096, "lstm_autoencoder": 512}.get(kind, 16)
 
 
 def _part_name(g: int) -> str:

@@ -220,6 +220,57 @@ def json_line(obj: dict[str, object]) -> str:
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in obj.items())
 
 
+@app.command("ensemble")
+def ensemble_cmd(
+    runs: Annotated[
+        list[Path], typer.Option("--runs", "-r", help="member run folders (2 or more)")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="ensemble run folder to write")],
+    start: Annotated[
+        str | None, typer.Option(help="first weight-fitting origin date; default: validation")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="last weight-fitting origin date")] = None,
+    horizon_blocks: Annotated[
+        int, typer.Option(help="separate weights for this many blocks of horizon steps")
+    ] = 1,
+    sum_to_one: Annotated[
+        bool, typer.Option(help="constrain each quantile's weights to sum to 1")
+    ] = False,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="data for the validation backtests")
+    ] = None,
+    data_config: RunDataConfigOpt = None,
+) -> None:
+    """Learn non-negative member weights per quantile minimising validation pinball loss.
+
+    The ensemble run evaluates, exports and predicts like any run.
+    """
+    import json
+
+    from training.ensemble import build_ensemble
+
+    r = build_ensemble(runs, output, start, end, input, data_config, horizon_blocks, sum_to_one)
+    m = r.metrics
+    typer.echo(
+        f"ensemble of {len(r.members)} runs -> {r.run_dir} (validation "
+        f"{m['validation_period']['start']}..{m['validation_period']['end']}, "
+        f"{m['validation_rows']:,} rows)"
+    )
+    from forecasting.evaluation.metrics import quantile_column
+
+    quantiles = json.loads((output / "run.json").read_text())["quantiles"]
+    cols = [quantile_column(q) for q in quantiles]
+    typer.echo("  weights " + " ".join(f"{n:>14}" for n in r.members))
+    for k, block in enumerate(r.blocks):
+        for j, c in enumerate(cols):
+            label = f"{c} h{block[0]}-{block[1]}" if len(r.blocks) > 1 else c
+            row = " ".join(f"{w:>14.3f}" for w in r.weights[k, j])
+            typer.echo(f"  {label:<14}{row}")
+    typer.echo(f"  {'validation':<22}{'loss':>9}{'MAE':>9}")
+    for name, s in m["validation"].items():
+        typer.echo(f"  {name:<22}{s['loss']:>9.5f}{s.get('mae', float('nan')):>9.4f}")
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     run: Annotated[Path, typer.Option("--run", "-r", help="run folder from `train`")],
@@ -349,7 +400,7 @@ def predict_cmd(
         typer.echo(f"{output} is already complete; nothing to do")
     typer.echo(
         f"forecast {s['series_forecast']:,} of {s['series']:,} series from "
-        f"{', '.join(s['origins'])} with a {s['kind']} bundle: {s['forecast_rows']:,} rows in "
+        f"{', '.join(s['origins'])} with the {s['kind']} bundle: {s['forecast_rows']:,} rows in "
         f"{s['parts']} parts ({s['series_per_s']:,.0f} series/s this run)"
     )
     if s["forecast_rows_without_future_covariates"]:

@@ -52,8 +52,12 @@ def export_run(
 ) -> dict[str, Any]:
     """Export the run in `run_dir` to the bundle folder `output`; return the manifest."""
     from forecasting.export.onnx_export import check_parity, export_model
-    from forecasting.models.registry import load_run
+    from forecasting.models.registry import load_run, read_run
 
+    if read_run(run_dir)[0]["kind"] == "ensemble":
+        from forecasting.export.ensemble import export_ensemble
+
+        return export_ensemble(run_dir, output, input_path, data_config, rtol, atol)
     model, meta = load_run(run_dir)
     if not hasattr(model, "save"):
         raise InputError(f"{run_dir}: a {meta['kind']!r} baseline has no weights to export")

@@ -135,8 +135,9 @@ def _dump_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
 
 
-def read_run(folder: Path) -> tuple[dict[str, Any], TrainConfig]:
-    """run.json and the training config of a run folder, with clear errors."""
+def read_run(folder: Path) -> tuple[dict[str, Any], TrainConfig | None]:
+    """run.json and the training config of a run folder (None for an ensemble, which has
+    member configs), with clear errors."""
     if not folder.is_dir():
         raise InputError(f"run folder not found: {folder}")
     meta_path = folder / "run.json"
@@ -154,6 +155,8 @@ def read_run(folder: Path) -> tuple[dict[str, Any], TrainConfig]:
     for f in meta.get("files", []):
         if not (folder / f).exists():
             raise InputError(f"{folder}: file {f} of the run is missing")
+    if meta.get("kind") == "ensemble":
+        return meta, None
     cfg = TrainConfig(**yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")))
     return meta, cfg
 
@@ -161,10 +164,15 @@ def read_run(folder: Path) -> tuple[dict[str, Any], TrainConfig]:
 def load_run(folder: Path) -> tuple[Model, dict[str, Any]]:
     """The fitted model of a run folder and its run.json."""
     meta, cfg = read_run(folder)
+    if meta["kind"] == "ensemble":
+        from forecasting.models.ensemble import EnsembleForecaster
+
+        return EnsembleForecaster.load(folder), meta
     if meta["kind"] in ("lightgbm", "xgboost"):
         return GBMForecaster.load(folder / "model"), meta
     if meta["kind"] in DEEP_KINDS:
         return deep_class(meta["kind"]).load(folder / "model"), meta
+    assert cfg is not None
     m = cfg.model
     assert isinstance(m, SeasonalNaiveConfig | YesterdayConfig | ProfileConfig)
     return make_baseline(

@@ -1,0 +1,162 @@
+"""Export an ensemble run: a bundle of member bundles plus the weights.
+
+    BUNDLE/manifest.json          kind "ensemble", the weights and blocks, the members, the
+                                  union of their covariates and static columns, and the
+                                  sha256 of each member's manifest (which pins its graph)
+    BUNDLE/members/NAME/          one ordinary bundle per member (model.onnx + manifest.json)
+
+Each member passes its own parity check when exported; then the whole ensemble is checked:
+the onnxruntime bundle's combined forecasts against the native ensemble's on real windows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forecasting import __version__
+from forecasting.errors import InputError
+from forecasting.evaluation.metrics import quantile_column
+from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, sha256
+from forecasting.models.ensemble import MEMBERS, WEIGHTS
+
+
+def merged_features(members: list[dict[str, Any]]) -> dict[str, Any]:
+    """One feature description covering every member: the union of their known-future and
+    observed covariates and static columns (what serving must read from the input)."""
+    feats = [m["model"]["features"] for m in members]
+    out = dict(feats[0])
+    for key in ("known_future", "observed", "static"):
+        out[key] = list(dict.fromkeys(c for f in feats for c in f.get(key) or []))
+    names = [n for m in members for n in m["model"].get("feature_names", [])]
+    temps = [f["temperature"] for f, m in zip(feats, members, strict=True)
+             if f.get("temperature") and "hdh" in m["model"].get("feature_names", [])]  # fmt: skip
+    out["temperature"] = temps[0] if temps else None
+    return {"features": out, "feature_names": list(dict.fromkeys(names))}
+
+
+def export_ensemble(
+    run_dir: Path,
+    output: Path,
+    input_path: str | None,
+    data_config: str | Path | None,
+    rtol: float,
+    atol: float,
+) -> dict[str, Any]:
+    from forecasting.export.bundle import export_run
+
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    spec = json.loads((run_dir / WEIGHTS).read_text(encoding="utf-8"))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        members = []
+        for name in spec["members"]:
+            members.append(
+                export_run(
+                    run_dir / MEMBERS / name,
+                    tmp / MEMBERS / name,
+                    input_path,
+                    data_config or run_dir / "data_config.yaml",
+                    rtol,
+                    atol,
+                )
+            )
+        manifest = {
+            "format_version": BUNDLE_FORMAT,
+            "package_version": __version__,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "kind": "ensemble",
+            "name": meta.get("name"),
+            "quantiles": meta["quantiles"],
+            "horizon": meta["horizon"],
+            "lookback": meta["lookback"],
+            "freq": meta["freq"],
+            "timezone": meta["timezone"],
+            "nonnegative": meta["nonnegative"],
+            "members": [
+                {"name": n, "kind": m["kind"], "folder": f"{MEMBERS}/{n}"}
+                for n, m in zip(spec["members"], members, strict=True)
+            ],
+            "weights": spec["weights"],
+            "blocks": spec["blocks"],
+            "model": merged_features(members),
+            "metrics": json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")),
+            "data_fingerprint": meta.get("data_fingerprint"),
+            "files": {
+                f"{MEMBERS}/{n}/{MANIFEST}": sha256(tmp / MEMBERS / n / MANIFEST)
+                for n in spec["members"]
+            },
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), "utf-8")
+        manifest["parity"] = ensemble_parity(run_dir, tmp, input_path, data_config, rtol, atol)
+        manifest["parity"]["members"] = {
+            n: m["parity"] for n, m in zip(spec["members"], members, strict=True)
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), "utf-8")
+        tmp.chmod(0o755)
+        if output.exists():
+            shutil.rmtree(output)
+        tmp.rename(output)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def ensemble_parity(
+    run_dir: Path,
+    bundle_dir: Path,
+    input_path: str | None,
+    data_config: str | Path | None,
+    rtol: float,
+    atol: float,
+    days: int = 7,
+) -> dict[str, Any]:
+    """Native ensemble vs the onnxruntime bundle, combined forecasts of the last `days` daily
+    origins of the run's data; raises above the tolerance."""
+    import pandas as pd
+
+    from forecasting.config.data import load_data_config
+    from forecasting.data.prepare import prepare
+    from forecasting.models.ensemble import EnsembleForecaster
+    from serving.bundle import load_bundle
+
+    try:
+        cfg = load_data_config(data_config or run_dir / "data_config.yaml")
+        prepared = prepare(cfg, input_path)
+    except InputError as exc:
+        return {"real": {"skipped": f"no real windows: {exc}"}}
+    frame = prepared.frame
+    end = frame["timestamp"].max().floor("D") - pd.Timedelta(days=1)
+    origins = pd.date_range(end - pd.Timedelta(days=days - 1), end, freq="1D")
+    native = EnsembleForecaster.load(run_dir).forecast(frame, origins, prepared.static)
+    onnx, _ = load_bundle(bundle_dir).forecast(frame, origins, prepared.static)
+    keys = ["series_id", "origin", "timestamp"]
+    cols = [quantile_column(q) for q in json.loads((run_dir / WEIGHTS).read_text())["quantiles"]]
+    m = native.merge(onnx, on=keys, suffixes=("", "_onnx"), how="outer")
+    a = m[cols].to_numpy(float)
+    b = m[[f"{c}_onnx" for c in cols]].to_numpy(float)
+    if len(m) == 0 or np.isnan(a).any() or np.isnan(b).any():
+        raise InputError(
+            f"ensemble parity: native and onnxruntime forecast different rows ({len(native)} vs "
+            f"{len(onnx)})"
+        )
+    diff = np.abs(a - b)
+    rel = diff / np.maximum(np.abs(a), 1e-6)
+    report = {
+        "rows": len(m),
+        "max_abs_diff": float(diff.max()),
+        "max_rel_diff": float(rel.max()),
+        "rtol": rtol,
+        "atol": atol,
+    }
+    if not np.all(diff <= atol + rtol * np.abs(a)):
+        raise InputError(f"ensemble parity failed: {report}")
+    return {"real": report}

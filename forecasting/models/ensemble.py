@@ -1,0 +1,110 @@
+"""An ensemble run: member runs combined with learned non-negative weights per quantile (and
+horizon block). Made by `forecasting ensemble` (training/ensemble.py).
+
+    RUNDIR/run.json        kind "ensemble", quantiles, horizon, lookback, members, files
+    RUNDIR/weights.json    blocks, members, weights [blocks][quantiles][members]
+    RUNDIR/metrics.json    validation pinball of every member, of equal and fixed weights,
+                           and of the learned weights
+    RUNDIR/data_config.yaml  the members' data config (evaluate defaults to it)
+    RUNDIR/members/NAME/   a copy of each member's run folder
+
+It forecasts and backtests like any model; `forecasting export` writes a bundle of member
+bundles plus the weights, which `serving` combines the same way (`forecasting.models.combine`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.schema import SERIES
+from forecasting.errors import InputError
+from forecasting.models.combine import combined_frame
+
+WEIGHTS = "weights.json"
+MEMBERS = "members"
+
+
+class EnsembleForecaster:
+    """Member models and their weights. `forecast(frame, origins, static)` forecasts with every
+    member and combines the rows all members forecast; `skipped_` says what was left out."""
+
+    capabilities: ClassVar[dict[str, bool]] = {
+        "quantiles": True,
+        "static": True,
+        "known_future": True,
+        "observed": True,
+        "exportable": True,
+        "unseen_series": True,
+    }
+    kind = "ensemble"
+
+    def __init__(
+        self,
+        members: dict[str, Any],
+        weights: np.ndarray,
+        blocks: list[list[int]],
+        quantiles: list[float],
+        horizon: int,
+        freq: str,
+        nonnegative: bool,
+    ):
+        self.members = members
+        self.weights = np.asarray(weights, dtype=float)
+        self.blocks = blocks
+        self.quantiles = quantiles
+        self.horizon = horizon
+        self.freq = freq
+        self.nonnegative = nonnegative
+        self.lookback = max(m.lookback for m in members.values())
+        expected = (len(blocks), len(quantiles), len(members))
+        if self.weights.shape != expected:
+            raise InputError(f"ensemble weights have shape {self.weights.shape}, not {expected}")
+
+    def member_forecasts(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> tuple[list[pd.DataFrame], pd.DataFrame]:
+        """Each member's forecasts, and what the members skipped (with the member named)."""
+        frames, skipped = [], []
+        for name, model in self.members.items():
+            frames.append(model.forecast(frame, origins, static))
+            s = getattr(model, "skipped_", None)
+            if s is not None and len(s):
+                s = s.copy()
+                s["reason"] = f"{name}: " + s["reason"].astype(str)
+                skipped.append(s)
+        if not skipped:
+            return frames, pd.DataFrame({SERIES: [], "origin": [], "reason": []})
+        return frames, pd.concat(skipped, ignore_index=True)
+
+    def forecast(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        frames, skipped = self.member_forecasts(frame, origins, static)
+        out, _ = combined_frame(frames, self.quantiles, self.weights, self.blocks, self.nonnegative)
+        self.skipped_ = skipped
+        return out
+
+    @classmethod
+    def load(cls, folder: Path) -> EnsembleForecaster:
+        from forecasting.models.registry import load_run
+
+        path = folder / WEIGHTS
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: cannot read the ensemble weights ({exc})") from None
+        members = {name: load_run(folder / MEMBERS / name)[0] for name in spec["members"]}
+        return cls(
+            members,
+            np.asarray(spec["weights"]),
+            spec["blocks"],
+            spec["quantiles"],
+            spec["horizon"],
+            spec["freq"],
+            spec["nonnegative"],
+        )

@@ -1,0 +1,89 @@
+"""An ensemble bundle: member bundles and their weights, combined with the same code as the
+native ensemble (`forecasting.models.combine`). Torch-free, like the rest of `serving/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.schema import SERIES
+from forecasting.features.spec import FeatureConfig
+from forecasting.models.combine import combined_frame
+from serving.bundle import Bundle, BundleError
+
+
+@dataclass
+class EnsembleBundle:
+    folder: Path
+    manifest: dict[str, Any]
+    members: dict[str, Bundle]
+
+    @property
+    def kind(self) -> str:
+        return "ensemble"
+
+    @property
+    def quantiles(self) -> list[float]:
+        return list(self.manifest["quantiles"])
+
+    @property
+    def features(self) -> FeatureConfig:
+        """Covers every member: the union of their covariates and static columns."""
+        return FeatureConfig(**self.manifest["model"]["features"])
+
+    def forecast(
+        self,
+        frame: pd.DataFrame,
+        origins: pd.DatetimeIndex,
+        static: pd.DataFrame | None = None,
+        chunk: int | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(long forecasts, skipped): each member forecasts, then the rows every member gave
+        are combined; a (series, origin) a member could not forecast is skipped, with why."""
+        frames, skipped = [], []
+        for name, bundle in self.members.items():
+            fc, s = bundle.forecast(frame, origins, static, chunk)
+            frames.append(fc)
+            if len(s):
+                s = s.copy()
+                s["reason"] = f"{name}: " + s["reason"].astype(str)
+                skipped.append(s)
+        m = self.manifest
+        out, dropped = combined_frame(
+            frames, self.quantiles, np.asarray(m["weights"]), m["blocks"], m["nonnegative"]
+        )
+        if len(dropped):
+            told = pd.concat(skipped, ignore_index=True) if skipped else None
+            if told is not None:
+                pairs = pd.MultiIndex.from_frame(told[[SERIES, "origin"]].astype({SERIES: str}))
+                key = pd.MultiIndex.from_frame(dropped.astype({SERIES: str}))
+                dropped = dropped[~key.isin(pairs)]
+            if len(dropped):
+                skipped.append(dropped.assign(reason="a member gave no forecast"))
+        none = pd.DataFrame({SERIES: [], "origin": [], "reason": []})
+        return out, pd.concat(skipped, ignore_index=True) if skipped else none
+
+
+def load_ensemble(
+    folder: Path, manifest: dict[str, Any], threads: int | None, int8: bool
+) -> EnsembleBundle:
+    from serving.bundle import load_bundle
+
+    members: dict[str, Bundle] = {}
+    for m in manifest.get("members", []):
+        sub = folder / m["folder"]
+        if m["kind"] == "ensemble":
+            raise BundleError(f"{sub}: an ensemble inside an ensemble is not supported")
+        deep = m["kind"] not in ("lightgbm", "xgboost")
+        members[m["name"]] = load_bundle(sub, threads, int8 and deep)
+    if len(members) < 2:
+        raise BundleError(f"{folder}: an ensemble bundle lists {len(members)} members")
+    w = np.asarray(manifest["weights"], dtype=float)
+    shape = (len(manifest["blocks"]), len(manifest["quantiles"]), len(members))
+    if w.shape != shape or (w < 0).any():
+        raise BundleError(f"{folder}: ensemble weights of shape {w.shape}, expected {shape} >= 0")
+    return EnsembleBundle(folder, manifest, members)
