@@ -8,7 +8,14 @@ steps, P10/P50/P90. Scores are reported separately for the training households' 
 and for the held-out households; within each group every model is scored on the same rows
 (those every model forecast), with seasonal naive as the reference.
 
-    .venv/bin/python benchmarks/lcl_dayahead.py [--models lightgbm cnn_lstm ...]
+Tuned models: an Optuna study per boosted family (`forecasting tune`) on the training
+households, small trial budgets recorded in the results (`--tune-trials`); the best trial is
+trained into a run and tested like the others. Ensembles (`forecasting ensemble`): weights
+learned on the October validation backtests, against the fixed 50/30/20 CNN-LSTM/XGBoost/
+LightGBM weights and equal weights over the same three members, plus a learned ensemble of
+every trained model.
+
+    .venv/bin/python benchmarks/lcl_dayahead.py [--models lightgbm cnn_lstm ...] [--tune-trials 8]
 
 Writes benchmarks/results/lcl_dayahead.{md,json}.
 """
@@ -43,6 +50,13 @@ GROUPS = ("seen", "unseen")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=[*BASELINES, *TRAINED])
+    ap.add_argument(
+        "--tune-trials", type=int, default=8, help="trials per boosted study (0: no tuning)"
+    )
+    ap.add_argument("--workdir", help="keep the run folders here (default: a temporary folder)")
+    ap.add_argument(
+        "--reuse", action="store_true", help="with --workdir: test runs already there as they are"
+    )
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"needs the LCL data at {DATA} (see ../shared/data/README.md)")
@@ -55,7 +69,7 @@ def main() -> None:
     from forecasting.config.data import load_data_config
     from forecasting.config.model import TrainConfig, load_train_config
     from forecasting.data.prepare import prepare
-    from forecasting.evaluation.evaluate import evaluate_forecasts, evaluate_run
+    from forecasting.evaluation.evaluate import evaluate_forecasts
     from training.train import train
 
     t = time.perf_counter()
@@ -74,7 +88,8 @@ def main() -> None:
 
     forecasts: dict[str, pd.DataFrame] = {}
     timing: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.workdir or scratch
         for name in args.models:
             if name in BASELINES:
                 cfg = TrainConfig(
@@ -88,29 +103,15 @@ def main() -> None:
                 cfg = load_train_config(TRAINED[name])
             run = Path(tmp) / name
             t = time.perf_counter()
-            result = train(cfg, run, prepared=training)
-            fit_s = result.metrics.get("fit_seconds", 0.0)
-            features_s = result.metrics.get("features_seconds", 0.0)
-            train_s = time.perf_counter() - t
-            metrics, fcs = evaluate_run(run, *TEST, prepared=prepared)
-            forecasts[name] = fcs["model"]
-            timing[name] = {
-                "fit_seconds": fit_s,
-                "features_seconds": features_s,
-                "train_seconds": round(train_s, 1),
-                "predict_seconds": metrics["model"]["predict_seconds"],
-                "best_iterations": result.metrics.get("best_iterations"),
-                "validation": result.metrics.get("validation"),
-                "n_missing_forecasts": metrics["model"]["n_missing_forecasts"],
-                "epochs": result.metrics.get("epochs"),
-                "epoch_seconds_mean": result.metrics.get("epoch_seconds_mean"),
-                "windows_per_second": result.metrics.get("windows_per_second"),
-            }
-            print(
-                f"{name:<22} fit {fit_s:7.1f} s  predict {timing[name]['predict_seconds']:6.1f} s"
-                f"  MAE {metrics['model']['mae']:.4f}",
-                flush=True,
-            )
+            if args.reuse and (run / "run.json").exists():  # a run of an earlier invocation
+                fitted = json.loads((run / "metrics.json").read_text())
+            else:
+                fitted = train(cfg, run, prepared=training).metrics
+            _record(name, run, fitted, time.perf_counter() - t, prepared, forecasts, timing)
+        tuning = _tune(
+            args.tune_trials, args.models, Path(tmp), training, prepared, forecasts, timing
+        )
+        ensembles = _ensembles(Path(tmp), training, prepared, forecasts, timing)
     groups: dict[str, Any] = {}
     for group in GROUPS:
         part = {
@@ -145,12 +146,152 @@ def main() -> None:
         "prepare_seconds": round(prepare_s, 1),
         "groups": {g: {k: v for k, v in d.items() if k != "table"} for g, d in groups.items()},
         "targets": _targets(groups),
+        "tuning": tuning,
+        "ensembles": ensembles,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "lcl_dayahead.json").write_text(json.dumps(out, indent=2, default=str))
     md = _markdown(out, {g: d["table"] for g, d in groups.items()})
     (RESULTS / "lcl_dayahead.md").write_text(md)
     print(md)
+
+
+def _record(
+    name: str,
+    run: Path,
+    metrics: dict[str, Any],
+    seconds: float,
+    prepared: Any,
+    forecasts: dict[str, Any],
+    timing: dict[str, dict[str, Any]],
+) -> None:
+    """Backtest `run` on the test months and keep its forecasts and timings."""
+    from forecasting.evaluation.evaluate import evaluate_run
+
+    scores, fcs = evaluate_run(run, *TEST, prepared=prepared)
+    forecasts[name] = fcs["model"]
+    timing[name] = {
+        "fit_seconds": metrics.get("fit_seconds", 0.0),
+        "features_seconds": metrics.get("features_seconds", 0.0),
+        "train_seconds": round(seconds, 1),
+        "predict_seconds": scores["model"]["predict_seconds"],
+        "best_iterations": metrics.get("best_iterations"),
+        "validation": metrics.get("validation"),
+        "n_missing_forecasts": scores["model"]["n_missing_forecasts"],
+        "epochs": metrics.get("epochs"),
+        "epoch_seconds_mean": metrics.get("epoch_seconds_mean"),
+        "windows_per_second": metrics.get("windows_per_second"),
+    }
+    print(
+        f"{name:<22} fit {timing[name]['fit_seconds']:7.1f} s  predict "
+        f"{timing[name]['predict_seconds']:6.1f} s  MAE {scores['model']['mae']:.4f}",
+        flush=True,
+    )
+
+
+def _tune(
+    trials: int,
+    models: list[str],
+    tmp: Path,
+    training: Any,
+    prepared: Any,
+    forecasts: dict[str, Any],
+    timing: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """One small study per boosted family on the training households; the best trial's run
+    is tested as `<family>_tuned`. Trials cap the trees at 600 and search the learning rate
+    from 0.03 (the shipped configs use 0.05 with up to 2000 trees), so a trial fits the
+    machine's budget."""
+    from forecasting.config.tuning import PrunerConfig, TuningConfig
+    from training.tune import tune
+
+    out: dict[str, Any] = {}
+    if trials <= 0:
+        return out
+    params = {
+        "lightgbm": ["learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
+                     "lambda_l2"],
+        "xgboost": ["learning_rate", "max_depth", "min_child_weight", "colsample_bytree",
+                    "reg_lambda"],
+    }  # fmt: skip
+    for family, base in BOOSTED.items():
+        if family not in models:
+            continue
+        cfg = TuningConfig(
+            name=f"{family}_lcl_bench",
+            base=base,
+            output=str(tmp / f"tune_{family}"),
+            trials=trials,
+            params=params[family],
+            ranges={"learning_rate": {"low": 0.03, "high": 0.2}},
+            fixed={"n_estimators": 600, "early_stopping_rounds": 50},
+            pruner=PrunerConfig(n_startup_trials=3, n_warmup_steps=30),
+        )
+        t = time.perf_counter()
+        r = tune(cfg, prepared=training, echo=lambda m: print(f"  {m}", flush=True))
+        seconds = time.perf_counter() - t
+        s = r.summary
+        out[family] = {
+            "budget_trials": trials,
+            "states": s["states"],
+            "seconds": round(seconds, 1),
+            "best_value": s.get("best_value"),
+            "best_params": s.get("best_params"),
+            "param_importances": s.get("param_importances"),
+            "fixed": cfg.fixed,
+            "search": {k: v for k, v in s["search_space"].items()},
+        }
+        assert r.best_run is not None
+        metrics = json.loads((r.best_run / "metrics.json").read_text())
+        _record(f"{family}_tuned", r.best_run, metrics, seconds, prepared, forecasts, timing)
+    return out
+
+
+def _ensembles(
+    tmp: Path,
+    training: Any,
+    prepared: Any,
+    forecasts: dict[str, Any],
+    timing: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Learned weights over CNN-LSTM/XGBoost/LightGBM, against fixed 50/30/20 and equal
+    weights over the same members, and learned weights over every trained model."""
+    import numpy as np
+
+    from training.ensemble import FIXED_50_30_20, build_ensemble
+
+    out: dict[str, Any] = {}
+    three = [tmp / k for k in FIXED_50_30_20]
+    if not all((p / "run.json").exists() for p in three):
+        return out
+    every = [p for p in [tmp / k for k in TRAINED] + [tmp / f"tune_{k}" / "best" for k in BOOSTED]
+             if (p / "run.json").exists()]  # fmt: skip
+    for name, runs in (("ensemble_learned", three), ("ensemble_learned_all", every)):
+        t = time.perf_counter()
+        r = build_ensemble(runs, tmp / name, prepared=training)
+        seconds = time.perf_counter() - t
+        out[name] = {
+            "members": r.members,
+            "weights": np.round(r.weights, 4).tolist(),
+            "validation": r.metrics["validation"],
+            "seconds": round(seconds, 1),
+        }
+        _record(name, tmp / name, {"fit_seconds": round(seconds, 1)}, seconds, prepared,
+                forecasts, timing)  # fmt: skip
+    # the fixed and equal baselines: the learned three-member run with its weights replaced
+    spec_path = tmp / "ensemble_learned" / "weights.json"
+    spec = json.loads(spec_path.read_text())
+    kinds = spec["member_kinds"]
+    shape = np.asarray(spec["weights"]).shape
+    for name, w in (
+        ("ensemble_fixed_50_30_20", [FIXED_50_30_20[k] for k in kinds]),
+        ("ensemble_equal", [1 / len(kinds)] * len(kinds)),
+    ):
+        spec["weights"] = np.broadcast_to(np.asarray(w), shape).tolist()
+        spec_path.write_text(json.dumps(spec))
+        out[name] = {"members": spec["members"], "weights": w}
+        _record(name, tmp / "ensemble_learned", {}, 0.0, prepared, forecasts, timing)
+    return out
 
 
 def _table(common: dict[str, Any], timing: dict[str, dict[str, Any]]) -> list[list[str]]:
@@ -184,6 +325,19 @@ def _targets(groups: dict[str, Any]) -> dict[str, Any]:
         ref = models.get("seasonal_naive", {}).get("mae")
         if not ref:
             continue
+        singles = [m for m in models if m in TRAINED or m.endswith("_tuned")]
+        for m in ("ensemble_learned", "ensemble_learned_all"):
+            if m in models and singles:
+                best_mae = min(singles, key=lambda k: models[k]["mae"])
+                best_q90 = min(singles, key=lambda k: models[k]["qrisk"]["p90"])
+                mae, q90 = models[m]["mae"], models[m]["qrisk"]["p90"]
+                out[f"{m}/{group}"] = {
+                    "mae": mae,
+                    "best_single_mae": [best_mae, models[best_mae]["mae"]],
+                    "qrisk_p90": q90,
+                    "best_single_qrisk_p90": [best_q90, models[best_q90]["qrisk"]["p90"]],
+                    "met": mae < models[best_mae]["mae"] and q90 < models[best_q90]["qrisk"]["p90"],
+                }
         for m in [*BOOSTED, *DEEP]:
             if m in models:
                 limit = 0.75 if m in BOOSTED else 0.85
@@ -247,6 +401,13 @@ def _markdown(out: dict[str, Any], tables: dict[str, list[list[str]]]) -> str:
     ]
     for name, t in out["targets"].items():
         verdict = "met" if t["met"] else "MISSED"
+        if "best_single_mae" in t:
+            (bm, bv), (bq, bqv) = t["best_single_mae"], t["best_single_qrisk_p90"]
+            lines.append(
+                f"- {name} beats the best single model: MAE {t['mae']:.4f} vs {bv:.4f} ({bm}), "
+                f"q-risk P90 {t['qrisk_p90']:.4f} vs {bqv:.4f} ({bq}): {verdict}"
+            )
+            continue
         lines.append(
             f"- {name}: {t['mae_ratio_vs_seasonal_naive']:.3f} (limit {t['limit']}, {verdict}), "
             f"coverage {t['coverage_p10_p90']:.3f}"

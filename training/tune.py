@@ -232,12 +232,13 @@ def tune(
     input_path: str | None = None,
     echo: Callable[[str], None] | None = None,
     threads: int | None = None,
+    prepared: Prepared | None = None,
 ) -> TuneResult:
     """Run (or resume, or join) the study of `config` until it holds `trials` finished
     trials or the time budget is spent; then train the best parameters into OUTPUT/best.
     `threads` caps the cores this worker's models use: several workers on one machine
     should share its cores (OpenMP threads of two boosters on the same cores slow both
-    down many times over)."""
+    down many times over). `prepared` (already prepared data) skips reading the input."""
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
@@ -272,10 +273,10 @@ def tune(
     _check_space(study, base.model.kind, space)
     data_cfg = load_data_config(base.data)
     say(f"study {name!r} on {safe_url(url)}: {done} of {n_trials} trials finished")
-    prepared = None
     t0 = time.perf_counter()
     if done < n_trials:
-        prepared = prepare(data_cfg, input_path or base.input)
+        if prepared is None:
+            prepared = prepare(data_cfg, input_path or base.input)
         objective = _objective(base, cfg, space, data_cfg, prepared, worker, say)
         study.optimize(
             objective,

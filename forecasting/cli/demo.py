@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,55 @@ def _train_models(
     return models
 
 
+def _tune_and_ensemble(cfg: DemoConfig, prepared: Any, output: Path) -> dict[str, Any]:
+    """Step 5: a small Optuna study over the LightGBM (SQLite storage, pruning), then learned
+    weights for an ensemble of the tuned LightGBM and the CNN-LSTM."""
+    from forecasting.config.tuning import PrunerConfig, TuningConfig
+    from forecasting.models.registry import load_run
+    from training.ensemble import build_ensemble
+    from training.tune import tune
+
+    n = cfg.tuning.trials
+    _step(5, f"tune the LightGBM with Optuna ({n} trials), then learn ensemble weights")
+    t = time.perf_counter()
+    shutil.rmtree(output / "tuning", ignore_errors=True)  # a fresh study on every demo run
+    study = TuningConfig(
+        name="demo_lightgbm",
+        base=str(output / "run_lightgbm" / "config.yaml"),
+        output=str(output / "tuning"),
+        trials=n,
+        params=["learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction"],
+        fixed={"n_estimators": cfg.model.n_estimators},
+        pruner=PrunerConfig(n_startup_trials=2, n_warmup_steps=20),
+    )
+    r = tune(study, prepared=prepared, echo=lambda _: None)
+    s = r.summary
+    states = ", ".join(f"{v} {k.lower()}" for k, v in s["states"].items())
+    shown = ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["best_params"].items()
+    )
+    typer.echo(
+        f"    study {r.study!r} in {r.storage}: {states} ({time.perf_counter() - t:.1f} s)\n"
+        f"    best trial #{s['best_trial']}: validation pinball {s['best_value']:.4f} ({shown})\n"
+        f"    -> {r.best_run}, {output / 'tuning' / 'summary.json'}, "
+        f"{output / 'tuning' / 'history.png'}"
+    )
+    assert r.best_run is not None
+    ens = output / "run_ensemble"
+    e = build_ensemble([output / "run_cnn_lstm", r.best_run], ens, prepared=prepared)
+    v = e.metrics["validation"]
+    typer.echo(f"    ensemble weights (P10 / P50 / P90) on {e.metrics['validation_rows']:,} "
+               "validation rows:")  # fmt: skip
+    for i, name in enumerate(e.members):
+        w = " / ".join(f"{x:.2f}" for x in e.weights[0, :, i])
+        typer.echo(f"      {name:<20} {w}   (alone: pinball {v[name]['loss']:.4f})")
+    typer.echo(
+        f"      equal weights pinball {v['equal_weights']['loss']:.4f}, learned "
+        f"{v['learned']['loss']:.4f} -> {ens}"
+    )
+    return {"lightgbm_tuned": load_run(r.best_run)[0], "ensemble": load_run(ens)[0]}
+
+
 def _anomalies(model: Any, prepared: Any, faults: Any, output: Path) -> None:
     """Step: score every interval and compare the flags with the generator's meter faults."""
     import pandas as pd
@@ -166,7 +216,7 @@ def _serve(output: Path, paths: dict[str, Path]) -> None:
     from forecasting.export.bundle import export_run
     from serving.predict import PredictJob
 
-    for kind in ("lightgbm", "cnn_lstm"):
+    for kind in ("lightgbm", "cnn_lstm", "ensemble"):
         t = time.perf_counter()
         m = export_run(output / f"run_{kind}", output / f"bundle_{kind}")
         real = m["parity"]["real"]
@@ -176,12 +226,12 @@ def _serve(output: Path, paths: dict[str, Path]) -> None:
         )
     out = output / "predictions"
     job = PredictJob(
-        output / "bundle_cnn_lstm", str(paths["frame"]), out, static=str(paths["static"]),
+        output / "bundle_ensemble", str(paths["frame"]), out, static=str(paths["static"]),
         batch_size=20, progress=False, echo=lambda _: None,
     )  # fmt: skip
     s = job.run()
     typer.echo(
-        f"    forecasting predict --bundle {output / 'bundle_cnn_lstm'} --input {paths['frame']} "
+        f"    forecasting predict --bundle {output / 'bundle_ensemble'} --input {paths['frame']} "
         f"--static {paths['static']} --output {out} --batch-size 20"
     )
     typer.echo(
@@ -259,9 +309,10 @@ def run_demo(config_path: Path, output: Path) -> None:
     end = prepared.frame["timestamp"].max()
     test_start = (end - pd.Timedelta(days=b.last_days)).tz_convert(data_cfg.calendar.timezone)
     models = _train_models(cfg, raw["config"], prepared, test_start, output)
+    models |= _tune_and_ensemble(cfg, prepared, output)
 
     _step(
-        5,
+        6,
         f"rolling-origin backtest: {b.horizon} h ahead, origins daily at {b.origin_hour:02d}:00 local, last {b.last_days} days",
     )
     splitter = RollingOrigin(
@@ -281,7 +332,9 @@ def run_demo(config_path: Path, output: Path) -> None:
             weeks=2, quantiles=cfg.quantiles, timezone=data_cfg.calendar.timezone
         ),
         "lightgbm": models["lightgbm"],
+        "lightgbm_tuned": models["lightgbm_tuned"],
         "cnn_lstm": models["cnn_lstm"],
+        "ensemble": models["ensemble"],
     }.items():
         t = time.perf_counter()
         fc = backtest(m, prepared.frame, splitter, static=prepared.static)
@@ -298,9 +351,13 @@ def run_demo(config_path: Path, output: Path) -> None:
     (output / "backtest_metrics.json").write_text(json.dumps(results, indent=2))
     ratio = results["lightgbm"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
     deep = results["cnn_lstm"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
-    typer.echo(f"    MAE vs seasonal naive: LightGBM {ratio:.2f}x, CNN-LSTM {deep:.2f}x")
+    ens = results["ensemble"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
+    typer.echo(
+        f"    MAE vs seasonal naive: LightGBM {ratio:.2f}x, CNN-LSTM {deep:.2f}x, "
+        f"ensemble {ens:.2f}x"
+    )
 
-    _step(6, "explain the LightGBM forecasts with SHAP (TreeExplainer)")
+    _step(7, "explain the LightGBM forecasts with SHAP (TreeExplainer)")
     from forecasting.explain.shap_report import explain_run
 
     t = time.perf_counter()
@@ -311,13 +368,13 @@ def run_demo(config_path: Path, output: Path) -> None:
     )
     typer.echo(f"    -> {output / 'explain' / 'report.html'} ({time.perf_counter() - t:.1f} s)")
 
-    _step(7, "score every hour of every household with the LSTM autoencoder and flag anomalies")
+    _step(8, "score every hour of every household with the LSTM autoencoder and flag anomalies")
     _anomalies(models["autoencoder"], prepared, faults, output)
 
-    _step(8, "export to ONNX bundles (parity checked) and batch-forecast on onnxruntime")
+    _step(9, "export to ONNX bundles (parity checked) and batch-forecast on onnxruntime")
     _serve(output, paths)
 
-    _step(9, "plot")
+    _step(10, "plot")
     series = cfg.plot_series or str(prepared.frame.groupby("series_id")["target"].mean().idxmax())
     last = fc[fc["origin"] >= fc["origin"].max() - pd.Timedelta(days=6)]
     png = plot_forecast(

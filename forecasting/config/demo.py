@@ -39,10 +39,17 @@ class DemoDeepConfig(StrictModel):
     anomaly_false_alarm_rate: float = Field(default=0.01, gt=0, lt=1)
 
 
+class DemoTuningConfig(StrictModel):
+    """The small Optuna study over the demo's LightGBM, and the ensemble built after it."""
+
+    trials: int = Field(default=6, ge=1)
+
+
 class DemoConfig(StrictModel):
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     model: DemoModelConfig = Field(default_factory=DemoModelConfig)
     deep: DemoDeepConfig = Field(default_factory=DemoDeepConfig)
+    tuning: DemoTuningConfig = Field(default_factory=DemoTuningConfig)
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
     plot_series: str | None = None

@@ -150,13 +150,15 @@ def ensemble_parity(
         )
     diff = np.abs(a - b)
     rel = diff / np.maximum(np.abs(a), 1e-6)
+    bad = diff > atol + rtol * np.abs(a)
     report = {
         "rows": len(m),
+        "outside_tolerance": int(bad.any(axis=1).sum()),
         "max_abs_diff": float(diff.max()),
         "max_rel_diff": float(rel.max()),
         "rtol": rtol,
         "atol": atol,
     }
-    if not np.all(diff <= atol + rtol * np.abs(a)):
+    if bad.any():
         raise InputError(f"ensemble parity failed: {report}")
     return {"real": report}

@@ -23,17 +23,19 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     out = tmp_path / "demo"
     r = cli("demo", "--config", cfg, "--output", out)
     assert r.code == 0, r.err
-    for step in range(1, 10):
+    for step in range(1, 11):
         assert f"[{step}]" in r.out
     for name in ("forecast.png", "attention.png", "anomalies.parquet", "explain/report.html"):
         assert (out / name).exists(), name
-    for run in ("run_lightgbm", "run_cnn_lstm", "run_autoencoder"):
+    for run in ("run_lightgbm", "run_cnn_lstm", "run_autoencoder", "run_ensemble", "tuning/best"):
         assert (out / run / "run.json").exists()
     metrics = json.loads((out / "backtest_metrics.json").read_text())
-    assert {"seasonal_naive", "lightgbm", "cnn_lstm"} <= set(metrics)
+    assert {"seasonal_naive", "lightgbm", "lightgbm_tuned", "cnn_lstm", "ensemble"} <= set(metrics)
+    study = json.loads((out / "tuning" / "summary.json").read_text())
+    assert sum(study["states"].values()) >= 6 and study["best_value"] > 0
     flags = pd.read_parquet(out / "anomalies.parquet")
     assert flags["series_id"].nunique() == 8 and flags["flag"].any()
-    for kind in ("lightgbm", "cnn_lstm"):
+    for kind in ("lightgbm", "cnn_lstm", "ensemble"):
         manifest = json.loads((out / f"bundle_{kind}" / "manifest.json").read_text())
         assert manifest["parity"]["real"]["outside_tolerance"] == 0
     served = pd.read_parquet(out / "predictions" / "forecasts")
