@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ import numpy as np
 
 from forecasting import __version__
 from forecasting.errors import InputError
-from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, MODEL_FILE, sha256
+from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, MODEL_FILE, sha256, staged_folder
 
 
 def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str, np.ndarray]:
@@ -97,18 +95,9 @@ def export_run(
         "data_fingerprint": meta.get("data_fingerprint"),
         "parity": parity,
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with staged_folder(output) as tmp:
         (tmp / MODEL_FILE).write_bytes(exported.onnx)
         manifest["files"] = {MODEL_FILE: sha256(tmp / MODEL_FILE)}
         text = json.dumps(manifest, indent=2, default=str)
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
-        tmp.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
-        if output.exists():
-            shutil.rmtree(output)
-        tmp.rename(output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return manifest

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ import numpy as np
 from forecasting import __version__
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import quantile_column
-from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, sha256
+from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, sha256, staged_folder
 from forecasting.models.ensemble import MEMBERS, WEIGHTS
 
 
@@ -53,9 +51,7 @@ def export_ensemble(
 
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     spec = json.loads((run_dir / WEIGHTS).read_text(encoding="utf-8"))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with staged_folder(output) as tmp:
         members = []
         for name in spec["members"]:
             members.append(
@@ -100,13 +96,6 @@ def export_ensemble(
             n: m["parity"] for n, m in zip(spec["members"], members, strict=True)
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), "utf-8")
-        tmp.chmod(0o755)
-        if output.exists():
-            shutil.rmtree(output)
-        tmp.rename(output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return manifest
 
 

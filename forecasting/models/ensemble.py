@@ -24,6 +24,7 @@ import pandas as pd
 from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
 from forecasting.models.combine import combined_frame
+from forecasting.models.common import WindowModel
 
 WEIGHTS = "weights.json"
 MEMBERS = "members"
@@ -33,14 +34,7 @@ class EnsembleForecaster:
     """Member models and their weights. `forecast(frame, origins, static)` forecasts with every
     member and combines the rows all members forecast; `skipped_` says what was left out."""
 
-    capabilities: ClassVar[dict[str, bool]] = {
-        "quantiles": True,
-        "static": True,
-        "known_future": True,
-        "observed": True,
-        "exportable": True,
-        "unseen_series": True,
-    }
+    capabilities: ClassVar[dict[str, bool]] = WindowModel.capabilities  # as its members'
     kind = "ensemble"
 
     def __init__(
