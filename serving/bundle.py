@@ -112,11 +112,10 @@ class Runner:
         return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
 
 
-@dataclass
-class Bundle:
-    folder: Path
+class ManifestView:
+    """What a loaded bundle tells from its manifest (a single model or an ensemble)."""
+
     manifest: dict[str, Any]
-    runner: Runner
 
     @property
     def kind(self) -> str:
@@ -129,6 +128,13 @@ class Bundle:
     @property
     def features(self) -> FeatureConfig:
         return FeatureConfig(**self.manifest["model"]["features"])
+
+
+@dataclass
+class Bundle(ManifestView):
+    folder: Path
+    manifest: dict[str, Any]
+    runner: Runner
 
     def run(self, inputs: dict[str, np.ndarray], chunk: int = 1024) -> list[np.ndarray]:
         """Graph outputs for `inputs`, run in chunks of `chunk` rows."""

@@ -11,29 +11,17 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.schema import SERIES
-from forecasting.features.spec import FeatureConfig
-from forecasting.models.combine import combined_frame
-from serving.bundle import Bundle, BundleError
+from forecasting.models.combine import combined_frame, member_skipped
+from serving.bundle import Bundle, BundleError, ManifestView
 
 
 @dataclass
-class EnsembleBundle:
+class EnsembleBundle(ManifestView):
+    """`features` covers every member: the union of their covariates and static columns."""
+
     folder: Path
     manifest: dict[str, Any]
     members: dict[str, Bundle]
-
-    @property
-    def kind(self) -> str:
-        return "ensemble"
-
-    @property
-    def quantiles(self) -> list[float]:
-        return list(self.manifest["quantiles"])
-
-    @property
-    def features(self) -> FeatureConfig:
-        """Covers every member: the union of their covariates and static columns."""
-        return FeatureConfig(**self.manifest["model"]["features"])
 
     def forecast(
         self,
@@ -44,28 +32,23 @@ class EnsembleBundle:
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(long forecasts, skipped): each member forecasts, then the rows every member gave
         are combined; a (series, origin) a member could not forecast is skipped, with why."""
-        frames, skipped = [], []
-        for name, bundle in self.members.items():
-            fc, s = bundle.forecast(frame, origins, static, chunk)
-            frames.append(fc)
-            if len(s):
-                s = s.copy()
-                s["reason"] = f"{name}: " + s["reason"].astype(str)
-                skipped.append(s)
+        results = {
+            name: b.forecast(frame, origins, static, chunk) for name, b in self.members.items()
+        }
+        skipped = member_skipped({name: r[1] for name, r in results.items()})
         m = self.manifest
         out, dropped = combined_frame(
-            frames, self.quantiles, np.asarray(m["weights"]), m["blocks"], m["nonnegative"]
-        )
-        if len(dropped):
-            told = pd.concat(skipped, ignore_index=True) if skipped else None
-            if told is not None:
-                pairs = pd.MultiIndex.from_frame(told[[SERIES, "origin"]].astype({SERIES: str}))
-                key = pd.MultiIndex.from_frame(dropped.astype({SERIES: str}))
-                dropped = dropped[~key.isin(pairs)]
+            [r[0] for r in results.values()], self.quantiles, np.asarray(m["weights"]),
+            m["blocks"], m["nonnegative"],
+        )  # fmt: skip
+        if len(dropped):  # pairs no member explained: say so
+            told = pd.MultiIndex.from_frame(skipped[[SERIES, "origin"]].astype({SERIES: str}))
+            key = pd.MultiIndex.from_frame(dropped.astype({SERIES: str}))
+            dropped = dropped[~key.isin(told)]
             if len(dropped):
-                skipped.append(dropped.assign(reason="a member gave no forecast"))
-        none = pd.DataFrame({SERIES: [], "origin": [], "reason": []})
-        return out, pd.concat(skipped, ignore_index=True) if skipped else none
+                extra = dropped.assign(reason="a member gave no forecast")
+                skipped = pd.concat([skipped, extra], ignore_index=True)
+        return out, skipped
 
 
 def load_ensemble(

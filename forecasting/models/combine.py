@@ -56,6 +56,18 @@ def align(
     return keys, values[ok], dropped.reset_index(drop=True)
 
 
+def member_skipped(parts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """What the members skipped (series_id, origin, reason), each reason naming its member."""
+    from forecasting.features.grid import empty_skipped
+
+    named = [
+        s.assign(reason=f"{name}: " + s["reason"].astype(str))
+        for name, s in parts.items()
+        if s is not None and len(s)
+    ]
+    return pd.concat(named, ignore_index=True) if named else empty_skipped()
+
+
 def combine(
     pred: np.ndarray,
     horizon: np.ndarray,

@@ -21,9 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
-from forecasting.models.combine import combined_frame
+from forecasting.models.combine import combined_frame, member_skipped
 from forecasting.models.common import WindowModel
 
 WEIGHTS = "weights.json"
@@ -63,17 +62,9 @@ class EnsembleForecaster:
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
     ) -> tuple[list[pd.DataFrame], pd.DataFrame]:
         """Each member's forecasts, and what the members skipped (with the member named)."""
-        frames, skipped = [], []
-        for name, model in self.members.items():
-            frames.append(model.forecast(frame, origins, static))
-            s = getattr(model, "skipped_", None)
-            if s is not None and len(s):
-                s = s.copy()
-                s["reason"] = f"{name}: " + s["reason"].astype(str)
-                skipped.append(s)
-        if not skipped:
-            return frames, pd.DataFrame({SERIES: [], "origin": [], "reason": []})
-        return frames, pd.concat(skipped, ignore_index=True)
+        frames = [m.forecast(frame, origins, static) for m in self.members.values()]
+        skipped = {n: getattr(m, "skipped_", None) for n, m in self.members.items()}
+        return frames, member_skipped(skipped)
 
     def forecast(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None
