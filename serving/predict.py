@@ -41,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
 from forecasting.export.format import MANIFEST, sha256
 from serving.bundle import FORECASTERS, BundleError, load_bundle
@@ -51,10 +51,9 @@ from serving.stream import (
     ROW,
     Source,
     distinct_series,
-    iter_batches,
-    normalise,
     open_source,
-    stable_group,
+    partition,
+    read_group,
 )
 
 JOB, PARTITION, LEDGER, PLAN = "_job", "partition", "ledger.jsonl", "plan.json"
@@ -198,26 +197,7 @@ class PredictJob:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
         tmp.mkdir(parents=True)
-        rows, bad, last = 0, 0, None
-        for k, (fi, first, batch) in enumerate(iter_batches(self.source, self.source.columns)):
-            df = normalise(batch, fi, first)
-            rows += len(df)
-            bad += int(df[BAD].notna().sum())
-            ok = df.loc[df[BAD].isna() & df[TARGET].notna(), TIME]
-            if len(ok):
-                last = ok.max() if last is None else max(last, ok.max())
-            g = stable_group(df[SERIES], groups)
-            order = np.argsort(g, kind="stable")
-            g_sorted = g[order]
-            cuts = np.flatnonzero(np.diff(g_sorted)) + 1
-            for idx in np.split(order, cuts):
-                if len(idx):
-                    folder = tmp / f"g={g[idx[0]]:05d}"
-                    folder.mkdir(exist_ok=True)
-                    part = df.iloc[idx]
-                    pq.write_table(pa.Table.from_pandas(part, preserve_index=False),
-                                   folder / f"b{k:06d}.parquet")  # fmt: skip
-        meta = {"rows": rows, "bad_rows": bad, "last_reading": last}
+        meta = partition(self.source, groups, tmp)
         _write_json(tmp / "_meta.json", meta)
         tmp.rename(final)
         return meta
@@ -313,11 +293,8 @@ class PredictJob:
     # ---- one group -------------------------------------------------------------------------
 
     def _read_group(self, g: int) -> pd.DataFrame:
-        folder = self.job / PARTITION / f"g={g:05d}"
-        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-        if not files:
-            return _empty_rows(self.source.columns)
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        rows = read_group(self.job / PARTITION, g)
+        return _empty_rows(self.source.columns) if rows is None else rows
 
     def _static(self) -> pd.DataFrame | None:
         """The bundle's static columns per series; a series absent from it gets 'unknown'."""

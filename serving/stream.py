@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,10 +46,12 @@ class Source:
         ]
 
 
-def open_source(path: str | Path, covariates: list[str]) -> Source:
+def open_source(
+    path: str | Path, covariates: list[str], values: tuple[str, ...] = (TARGET,)
+) -> Source:
     """Check every file of `path` is readable and has the columns; no rows are read."""
     files = resolve_inputs(path, "input")
-    columns = [SERIES, TIME, TARGET, *covariates]
+    columns = [SERIES, TIME, *values, *covariates]
     kinds = []
     for f in files:
         if f.stat().st_size == 0:
@@ -57,10 +60,11 @@ def open_source(path: str | Path, covariates: list[str]) -> Source:
         present = file_columns(f)
         missing = [c for c in columns if c not in present]
         if missing:
-            what = "the bundle's covariate" if set(missing) - {SERIES, TIME, TARGET} else "column"
+            what = "the bundle's covariate" if set(missing) - {SERIES, TIME, *values} else "column"
             raise InputError(
-                f"{f}: missing {what}(s) {missing}; the file has {present}. Forecast input is "
-                f"the canonical long format: {SERIES}, {TIME} (UTC), {TARGET}, then covariates"
+                f"{f}: missing {what}(s) {missing}; the file has {present}. Expected the long "
+                f"format: {SERIES}, {TIME} (UTC), {', '.join(values)}"
+                + (", then covariates" if covariates else "")
             )
     return Source(files, kinds, columns)
 
@@ -154,6 +158,39 @@ def normalise(batch: pa.RecordBatch, file_index: int, first_row: int) -> pd.Data
     out[ROW] = np.arange(first_row, first_row + n, dtype="int64")
     out[BAD] = pd.array(why, dtype="string")
     return out
+
+
+def partition(source: Source, groups: int, folder: Path, value: str = TARGET) -> dict[str, Any]:
+    """Stream `source` into `folder/g=NNNNN/bKKKKKK.parquet` by a stable hash of the series id,
+    so each group holds whole series however the input is ordered. Rows are normalised (see
+    `normalise`), bad ones included. Returns rows read, bad rows and the last reading's time."""
+    rows, bad, last = 0, 0, None
+    for k, (fi, first, batch) in enumerate(iter_batches(source, source.columns)):
+        df = normalise(batch, fi, first)
+        rows += len(df)
+        bad += int(df[BAD].notna().sum())
+        ok = df.loc[df[BAD].isna() & df[value].notna(), TIME]
+        if len(ok):
+            last = ok.max() if last is None else max(last, ok.max())
+        g = stable_group(df[SERIES], groups)
+        order = np.argsort(g, kind="stable")
+        cuts = np.flatnonzero(np.diff(g[order])) + 1
+        for idx in np.split(order, cuts):
+            if len(idx):
+                sub = folder / f"g={g[idx[0]]:05d}"
+                sub.mkdir(exist_ok=True)
+                part = pa.Table.from_pandas(df.iloc[idx], preserve_index=False)
+                pq.write_table(part, sub / f"b{k:06d}.parquet")
+    return {"rows": rows, "bad_rows": bad, "last_reading": last}
+
+
+def read_group(folder: Path, g: int) -> pd.DataFrame | None:
+    """The rows `partition` wrote to group `g`, or None when it has none."""
+    sub = folder / f"g={g:05d}"
+    files = sorted(sub.glob("*.parquet")) if sub.is_dir() else []
+    if not files:
+        return None
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
 def stable_group(ids: pd.Series, groups: int) -> np.ndarray:

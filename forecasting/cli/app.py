@@ -501,3 +501,12 @@ def version() -> None:
     from forecasting import __version__
 
     typer.echo(__version__)
+
+
+def _register_adapters() -> None:
+    from forecasting.cli.adapters import register
+
+    register(app)
+
+
+_register_adapters()

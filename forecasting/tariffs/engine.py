@@ -1,0 +1,309 @@
+"""The bill engine: interval usage of many customers in, one bill per customer and period out.
+
+Vectorised over customers: a chunk of customers becomes a matrix (customers x intervals) on
+one regular UTC grid, and the energy in every (period, band) is one matrix product with a
+0/1 table of the grid (`facts`). The grid is the data's own interval: half-hourly usage is
+billed half-hour by half-hour, never resampled.
+
+Money: every line item is computed unrounded in the tariff's units, scaled to major units,
+then rounded half-up to `decimals`; taxes are computed on the unrounded components they
+apply to; `total` is the sum of the rounded line items (what a printed bill adds up to).
+Partial periods (a customer's first and last months, or a range that starts mid-period)
+bill the days the customer was on supply: the fixed charge per day counts those days, and
+the minimum charge and (with `prorate`) block sizes shrink by days / days in the period.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import InputError
+from forecasting.tariffs.calendar import Cycle, TariffCalendar, utc_ns
+from forecasting.tariffs.spec import Blocks, Flat, Tariff
+
+SERIES, TIME = "series_id", "timestamp"
+CHUNK_CELLS = 16_000_000  # customers x intervals per matrix: 128 MB of float64
+
+
+def round_money(x: np.ndarray, decimals: int) -> np.ndarray:
+    """Half away from zero at `decimals` (a float just under .5 from arithmetic still rounds up)."""
+    f = 10.0**decimals
+    return np.sign(x) * np.floor(np.abs(x) * f + 0.5 + 1e-7) / f
+
+
+def infer_step(frame: pd.DataFrame) -> pd.Timedelta:
+    """The most common step between consecutive readings of a series."""
+    t = utc_ns(frame[TIME])
+    codes = pd.factorize(frame[SERIES])[0]
+    order = np.lexsort((t, codes))
+    diffs = np.diff(t[order])[np.diff(codes[order]) == 0]
+    diffs = diffs[diffs > 0]
+    if not len(diffs):
+        raise InputError("cannot tell the usage interval: no series has two readings")
+    values, counts = np.unique(diffs, return_counts=True)
+    return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
+
+
+class BillEngine:
+    """Bills under one tariff and billing cycle. `bill` takes long usage, `bill_wide` a matrix."""
+
+    def __init__(self, tariff: Tariff, cycle: Cycle | None = None) -> None:
+        self.tariff = tariff
+        self.calendar = TariffCalendar(tariff, cycle)
+        self.cycle = self.calendar.cycle
+        self.items = tariff.energy_items()
+        e = tariff.energy
+        if isinstance(e, Flat):
+            self.rates = np.array([e.rate])
+        elif isinstance(e, Blocks):
+            self.rates = np.array([b.rate for b in e.blocks])
+        elif hasattr(e, "bands"):
+            self.rates = np.array([b.rate for b in e.bands])
+        else:
+            self.rates = np.array(list(e.rates.values()))
+
+    # ---- long input -------------------------------------------------------------------------
+    def bill(
+        self,
+        frame: pd.DataFrame,
+        usage: str = "kwh",
+        export: str | None = None,
+        step: pd.Timedelta | None = None,
+        chunk_cells: int = CHUNK_CELLS,
+    ) -> pd.DataFrame:
+        """Bills of every customer in a long frame (`series_id`, `timestamp` UTC, `usage` kWh
+        imported per interval, optionally `export` kWh exported), `chunk_cells` matrix cells
+        (customers x intervals) at a time."""
+        if frame.empty:
+            return self.empty()
+        parts = []
+        step = step or infer_step(frame)
+        ns = int(step / pd.Timedelta(1, unit="ns"))
+        t = utc_ns(frame[TIME])
+        t0, t1 = int(t.min()), int(t.max())
+        epoch_off = t0 % ns
+        t0 -= epoch_off  # grids start on a multiple of the step since the epoch
+        n = (t1 - t0) // ns + 1
+        off = t - t0
+        bad = off % ns != 0
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"series {frame[SERIES].iloc[i]}: reading at {frame[TIME].iloc[i]} is off the "
+                f"{step} grid of the usage"
+            )
+        col = off // ns
+        ids, codes = np.unique(frame[SERIES].astype("string").to_numpy(dtype=object),
+                               return_inverse=True)  # fmt: skip
+        u = frame[usage].to_numpy(dtype="float64")
+        x = frame[export].to_numpy(dtype="float64") if export else None
+        per = max(1, int(chunk_cells // n))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(0, len(ids) + per, per))
+        start = pd.Timestamp(t0, unit="ns", tz="UTC")
+        for a, b in itertools.pairwise(bounds):
+            if a == b:
+                continue
+            rows = order[a:b]
+            c = codes[rows]
+            lo = int(c.min())
+            k = int(c.max()) - lo + 1
+            U = np.full((k, n), np.nan)
+            U[c - lo, col[rows]] = u[rows]
+            X = None
+            if x is not None:
+                X = np.full((k, n), np.nan)
+                X[c - lo, col[rows]] = x[rows]
+            parts.append(self.bill_wide(ids[lo : lo + k], start, step, U, X))
+        return pd.concat(parts, ignore_index=True)
+
+    # ---- matrix input -----------------------------------------------------------------------
+    def bill_wide(
+        self,
+        ids: np.ndarray,
+        start: pd.Timestamp,
+        step: pd.Timedelta,
+        usage: np.ndarray,
+        export: np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """Bills from `usage[customer, k]`: kWh in the interval starting `start + k * step`
+        (UTC), NaN where there is no reading."""
+        t = self.tariff
+        S, T = usage.shape
+        f = self.calendar.facts(start, T, step)
+        present = ~np.isnan(usage)
+        U = np.where(present, usage, 0.0)
+        periods, pcode = np.unique(f.period, return_inverse=True)
+        P = len(periods)
+        onehot = np.zeros((T, P))
+        onehot[np.arange(T), pcode] = 1.0
+        intervals = present.astype("float64") @ onehot
+
+        has = present.any(axis=1)
+        first = np.argmax(present, axis=1)
+        last = T - 1 - np.argmax(present[:, ::-1], axis=1)
+        p_start, p_end = self.cycle.start(periods), self.cycle.end(periods)
+        b_start = np.maximum(p_start[None, :], f.date[first][:, None])
+        b_end = np.minimum(p_end[None, :], f.date[last][:, None])
+        days = (b_end - b_start).astype("int64") + 1
+        billed = (days > 0) & has[:, None]
+        days = np.where(billed, days, 0)
+        period_days = ((p_end - p_start).astype("int64") + 1)[None, :]
+        share = days / period_days
+        expected = self._expected(f.date, b_start, b_end, billed, step)
+
+        B = len(self.items) if not isinstance(t.energy, Flat | Blocks) else 1
+        item = f.energy_item
+        uncovered = item < 0
+        if uncovered.any():
+            hit = present[:, uncovered]
+            if hit.any():
+                s, j = np.argwhere(hit)[0]
+                when = pd.Timestamp(start) + step * int(np.flatnonzero(uncovered)[j])
+                raise InputError(
+                    f"series {ids[s]}: usage at {when} is outside the price signal "
+                    f"({self.calendar.signal.where if self.calendar.signal else ''}) and the "
+                    "tariff has no `default` level"
+                )
+        table = np.zeros((T, P * B))
+        ok = ~uncovered
+        table[np.flatnonzero(ok), pcode[ok] * B + item[ok]] = 1.0
+        kwh_items = (U @ table).reshape(S, P, B)
+        kwh = kwh_items.sum(axis=2)
+
+        scale = t.scale
+        lines: dict[str, np.ndarray] = {"fixed": t.fixed_per_day * days * scale}
+        energy: dict[str, np.ndarray] = {}
+        if isinstance(t.energy, Blocks):
+            limits = np.array([b.up_to if b.up_to is not None else np.inf for b in t.energy.blocks])
+            size = share[..., None] if t.energy.prorate else np.ones_like(share)[..., None]
+            upper = limits[None, None, :] * size
+            lower = np.concatenate([np.zeros_like(upper[..., :1]), upper[..., :-1]], axis=2)
+            in_block = np.clip(kwh[..., None] - lower, 0.0, upper - lower)
+            for i, name in enumerate(self.items):
+                energy[name] = in_block[..., i] * self.rates[i] * scale
+            kwh_cols = {f"kwh_{n}": in_block[..., i] for i, n in enumerate(self.items)}
+        else:
+            for i, name in enumerate(self.items):
+                energy[name] = kwh_items[..., i] * self.rates[i] * scale
+            kwh_cols = (
+                {} if B == 1 else {f"kwh_{n}": kwh_items[..., i] for i, n in enumerate(self.items)}
+            )
+        energy_total = sum(energy.values())
+        for name, v in energy.items():
+            lines["energy" if isinstance(t.energy, Flat) else f"energy_{name}"] = v
+
+        extra: dict[str, np.ndarray] = {}
+        if t.demand is not None:
+            demand_kw = self._demand(U, start, step, periods)
+            extra["demand_kw"] = demand_kw
+            lines["demand"] = t.demand.rate * demand_kw * scale
+        if export is not None:
+            xp = ~np.isnan(export)
+            X = np.where(xp, export, 0.0)
+            if (X < 0).any():
+                raise InputError("export kWh must not be negative")
+            extra["kwh_export"] = X @ onehot
+            if t.feed_in is not None:
+                if t.feed_in.rate is not None:
+                    credit = extra["kwh_export"] * t.feed_in.rate
+                else:
+                    assert f.feed_in_band is not None and t.feed_in.bands is not None
+                    rates = np.array([b.rate for b in t.feed_in.bands])
+                    credit = X @ (onehot * rates[f.feed_in_band][:, None])
+                lines["feed_in"] = -credit * scale
+        elif t.feed_in is not None:
+            lines["feed_in"] = np.zeros((S, P))
+
+        components = {
+            "fixed": lines["fixed"],
+            "energy": energy_total,
+            "demand": lines.get("demand", 0.0),
+            "feed_in": lines.get("feed_in", 0.0),
+            **energy,
+        }
+        if t.minimum_charge is not None:
+            subtotal = lines["fixed"] + energy_total + components["demand"] + components["feed_in"]
+            floor = t.minimum_charge * share * scale
+            lines["minimum_topup"] = np.maximum(floor - subtotal, 0.0)
+            components["minimum"] = lines["minimum_topup"]
+        for tax in t.taxes:
+            base = np.zeros((S, P))
+            for c in tax.applies_to:
+                base = base + components[c]
+            lines[f"tax_{tax.name}"] = tax.rate * base
+        rounded = {k: round_money(np.broadcast_to(v, (S, P)), t.decimals) for k, v in lines.items()}
+        total = round_money(sum(rounded.values()), t.decimals)  # type: ignore[arg-type]
+
+        s_idx, p_idx = np.nonzero(billed)
+
+        def take(a: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(a, (S, P))[s_idx, p_idx]
+
+        out = pd.DataFrame(
+            {
+                SERIES: pd.array(ids[s_idx], dtype="string"),
+                "period": self.cycle.label(periods)[p_idx],
+                "period_start": b_start[s_idx, p_idx],
+                "period_end": b_end[s_idx, p_idx],
+                "days": take(days),
+                "period_days": take(period_days),
+            }
+        )
+        out["partial"] = out["days"] < out["period_days"]
+        out["intervals"] = take(intervals).astype("int64")
+        out["missing_intervals"] = take(expected).astype("int64") - out["intervals"]
+        out["kwh"] = take(kwh)
+        for k, v in {**kwh_cols, **extra}.items():
+            out[k] = take(v)
+        out["currency"] = t.currency
+        for k, v in rounded.items():
+            out[k] = take(v)
+        out["total"] = take(total)
+        return out
+
+    def _expected(
+        self,
+        dates: np.ndarray,
+        b_start: np.ndarray,
+        b_end: np.ndarray,
+        billed: np.ndarray,
+        step: pd.Timedelta,
+    ) -> np.ndarray:
+        """Intervals in each customer's billed days (46/50 half-hours on DST change days)."""
+        days, counts = self.calendar.day_intervals(dates.min(), dates.max(), step)
+        cum = np.concatenate([[0], np.cumsum(counts)])
+        lo = np.searchsorted(days, np.where(billed, b_start, days[0]))
+        hi = np.searchsorted(days, np.where(billed, b_end, days[0]), side="right")
+        return np.where(billed, cum[hi] - cum[lo], 0)
+
+    def _demand(
+        self, U: np.ndarray, start: pd.Timestamp, step: pd.Timedelta, periods: np.ndarray
+    ) -> np.ndarray:
+        """Highest mean kW over a demand interval in the demand windows, per customer and period."""
+        cal = self.calendar
+        assert cal.demand_step is not None
+        k, pad, count = cal.demand_grid(start, U.shape[1], step)
+        S = U.shape[0]
+        padded = np.zeros((S, count * k))
+        padded[:, pad : pad + U.shape[1]] = U
+        kw = padded.reshape(S, count, k).sum(axis=2) / (cal.demand_step / pd.Timedelta(hours=1))
+        f = cal.facts(start, U.shape[1], step)
+        assert f.demand_in_window is not None
+        first = pd.date_range(start - pad * step, periods=count, freq=cal.demand_step)
+        local = first.tz_convert(self.tariff.timezone).tz_localize(None).normalize()
+        dperiod = self.cycle.period_index(local.to_numpy().astype("datetime64[D]"))
+        out = np.zeros((S, len(periods)))
+        for j, p in enumerate(periods):
+            cols = (dperiod == p) & f.demand_in_window
+            if cols.any():
+                out[:, j] = kw[:, cols].max(axis=1)
+        return out
+
+    def empty(self) -> pd.DataFrame:
+        ids = np.array([], dtype=object)
+        return self.bill_wide(ids, pd.Timestamp("2000-01-01", tz="UTC"), pd.Timedelta("1h"),
+                              np.full((0, 24), np.nan))  # fmt: skip
