@@ -87,36 +87,36 @@ class BillEngine:
         epoch_off = t0 % ns
         t0 -= epoch_off  # grids start on a multiple of the step since the epoch
         n = (t1 - t0) // ns + 1
-        off = t - t0
-        bad = off % ns != 0
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        col, rem = np.divmod(t - t0, ns)
+        if rem.any():
+            i = int(np.flatnonzero(rem)[0])
             raise InputError(
                 f"series {frame[SERIES].iloc[i]}: reading at {frame[TIME].iloc[i]} is off the "
                 f"{step} grid of the usage"
             )
-        col = off // ns
-        ids, codes = np.unique(frame[SERIES].astype("string").to_numpy(dtype=object),
-                               return_inverse=True)  # fmt: skip
+        codes, uniques = pd.factorize(frame[SERIES], sort=True)
+        ids = np.asarray(uniques.astype("string").to_numpy(dtype=object))
         u = frame[usage].to_numpy(dtype="float64")
         x = frame[export].to_numpy(dtype="float64") if export else None
+        if len(codes) > 1 and not (np.diff(codes) >= 0).all():
+            order = np.argsort(codes, kind="stable")  # group rows by customer
+            codes, col, u = codes[order], col[order], u[order]
+            x = x[order] if x is not None else None
         per = max(1, int(chunk_cells // n))
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(0, len(ids) + per, per))
+        bounds = np.searchsorted(codes, np.arange(0, len(ids) + per, per))
         start = pd.Timestamp(t0, unit="ns", tz="UTC")
         for a, b in itertools.pairwise(bounds):
             if a == b:
                 continue
-            rows = order[a:b]
-            c = codes[rows]
-            lo = int(c.min())
-            k = int(c.max()) - lo + 1
+            lo = int(codes[a])
+            k = int(codes[b - 1]) - lo + 1
+            where = (codes[a:b] - lo, col[a:b])
             U = np.full((k, n), np.nan)
-            U[c - lo, col[rows]] = u[rows]
+            U[where] = u[a:b]
             X = None
             if x is not None:
                 X = np.full((k, n), np.nan)
-                X[c - lo, col[rows]] = x[rows]
+                X[where] = x[a:b]
             parts.append(self.bill_wide(ids[lo : lo + k], start, step, U, X))
         return pd.concat(parts, ignore_index=True)
 
