@@ -97,5 +97,63 @@ def _bill_with_config(job: object, config: Path, usage: str) -> dict[str, object
     return job.bill_frame(frame, "kwh", q if len(q) else pd.DataFrame())
 
 
+def impute_cmd(
+    bundle: Annotated[Path, typer.Option("--bundle", "-b", help="exported bundle with archetypes")],
+    monthly: Annotated[
+        str, typer.Option("--monthly", "-m", help="series_id, month (YYYY-MM), kwh[, months]")
+    ],
+    static: Annotated[str, typer.Option("--static", "-s", help="per-customer static table")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder for profiles")],
+    weather: Annotated[
+        str | None,
+        typer.Option("--weather", "-w", help="timestamp (UTC) + the bundle's covariates"),
+    ] = None,
+    samples: Annotated[int, typer.Option(help="sample paths per customer (0: none)")] = 0,
+    static_id: Annotated[
+        str | None, typer.Option("--static-id", help="id column of --static (default series_id)")
+    ] = None,
+    no_model: Annotated[
+        bool, typer.Option("--no-model", help="archetype shapes only, without the bundle's model")
+    ] = False,
+) -> None:
+    """Hourly profiles for customers with only monthly (or quarterly) totals.
+
+    Each profile sums exactly to the recorded totals; P10/P90 bands, and --samples paths that
+    each sum to the totals. Customers that cannot be imputed are listed in errors.csv.
+    """
+    from forecasting.errors import InputError
+    from serving.bill import read_static
+    from serving.impute import ImputeJob
+
+    if samples < 0:
+        raise InputError(f"--samples must be 0 or more, got {samples}")
+    job = ImputeJob(str(bundle), monthly, read_static(static, static_id), output, weather,
+                    samples, use_model=not no_model, echo=typer.echo)  # fmt: skip
+    s = job.run()
+    typer.echo(
+        f"imputed {s['customers_imputed']:,} of {s['customers_in']:,} customers "
+        f"({s['hours']:,} hours, {s['kwh']:,.1f} kWh; {s['archetypes']} archetypes"
+        + (", archetype shapes only" if no_model else ", shaped by the bundle's model")
+        + ")"
+    )
+    if s["customers_failed"]:
+        typer.echo(
+            f"{s['customers_failed']:,} customers could not be imputed: see {output}/errors.csv"
+        )
+        for _, row in pd_head(output / "errors.csv"):
+            typer.echo(f"  {row['series_id']}: {row['reason']}")
+    typer.echo(f"wrote {output}/ (profiles.parquet, assignments.csv, errors.csv, summary.json"
+               + (", samples.parquet" if samples else "") + ")")  # fmt: skip
+    if s["customers_imputed"] == 0:
+        raise typer.Exit(1)
+
+
+def pd_head(path: Path, n: int = 5) -> list[tuple[int, dict[str, str]]]:
+    import pandas as pd
+
+    return list(enumerate(pd.read_csv(path, dtype=str).head(n).to_dict("records")))
+
+
 def register(app: typer.Typer) -> None:
     app.command("bill")(bill_cmd)
+    app.command("impute")(impute_cmd)

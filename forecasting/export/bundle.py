@@ -40,6 +40,20 @@ def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str,
     return dict(zip(["past", "future", "static_cat", "static_real"], s.arrays()[:4], strict=True))
 
 
+ARCHETYPES = "archetypes.json"
+
+
+def archetypes_or_note(frame: Any, static: Any, timezone: str) -> dict[str, Any]:
+    """Load-shape archetypes of the training customers (for `forecasting impute`), or a note
+    saying why there are none."""
+    from forecasting.impute.archetypes import fit_archetypes
+
+    try:
+        return fit_archetypes(frame, static, timezone)
+    except InputError as exc:
+        return {"skipped": str(exc)}
+
+
 def export_run(
     run_dir: Path,
     output: Path,
@@ -60,7 +74,7 @@ def export_run(
     if not hasattr(model, "save"):
         raise InputError(f"{run_dir}: a {meta['kind']!r} baseline has no weights to export")
     exported = export_model(model)
-    real, real_note = None, None
+    real, real_note, archetypes = None, None, None
     try:
         from forecasting.config.data import load_data_config
         from forecasting.data.prepare import prepare
@@ -68,6 +82,7 @@ def export_run(
         cfg = load_data_config(data_config or run_dir / "data_config.yaml")
         prepared = prepare(cfg, input_path)
         real = real_inputs(model, prepared.frame, prepared.static)
+        archetypes = archetypes_or_note(prepared.frame, prepared.static, meta["timezone"])
     except InputError as exc:  # the training data is not on this machine: random inputs only
         real_note = f"no real windows: {exc}"
     parity = check_parity(model, exported, real, rtol=rtol, atol=atol)
@@ -98,6 +113,12 @@ def export_run(
     with staged_folder(output) as tmp:
         (tmp / MODEL_FILE).write_bytes(exported.onnx)
         manifest["files"] = {MODEL_FILE: sha256(tmp / MODEL_FILE)}
+        if archetypes is not None and "archetypes" in archetypes:
+            (tmp / ARCHETYPES).write_text(json.dumps(archetypes), encoding="utf-8")
+            manifest["files"][ARCHETYPES] = sha256(tmp / ARCHETYPES)
+            manifest["archetypes"] = {"k": archetypes["k"], "customers": archetypes["customers"]}
+        elif archetypes is not None:
+            manifest["archetypes"] = archetypes
         text = json.dumps(manifest, indent=2, default=str)
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
     return manifest

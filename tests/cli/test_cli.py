@@ -39,6 +39,7 @@ def test_serving_and_feature_code_stay_torch_free(tmp_path):
     )
     loaded = _modules_after(
         "import serving, serving.bundle, serving.predict, serving.stream, forecasting.features, "
+        "serving.bill, serving.impute, forecasting.tariffs.engine, "
         "forecasting.data.prepare, forecasting.evaluation.backtest, forecasting.models.common\n"
         + job
     )

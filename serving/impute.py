@@ -1,0 +1,426 @@
+"""`forecasting impute`: hourly profiles for customers who only have monthly (or quarterly) totals.
+
+A thin adapter over an exported bundle, torch-free (onnxruntime, numpy, pandas):
+
+1. **Assign** each customer to the bundle's load-shape archetypes (`archetypes.json`, fitted
+   on the smart-meter customers at export): a posterior from the archetype's share, its
+   members' static values (tariff, ACORN group, ...) and how well its seasonal curve
+   explains the customer's monthly totals. The probabilities are kept in `assignments.csv`.
+2. **Shape**: a template hour by hour: the archetypes' local-hour shares for that month and
+   day type, weekend days weighted by the weekend ratio, mixed by the probabilities.
+3. **Model**: the bundle forecasts every day of each period from the template as history,
+   with the weather and calendar of those days: the weather response of the trained model.
+4. **Scale** each period to the recorded total, exactly (P10/P90 scaled by the same factor).
+5. **Sample** (`--samples N`): paths drawn by archetype and correlated noise within the
+   P10-P90 band, each rescaled to the totals.
+
+What OUTPUT holds: `profiles.parquet` (series_id, period, timestamp UTC, p10, p50, p90;
+p50 sums to each period's total), `assignments.csv`, `errors.csv` (customers that could not
+be imputed, with the reason), `summary.json`, and `samples.parquet` with --samples.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.readers import file_columns, read_table, resolve_inputs
+from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.errors import InputError
+from serving.bundle import BundleError, load_bundle
+
+ARCHETYPES = "archetypes.json"
+ALPHA = 1.0  # Laplace smoothing of the static value counts
+
+
+@dataclass
+class Periods:
+    """One customer's reads: UTC start/end of each period (local month boundaries), kWh."""
+
+    sid: str
+    labels: list[str]
+    starts: pd.DatetimeIndex
+    ends: pd.DatetimeIndex
+    kwh: np.ndarray
+    months: list[list[int]]  # calendar months (1-12) each period covers
+
+
+def read_monthly(path: str | Path, timezone: str) -> tuple[dict[str, Periods], dict[str, str]]:
+    """Customers' periods from `series_id, month (YYYY-MM), kwh[, months]`, and the customers
+    whose rows cannot be used, with the reason (the rest go on)."""
+    present = file_columns(resolve_inputs(path, "monthly totals")[0])
+    need = [SERIES, "month", "kwh"]
+    missing = [c for c in need if c not in present]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {missing}; monthly totals need series_id, month "
+            f"(YYYY-MM, the first month of the read), kwh and optionally months (1 or 3); "
+            f"the file has {present}"
+        )
+    cols = need + (["months"] if "months" in present else [])
+    raw = read_table(path, cols, what="monthly totals")
+    raw[SERIES] = raw[SERIES].astype("string").str.strip()
+    month = pd.to_datetime(
+        raw["month"].astype("string").str.strip(), format="%Y-%m", errors="coerce"
+    )
+    kwh = pd.to_numeric(raw["kwh"], errors="coerce")
+    span = (
+        pd.to_numeric(raw["months"], errors="coerce")
+        if "months" in raw
+        else pd.Series(1, index=raw.index)
+    )
+    errors: dict[str, str] = {}
+    where = str(path)
+    for i in np.flatnonzero((month.isna() | kwh.isna() | span.isna()).to_numpy()):
+        sid = str(raw[SERIES].iloc[i])
+        errors.setdefault(
+            sid,
+            f"{where} row {raw['_row'].iloc[i]}: month={raw['month'].iloc[i]!r}, "
+            f"kwh={raw['kwh'].iloc[i]!r}: month must be YYYY-MM and kwh a number",
+        )
+    for i in np.flatnonzero((kwh < 0).to_numpy()):
+        sid = str(raw[SERIES].iloc[i])
+        errors.setdefault(
+            sid, f"{where} row {raw['_row'].iloc[i]}: month {raw['month'].iloc[i]} has a "
+            f"negative total ({kwh.iloc[i]} kWh)"
+        )  # fmt: skip
+    out: dict[str, Periods] = {}
+    frame = pd.DataFrame({SERIES: raw[SERIES], "month": month, "kwh": kwh, "span": span})
+    for sid, g in frame.groupby(SERIES, sort=True):
+        sid = str(sid)
+        if sid in errors:
+            continue
+        g = g.sort_values("month")
+        first = g["month"].dt.tz_localize(timezone)
+        last = [
+            m + pd.DateOffset(months=int(s)) for m, s in zip(g["month"], g["span"], strict=True)
+        ]
+        ends = pd.DatetimeIndex(last).tz_localize(timezone)
+        if (first.to_numpy()[1:] < ends.to_numpy()[:-1]).any():
+            errors[sid] = "reads overlap: a period starts before the previous one ends"
+            continue
+        covered = [
+            [(m.month - 1 + j) % 12 + 1 for j in range(int(s))]
+            for m, s in zip(g["month"], g["span"], strict=True)
+        ]
+        out[sid] = Periods(
+            sid,
+            [m.strftime("%Y-%m") for m in g["month"]],
+            pd.DatetimeIndex(first).tz_convert("UTC"),
+            ends.tz_convert("UTC"),
+            g["kwh"].to_numpy(dtype=float),
+            covered,
+        )
+    return out, errors
+
+
+class Archetypes:
+    """The bundle's archetypes as arrays: profile (K, 12, 2, 24), weekend ratio (K, 12), ..."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        arch = doc["archetypes"]
+        self.doc = doc
+        self.timezone = doc["timezone"]
+        self.k = len(arch)
+        self.profile = np.array([a["profile"] for a in arch])
+        self.weekend = np.array([a["weekend_ratio"] for a in arch])
+        self.seasonal = np.array([a["seasonal"] for a in arch])
+        self.sigma = np.array([a["seasonal_sigma"] for a in arch])
+        self.prior = np.array([a["prior"] for a in arch])
+        self.members = np.array([a["members"] for a in arch])
+        self.static = [a["static"] for a in arch]
+        self.static_columns: list[str] = doc.get("static_columns", [])
+
+    def posterior(self, p: Periods, static_row: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
+        """Archetype probabilities of a customer, and notes (static values never seen)."""
+        logp = np.log(self.prior.clip(1e-9))
+        notes = []
+        for col in self.static_columns:
+            value = static_row.get(col)
+            if value is None or pd.isna(value):
+                continue
+            counts = np.array([s.get(col, {}).get(str(value), 0) for s in self.static], float)
+            if counts.sum() == 0:
+                notes.append(f"{col}={value!r} unseen in training: not used")
+                continue
+            values = {v for s in self.static for v in s.get(col, {})}
+            logp += np.log((counts + ALPHA) / (self.members + ALPHA * len(values)))
+        days = np.array(
+            [(e - s).total_seconds() / 86400 for s, e in zip(p.starts, p.ends, strict=True)]
+        )
+        rate = p.kwh / days
+        ok = rate > 0
+        if ok.sum() >= 2:
+            x = np.log(rate[ok])
+            x = x - x.mean()
+            y = np.log(np.array([[self.seasonal[k, [m - 1 for m in ms]].mean() for ms in p.months]
+                                 for k in range(self.k)])[:, ok].clip(1e-3))  # fmt: skip
+            y = y - y.mean(axis=1, keepdims=True)
+            sig = self.sigma[:, None]
+            logp += (-((x[None, :] - y) ** 2) / (2 * sig**2) - np.log(sig)).sum(axis=1)
+        post = np.exp(logp - logp.max())
+        return post / post.sum(), notes
+
+    def shares(self, hours: pd.DatetimeIndex) -> np.ndarray:
+        """(K, hours): each archetype's unnormalised weight of every hour (UTC index)."""
+        local = hours.tz_convert(self.timezone)
+        m = local.month.to_numpy() - 1
+        w = (local.dayofweek.to_numpy() >= 5).astype(int)
+        h = local.hour.to_numpy()
+        day_weight = np.where(w[None, :] == 1, self.weekend[:, m], 1.0)
+        return self.profile[:, m, w, h] * day_weight
+
+
+def period_index(p: Periods, hours: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(period of each hour, clipped to the nearest period; True where inside a period)."""
+    t = hours.asi8
+    starts, ends = p.starts.as_unit(hours.unit).asi8, p.ends.as_unit(hours.unit).asi8
+    j = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
+    inside = (t >= starts[j]) & (t < ends[j])
+    return j, inside
+
+
+def scale_to_totals(
+    values: np.ndarray, j: np.ndarray, inside: np.ndarray, totals: np.ndarray
+) -> np.ndarray:
+    """Scale `values` (..., hours) so each period's hours sum to its total; hours outside
+    periods get their nearest period's factor. A period with no weight is spread flat."""
+    sums = np.zeros((*values.shape[:-1], len(totals)))
+    for q in range(len(totals)):
+        sums[..., q] = values[..., inside & (j == q)].sum(axis=-1)
+    flat = sums <= 0
+    factor = np.where(flat, 0.0, totals / np.where(flat, 1.0, sums))
+    out = values * factor[..., j]
+    if flat.any():
+        n = np.array([(inside & (j == q)).sum() for q in range(len(totals))])
+        spread = np.where(flat, totals / np.maximum(n, 1), 0.0)[..., j]
+        out = np.where(flat[..., j], spread, out)
+    return out
+
+
+@dataclass
+class ImputeJob:
+    bundle_path: str
+    monthly: str
+    static: pd.DataFrame
+    output: Path
+    weather: str | None = None
+    samples: int = 0
+    use_model: bool = True
+    batch_size: int = 200
+    seed: int = 0
+    echo: Callable[[str], None] = print
+    errors: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def run(self) -> dict[str, Any]:
+        bundle = load_bundle(self.bundle_path)
+        path = Path(self.bundle_path) / ARCHETYPES
+        if not path.is_file() or ARCHETYPES not in bundle.manifest.get("files", {}):
+            why = bundle.manifest.get("archetypes", {}).get("skipped", "exported without data")
+            raise BundleError(
+                f"{self.bundle_path}: the bundle has no load-shape archetypes ({why}); export it "
+                "on a machine where its training data can be read"
+            )
+        arch = Archetypes(json.loads(path.read_text("utf-8")))
+        customers, self.errors = read_monthly(self.monthly, arch.timezone)
+        n_in = len(customers) + len(self.errors)
+        statics = self.static.set_index(SERIES).to_dict("index")
+        for sid in list(customers):
+            if sid not in statics:
+                self.errors[sid] = "no static data for this customer in the static table"
+                del customers[sid]
+        weather = self._weather(bundle) if self.use_model else None
+        self.output.mkdir(parents=True, exist_ok=True)
+        profiles, assigns, sample_parts = [], [], []
+        ids = sorted(customers)
+        for a in range(0, len(ids), self.batch_size):
+            batch = [customers[s] for s in ids[a : a + self.batch_size]]
+            out, asg, smp = self._batch(batch, arch, statics, bundle, weather)
+            profiles += out
+            assigns += asg
+            sample_parts += smp
+        return self._write(profiles, assigns, sample_parts, arch, n_in)
+
+    def _weather(self, bundle: Any) -> pd.DataFrame | None:
+        """Known-future covariates (weather) from --weather; observed-only covariates (such as
+        a meter's export) that the file lacks are taken as 0 for customers without a smart
+        meter, and said so in the summary."""
+        f = bundle.manifest["model"]["features"]
+        known = list(f.get("known_future", []))
+        if f.get("temperature") and f["temperature"] not in known:
+            known.append(f["temperature"])
+        observed = [c for c in f.get("observed", []) if c not in known]
+        if not known and not observed:
+            return None
+        if self.weather is None and known:
+            raise InputError(
+                f"the bundle's model reads covariates {known}: give them with --weather"
+            )
+        present = (
+            file_columns(resolve_inputs(self.weather, "weather")[0]) if self.weather else [TIME]
+        )
+        missing = [c for c in [TIME, *known] if c not in present]
+        if missing:
+            raise InputError(
+                f"{self.weather}: missing column(s) {missing} the bundle needs; the file has {present}"
+            )
+        zero = [c for c in observed if c not in present]
+        self.notes += [f"observed covariate {c!r} not in --weather: taken as 0" for c in zero]
+        cols = [c for c in [*known, *observed] if c in present]
+        if self.weather is None:
+            return pd.DataFrame(columns=zero, index=pd.DatetimeIndex([], tz="UTC", name=TIME))
+        w = read_table(self.weather, [TIME, *cols], what="weather").drop(columns=["_file", "_row"])
+        w[TIME] = pd.to_datetime(w[TIME], utc=True, format="ISO8601")
+        w = w.drop_duplicates(TIME).set_index(TIME).sort_index()
+        for c in zero:
+            w[c] = 0.0
+        return w
+
+    def _batch(self, batch: list[Periods], arch: Archetypes, statics: dict[str, Any],
+               bundle: Any, weather: pd.DataFrame | None) -> tuple[list[Any], list[Any], list[Any]]:  # fmt: skip
+        m = bundle.manifest
+        step = pd.Timedelta(m["freq"])
+        lookback = int(m["lookback"]) if self.use_model else 0
+        plans, frames, origins = [], [], set()
+        asg = []
+        for p in batch:
+            probs, notes = arch.posterior(p, statics[p.sid])
+            hours = pd.date_range(
+                p.starts[0] - lookback * step, p.ends[-1], freq=step, inclusive="left"
+            )
+            j, inside = period_index(p, hours)
+            per_k = scale_to_totals(arch.shares(hours), j, inside, p.kwh)
+            template = probs @ per_k
+            plans.append((p, hours, j, inside, probs, per_k, template))
+            asg.append({SERIES: p.sid, "archetype": int(np.argmax(probs)),
+                        **{f"p_{k}": round(float(v), 6) for k, v in enumerate(probs)},
+                        "notes": "; ".join(notes)})  # fmt: skip
+            if self.use_model:
+                f = pd.DataFrame({SERIES: p.sid, TIME: hours, TARGET: template})
+                if weather is not None:
+                    cov = weather.reindex(hours)
+                    if cov.isna().any().any():
+                        gap = cov.index[cov.isna().any(axis=1)][0]
+                        self.errors[p.sid] = (
+                            f"the weather does not cover {gap} (needed from {hours[0]} to {hours[-1]})"
+                        )
+                        continue
+                    f = pd.concat([f.reset_index(drop=True), cov.reset_index(drop=True)], axis=1)
+                frames.append(f)
+                for s, e in zip(p.starts, p.ends, strict=True):
+                    origins.update(
+                        pd.date_range(s, e, freq=step * int(m["horizon"]), inclusive="left")
+                    )
+        forecasts = None
+        if self.use_model and frames:
+            frame = pd.concat(frames, ignore_index=True)
+            static = self.static[self.static[SERIES].isin(frame[SERIES].unique())]
+            fc, skipped = bundle.forecast(frame, pd.DatetimeIndex(sorted(origins)), static)
+            reasons = (
+                skipped.drop_duplicates(SERIES).set_index(SERIES)["reason"]
+                if len(skipped) and "reason" in skipped
+                else {}
+            )
+            forecasts = (
+                fc.drop_duplicates([SERIES, TIME], keep="first")
+                .set_index([SERIES, TIME])
+                .sort_index()
+            )
+        out, samples = [], []
+        rng = np.random.default_rng(self.seed)
+        for p, hours, j, inside, probs, per_k, template in plans:
+            if p.sid in self.errors:
+                continue
+            lo, mid, hi = template, template, template
+            if forecasts is not None:
+                fc = (
+                    forecasts.loc[p.sid].reindex(hours[inside])
+                    if p.sid in forecasts.index.get_level_values(0)
+                    else None
+                )
+                if fc is None or fc["p50"].isna().any():
+                    why = reasons.get(p.sid, "") if hasattr(reasons, "get") else ""
+                    self.errors[p.sid] = (
+                        f"the bundle left hours of its periods without a forecast {why}".strip()
+                    )
+                    continue
+                lo, mid, hi = (np.zeros(len(hours)) for _ in range(3))
+                lo[inside], mid[inside], hi[inside] = (
+                    fc["p10"].to_numpy(),
+                    fc["p50"].to_numpy(),
+                    fc["p90"].to_numpy(),
+                )
+            sums = np.array([mid[inside & (j == q)].sum() for q in range(len(p.kwh))])
+            p50 = scale_to_totals(mid, j, inside, p.kwh)
+            factor = np.divide(p.kwh, sums, out=np.zeros_like(p.kwh), where=sums > 0)[j]
+            band_lo = np.minimum(lo * factor, p50) if forecasts is not None else p50
+            band_hi = np.maximum(hi * factor, p50) if forecasts is not None else p50
+            keep = inside
+            out.append(pd.DataFrame({
+                SERIES: p.sid, "period": np.array(p.labels)[j[keep]], TIME: hours[keep],
+                "p10": band_lo[keep], "p50": p50[keep], "p90": band_hi[keep],
+            }))  # fmt: skip
+            if self.samples:
+                samples.append(self._samples(p, hours[keep], j[keep], probs, per_k[:, keep],
+                                             template[keep], p50[keep], band_lo[keep], band_hi[keep], rng))  # fmt: skip
+        return out, [a for a in asg if a[SERIES] not in self.errors], samples
+
+    def _samples(self, p: Periods, hours: pd.DatetimeIndex, j: np.ndarray, probs: np.ndarray,
+                 per_k: np.ndarray, template: np.ndarray, p50: np.ndarray, lo: np.ndarray,
+                 hi: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:  # fmt: skip
+        """Paths: an archetype drawn by its probability reshapes the profile; AR(1) noise in
+        log space with the P10-P90 width; each path rescaled to every period's total."""
+        n = self.samples
+        ks = rng.choice(len(probs), size=n, p=probs)
+        ratio = np.divide(
+            per_k[ks],
+            template[None, :],
+            out=np.ones((n, len(template))),
+            where=template[None, :] > 0,
+        )
+        sigma = np.log(np.maximum(hi, 1e-6) / np.maximum(lo, 1e-6)) / 2.563
+        eps = rng.standard_normal((n, len(template)))
+        for t in range(1, eps.shape[1]):
+            eps[:, t] = 0.7 * eps[:, t - 1] + np.sqrt(1 - 0.49) * eps[:, t]
+        paths = p50[None, :] * ratio * np.exp(sigma[None, :] * eps)
+        inside = np.ones(len(hours), dtype=bool)
+        paths = scale_to_totals(paths, j, inside, p.kwh)
+        return pd.DataFrame({
+            SERIES: p.sid, "sample": np.repeat(np.arange(n), len(hours)),
+            TIME: np.tile(hours, n), "kwh": paths.ravel(),
+        })  # fmt: skip
+
+    def _write(self, profiles: list[pd.DataFrame], assigns: list[dict[str, Any]],
+               samples: list[pd.DataFrame], arch: Archetypes, n_in: int) -> dict[str, Any]:  # fmt: skip
+        cols = [SERIES, "period", TIME, "p10", "p50", "p90"]
+        prof = pd.concat(profiles, ignore_index=True) if profiles else pd.DataFrame(columns=cols)
+        prof.to_parquet(self.output / "profiles.parquet", index=False)
+        pd.DataFrame(assigns).to_csv(self.output / "assignments.csv", index=False)
+        errs = pd.DataFrame({SERIES: list(self.errors), "reason": list(self.errors.values())})
+        errs.sort_values(SERIES).to_csv(self.output / "errors.csv", index=False)
+        if self.samples:
+            smp = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
+            smp.to_parquet(self.output / "samples.parquet", index=False)
+        summary = {
+            "bundle": self.bundle_path,
+            "monthly": self.monthly,
+            "customers_in": n_in,
+            "customers_imputed": int(prof[SERIES].nunique()) if len(prof) else 0,
+            "customers_failed": len(self.errors),
+            "archetypes": arch.k,
+            "silhouette": arch.doc.get("silhouette"),
+            "model": self.use_model,
+            "hours": len(prof),
+            "kwh": float(prof["p50"].sum()) if len(prof) else 0.0,
+            "samples": self.samples,
+            "notes": self.notes,
+        }
+        (self.output / "summary.json").write_text(json.dumps(summary, indent=2), "utf-8")
+        return summary
