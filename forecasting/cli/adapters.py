@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -62,7 +62,7 @@ def bill_cmd(
         raise InputError("--group-by needs a static table: give --static (or --data-config)")
     job = BillJob(engine, usage, output, base, column, export_column, table, groups, batch_size,
                   typer.echo)  # fmt: skip
-    run_job = job.run if data_config is None else lambda: _bill_with_config(job, data_config, usage)
+    run_job = job.run if data_config is None else lambda: bill_with_config(job, data_config, usage)
     summary = run_job()
     typer.echo((output / "summary.md").read_text("utf-8").rstrip())
     typer.echo(f"wrote {output}/ (bills.parquet, summary.json" + (
@@ -70,7 +70,7 @@ def bill_cmd(
         + ")")  # fmt: skip
 
 
-def _bill_with_config(job: object, config: Path, usage: str) -> dict[str, object]:
+def bill_with_config(job: object, config: Path, usage: str | None) -> dict[str, Any]:
     """Read raw usage through a data config at its native interval (no resampling, no gap
     filling: bills use only real readings), then bill it."""
     import pandas as pd
@@ -78,6 +78,7 @@ def _bill_with_config(job: object, config: Path, usage: str) -> dict[str, object
     from forecasting.config.data import load_data_config
     from forecasting.data.ingest import ingest
     from forecasting.data.static import join_static_file
+    from forecasting.errors import InputError
     from serving.bill import BillJob
 
     assert isinstance(job, BillJob)
@@ -90,7 +91,15 @@ def _bill_with_config(job: object, config: Path, usage: str) -> dict[str, object
         if cfg.static is not None:
             static, _ = join_static_file(static, cfg.static)
         job.static = static.astype({"series_id": "string"})
-    frame = frame[["series_id", "timestamp", "kwh", "_file", "_row"]]
+    keep = ["series_id", "timestamp", "kwh", "_file", "_row"]
+    if job.export is not None:
+        if job.export not in frame:
+            raise InputError(
+                f"--export-column {job.export!r}: the data config reads no such column "
+                f"(its covariates: {list(cfg.input.covariates)})"
+            )
+        keep.append(job.export)
+    frame = frame[keep]
     q = ing.quarantine.frame()
     if len(q):
         q = q.astype({"source_row": "int64"})

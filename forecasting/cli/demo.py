@@ -397,6 +397,16 @@ def run_demo(config_path: Path, output: Path) -> None:
     )
     typer.echo(f"    {png}\n    {att}")
 
+    from forecasting.cli.demo_adapters import bills_step, impute_step
+
+    _step(
+        11,
+        "bill every household's readings under a flat and a TOU tariff; bill tomorrow's forecasts",
+    )
+    bills_step(output, raw["config"], raw["static"])
+    _step(12, "impute hourly profiles from monthly totals with the LightGBM bundle's archetypes")
+    impute_step(output, prepared)
+
     typer.secho(
         f"\ndone in {time.perf_counter() - t_all:.1f} s; everything is under {output}/", bold=True
     )

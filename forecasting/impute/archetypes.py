@@ -70,7 +70,11 @@ def fit_archetypes(
     k_range: tuple[int, int] = (2, 8),
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Cluster the customers of a canonical hourly frame into load-shape archetypes."""
+    """Cluster the customers of a canonical hourly frame into load-shape archetypes.
+
+    For each k, clusters smaller than 5% of the customers (or 2) are merged into the nearest
+    larger one; the labelling with the best silhouette wins (its archetype count can be
+    below its k, and the scores are recorded by k)."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
@@ -89,11 +93,11 @@ def fit_archetypes(
     fits = {}
     for k in range(k_range[0], min(k_range[1], n - 1) + 1):
         km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(X)
-        sizes = np.bincount(km.labels_, minlength=k)
-        if sizes.min() < max(2, MIN_SHARE * n):  # an archetype of one odd customer is no type
+        labels = _merge_small(X, km.labels_, km.cluster_centers_, max(2, MIN_SHARE * n))
+        if labels is None:
             continue
-        scores[k] = float(silhouette_score(X, km.labels_))
-        fits[k] = km.labels_
+        scores[k] = float(silhouette_score(X, labels))
+        fits[k] = labels
     if not scores:
         raise InputError(
             f"archetypes: no clustering of the {n} customers into {k_range[0]}-{k_range[1]} groups "
@@ -101,7 +105,22 @@ def fit_archetypes(
         )
     best = max(scores, key=lambda k: scores[k])
     labels = pd.Series(fits[best], index=shapes.index)
-    return _describe(rows, labels, static, best, scores, timezone)
+    return _describe(rows, labels, static, int(labels.max()) + 1, scores, timezone)
+
+
+def _merge_small(
+    X: np.ndarray, labels: np.ndarray, centres: np.ndarray, min_size: float
+) -> np.ndarray | None:
+    """Labels 0..m-1 after moving the members of clusters under `min_size` customers to the
+    nearest large cluster (one odd household is not a type); None when fewer than 2 remain."""
+    sizes = np.bincount(labels, minlength=len(centres))
+    big = np.flatnonzero(sizes >= min_size)
+    if len(big) < 2:
+        return None
+    d = ((X[:, None, :] - centres[None, big, :]) ** 2).sum(axis=2)
+    nearest = big[np.argmin(d, axis=1)]
+    merged = np.where(np.isin(labels, big), labels, nearest)
+    return np.searchsorted(big, merged)
 
 
 def _describe(
@@ -130,7 +149,7 @@ def _describe(
         "timezone": timezone,
         "k": k,
         "min_share": MIN_SHARE,
-        "silhouette": {str(kk): round(v, 4) for kk, v in scores.items()},
+        "silhouette": {str(kk): round(v, 4) for kk, v in scores.items()},  # by K-Means k
         "customers": len(labels),
         "archetypes": [],
     }
