@@ -225,6 +225,7 @@ def _serve(output: Path, paths: dict[str, Path]) -> None:
             f"max abs diff {real['max_abs_diff']:.1e} ({time.perf_counter() - t:.1f} s)"
         )
     out = output / "predictions"
+    shutil.rmtree(out, ignore_errors=True)  # a fresh job: the bundles were just re-exported
     job = PredictJob(
         output / "bundle_ensemble", str(paths["frame"]), out, static=str(paths["static"]),
         batch_size=20, progress=False, echo=lambda _: None,
@@ -403,7 +404,7 @@ def run_demo(config_path: Path, output: Path) -> None:
         11,
         "bill every household's readings under a flat and a TOU tariff; bill tomorrow's forecasts",
     )
-    bills_step(output, raw["config"], raw["static"])
+    bills_step(output, raw["config"], raw["households"])
     _step(12, "impute hourly profiles from monthly totals with the LightGBM bundle's archetypes")
     impute_step(output, prepared)
 

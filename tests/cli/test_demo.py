@@ -23,7 +23,7 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     out = tmp_path / "demo"
     r = cli("demo", "--config", cfg, "--output", out)
     assert r.code == 0, r.err
-    for step in range(1, 11):
+    for step in range(1, 13):
         assert f"[{step}]" in r.out
     for name in ("forecast.png", "attention.png", "anomalies.parquet", "explain/report.html"):
         assert (out / name).exists(), name
@@ -41,3 +41,11 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     served = pd.read_parquet(out / "predictions" / "forecasts")
     assert served["series_id"].nunique() == 8 and (served["p10"] <= served["p90"]).all()
     assert served["origin"].nunique() == 1 and len(served) == 8 * 24
+    bills = pd.read_parquet(out / "bills" / "bills.parquet")
+    changes = pd.read_csv(out / "bills" / "changes.csv")
+    assert bills["series_id"].nunique() == 8 and len(changes) == 8
+    assert (bills["feed_in"] <= 0).all() and (bills["feed_in"] < 0).any()  # PV households
+    profiles = pd.read_parquet(out / "impute" / "out" / "profiles.parquet")
+    monthly = pd.read_csv(out / "impute" / "monthly.csv").set_index(["series_id", "month"])["kwh"]
+    sums = profiles.groupby(["series_id", "period"])["p50"].sum()
+    assert len(sums) == len(monthly) and (sums - monthly.loc[sums.index]).abs().max() < 1e-9
