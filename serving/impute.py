@@ -319,15 +319,16 @@ class ImputeJob:
                         pd.date_range(s, e, freq=step * int(m["horizon"]), inclusive="left")
                     )
         forecasts = None
+        reasons: dict[str, str] = {}
         if self.use_model and frames:
             frame = pd.concat(frames, ignore_index=True)
             static = self.static[self.static[SERIES].isin(frame[SERIES].unique())]
             fc, skipped = bundle.forecast(frame, pd.DatetimeIndex(sorted(origins)), static)
-            reasons = (
-                skipped.drop_duplicates(SERIES).set_index(SERIES)["reason"]
-                if len(skipped) and "reason" in skipped
-                else {}
-            )
+            if len(skipped) and "reason" in skipped:
+                first = skipped.drop_duplicates(SERIES)
+                reasons = dict(
+                    zip(first[SERIES].astype(str), first["reason"].astype(str), strict=True)
+                )
             forecasts = (
                 fc.drop_duplicates([SERIES, TIME], keep="first")
                 .set_index([SERIES, TIME])
@@ -346,7 +347,7 @@ class ImputeJob:
                     else None
                 )
                 if fc is None or fc["p50"].isna().any():
-                    why = reasons.get(p.sid, "") if hasattr(reasons, "get") else ""
+                    why = reasons.get(p.sid, "")
                     self.errors[p.sid] = (
                         f"the bundle left hours of its periods without a forecast {why}".strip()
                     )

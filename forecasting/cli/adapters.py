@@ -149,18 +149,14 @@ def impute_cmd(
         typer.echo(
             f"{s['customers_failed']:,} customers could not be imputed: see {output}/errors.csv"
         )
-        for _, row in pd_head(output / "errors.csv"):
-            typer.echo(f"  {row['series_id']}: {row['reason']}")
+        import pandas as pd
+
+        for row in pd.read_csv(output / "errors.csv", dtype=str).head(5).itertuples():
+            typer.echo(f"  {row.series_id}: {row.reason}")
     typer.echo(f"wrote {output}/ (profiles.parquet, assignments.csv, errors.csv, summary.json"
                + (", samples.parquet" if samples else "") + ")")  # fmt: skip
     if s["customers_imputed"] == 0:
         raise typer.Exit(1)
-
-
-def pd_head(path: Path, n: int = 5) -> list[tuple[int, dict[str, str]]]:
-    import pandas as pd
-
-    return list(enumerate(pd.read_csv(path, dtype=str).head(n).to_dict("records")))
 
 
 def register(app: typer.Typer) -> None:
