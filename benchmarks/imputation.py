@@ -63,11 +63,11 @@ def bdew_h0(hours: pd.DatetimeIndex, holidays: set[Any]) -> np.ndarray:
 
 def mean_profile(train_frame: pd.DataFrame) -> dict[str, Any]:
     """One archetype made of every training customer (the 'mean of all customers' baseline)."""
-    from forecasting.impute.archetypes import _describe, customer_shapes
+    from forecasting.impute.archetypes import customer_shapes, describe
 
     rows = customer_shapes(train_frame, TZ)
     labels = pd.Series(0, index=pd.Index(sorted(rows["series_id"].unique())))
-    return _describe(rows, labels, None, 1, {1: 0.0}, TZ)
+    return describe(rows, labels, None, 1, {1: 0.0}, TZ)
 
 
 def monthly_totals(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -24,7 +24,6 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +114,6 @@ class BillJob:
     static: pd.DataFrame | None = None
     group_by: list[str] = field(default_factory=list)
     batch_size: int = 2000
-    echo: Callable[[str], None] = print
 
     def run(self) -> dict[str, Any]:
         usage = usage_column(self.usage_path, self.column)

@@ -22,7 +22,6 @@ be imputed, with the reason), `summary.json`, and `samples.parquet` with --sampl
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,7 +214,6 @@ class ImputeJob:
     use_model: bool = True
     batch_size: int = 200
     seed: int = 0
-    echo: Callable[[str], None] = print
     errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 

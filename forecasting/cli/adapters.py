@@ -60,8 +60,7 @@ def bill_cmd(
         from forecasting.errors import InputError
 
         raise InputError("--group-by needs a static table: give --static (or --data-config)")
-    job = BillJob(engine, usage, output, base, column, export_column, table, groups, batch_size,
-                  typer.echo)  # fmt: skip
+    job = BillJob(engine, usage, output, base, column, export_column, table, groups, batch_size)
     run_job = job.run if data_config is None else lambda: bill_with_config(job, data_config, usage)
     summary = run_job()
     typer.echo((output / "summary.md").read_text("utf-8").rstrip())
@@ -137,7 +136,7 @@ def impute_cmd(
     if samples < 0:
         raise InputError(f"--samples must be 0 or more, got {samples}")
     job = ImputeJob(str(bundle), monthly, read_static(static, static_id), output, weather,
-                    samples, use_model=not no_model, echo=typer.echo)  # fmt: skip
+                    samples, use_model=not no_model)  # fmt: skip
     s = job.run()
     typer.echo(
         f"imputed {s['customers_imputed']:,} of {s['customers_in']:,} customers "

@@ -27,7 +27,7 @@ def bills_step(output: Path, data_config: Path, static: Path) -> None:
     tou, flat = BillEngine(load_tariff(TOU)), BillEngine(load_tariff(FLAT))
     out = output / "bills"
     job = BillJob(tou, str(data_config), out, flat, export="export_kwh",
-                  static=read_static(static), group_by=["tariff"], echo=lambda _: None)  # fmt: skip
+                  static=read_static(static), group_by=["tariff"])  # fmt: skip
     s = bill_with_config(job, data_config, None)
     typer.echo(
         f"    forecasting bill --tariff {TOU} --baseline {FLAT} --usage <raw readings> "
@@ -83,7 +83,7 @@ def impute_step(output: Path, prepared: Any, households: int = 8) -> None:
     weather = frame.drop_duplicates("timestamp")[["timestamp", "temperature", "cloud_cover"]]
     weather.assign(export_kwh=0.0).to_csv(d / "weather.csv", index=False)  # no meter: no export
     job = ImputeJob(str(output / "bundle_lightgbm"), str(d / "monthly.csv"), prepared.static,
-                    d / "out", str(d / "weather.csv"), samples=20, echo=lambda _: None)  # fmt: skip
+                    d / "out", str(d / "weather.csv"), samples=20)  # fmt: skip
     s = job.run()
     typer.echo(
         f"    forecasting impute --bundle {output / 'bundle_lightgbm'} --monthly {d / 'monthly.csv'} "

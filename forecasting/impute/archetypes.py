@@ -105,7 +105,7 @@ def fit_archetypes(
         )
     best = max(scores, key=lambda k: scores[k])
     labels = pd.Series(fits[best], index=shapes.index)
-    return _describe(rows, labels, static, int(labels.max()) + 1, scores, timezone)
+    return describe(rows, labels, static, int(labels.max()) + 1, scores, timezone)
 
 
 def _merge_small(
@@ -123,7 +123,7 @@ def _merge_small(
     return np.searchsorted(big, merged)
 
 
-def _describe(
+def describe(
     rows: pd.DataFrame,
     labels: pd.Series,
     static: pd.DataFrame | None,
@@ -131,6 +131,8 @@ def _describe(
     scores: dict[int, float],
     timezone: str,
 ) -> dict[str, Any]:
+    """The archetypes document for customers labelled 0..k-1 (`customer_shapes` rows); one
+    label for everyone gives the mean profile of all customers."""
     rows = rows.assign(archetype=rows[SERIES].map(labels))
     # hourly shares within each customer's (month, day type) average day, then member means
     mean = rows.groupby([SERIES, "month", "weekend", "hour"])[TARGET].mean()

@@ -198,7 +198,7 @@ class BillEngine:
 
         extra: dict[str, np.ndarray] = {}
         if t.demand is not None:
-            demand_kw = self._demand(U, start, step, periods)
+            demand_kw = self._demand(U, start, step, periods, f.demand_in_window)
             extra["demand_kw"] = demand_kw
             lines["demand"] = t.demand.rate * demand_kw * scale
         if export is not None:
@@ -281,7 +281,12 @@ class BillEngine:
         return np.where(billed, cum[hi] - cum[lo], 0)
 
     def _demand(
-        self, U: np.ndarray, start: pd.Timestamp, step: pd.Timedelta, periods: np.ndarray
+        self,
+        U: np.ndarray,
+        start: pd.Timestamp,
+        step: pd.Timedelta,
+        periods: np.ndarray,
+        in_window: np.ndarray | None,
     ) -> np.ndarray:
         """Highest mean kW over a demand interval in the demand windows, per customer and period."""
         cal = self.calendar
@@ -291,14 +296,13 @@ class BillEngine:
         padded = np.zeros((S, count * k))
         padded[:, pad : pad + U.shape[1]] = U
         kw = padded.reshape(S, count, k).sum(axis=2) / (cal.demand_step / pd.Timedelta(hours=1))
-        f = cal.facts(start, U.shape[1], step)
-        assert f.demand_in_window is not None
+        assert in_window is not None
         first = pd.date_range(start - pad * step, periods=count, freq=cal.demand_step)
         local = first.tz_convert(self.tariff.timezone).tz_localize(None).normalize()
         dperiod = self.cycle.period_index(local.to_numpy().astype("datetime64[D]"))
         out = np.zeros((S, len(periods)))
         for j, p in enumerate(periods):
-            cols = (dperiod == p) & f.demand_in_window
+            cols = (dperiod == p) & in_window
             if cols.any():
                 out[:, j] = kw[:, cols].max(axis=1)
         return out
