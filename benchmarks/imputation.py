@@ -154,7 +154,7 @@ def run_fold(fold: int, test_ids: list[str], prepared: Any, raw: pd.DataFrame, w
     preds = actual[["series_id", "timestamp", "month", "target"]].reset_index(drop=True)
     t = time.perf_counter()
     for method, use_model in (("impute", True), ("archetypes", False)):
-        from serving.bill import read_static
+        from serving.tables import read_static
 
         job = ImputeJob(str(d / "bundle"), str(d / "monthly.csv"), read_static(d / "static.csv"),
                         d / method, str(d / "weather.csv"), use_model=use_model)  # fmt: skip

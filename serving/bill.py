@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forecasting.data.readers import file_columns, read_table, resolve_inputs
+from forecasting.data.readers import describe_columns, file_columns, resolve_inputs
 from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
 from forecasting.tariffs.engine import BillEngine, infer_step
@@ -47,17 +47,18 @@ NO_STATIC = "(no static data)"
 
 def usage_column(path: str | Path, column: str | None) -> str:
     """The kWh column to bill: `column`, else the first of kwh, target, p50 in the file."""
-    present = file_columns(resolve_inputs(path, "usage")[0])
+    first = resolve_inputs(path, "usage")[0]
+    present = file_columns(first)
     if column is not None:
         if column not in present:
-            raise InputError(f"{path}: no column {column!r}; the file has {present}")
+            raise InputError(f"{path}: no column {column!r}; {describe_columns(first, present)}")
         return column
     for name in USAGE_COLUMNS:
         if name in present:
             return name
     raise InputError(
         f"{path}: no usage column: expected one of {list(USAGE_COLUMNS)} (or name it with "
-        f"--column); the file has {present}"
+        f"--column); {describe_columns(first, present)}"
     )
 
 
@@ -230,25 +231,6 @@ class Writers:
     def close(self) -> None:
         for w in self._open.values():
             w.close()
-
-
-def read_static(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
-    """A per-customer table keyed by `series_id` (or `id_column`, renamed to series_id)."""
-    present = file_columns(resolve_inputs(path, "static table")[0])
-    key = id_column or SERIES
-    if key not in present:
-        raise InputError(
-            f"{path}: no id column {key!r} (the file has {present}); name it with --static-id"
-        )
-    table = read_table(path, present, what="static table").drop(
-        columns=[FILE, ROW], errors="ignore"
-    )
-    table = table.rename(columns={key: SERIES})
-    table[SERIES] = table[SERIES].astype("string").str.strip()
-    dup = table[SERIES].duplicated()
-    if dup.any():
-        raise InputError(f"{path}: customer {table[SERIES][dup].iloc[0]!r} appears twice")
-    return table
 
 
 def bill_changes(

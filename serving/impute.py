@@ -29,10 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.data.readers import file_columns, read_table, resolve_inputs
+from forecasting.data.numbers import parse_number_text
+from forecasting.data.readers import describe_columns, file_columns, read_table, resolve_inputs
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from serving.bundle import BundleError, load_bundle
+from serving.tables import read_time_table
 
 ARCHETYPES = "archetypes.json"
 ALPHA = 1.0  # Laplace smoothing of the static value counts
@@ -53,14 +55,15 @@ class Periods:
 def read_monthly(path: str | Path, timezone: str) -> tuple[dict[str, Periods], dict[str, str]]:
     """Customers' periods from `series_id, month (YYYY-MM), kwh[, months]`, and the customers
     whose rows cannot be used, with the reason (the rest go on)."""
-    present = file_columns(resolve_inputs(path, "monthly totals")[0])
+    first = resolve_inputs(path, "monthly totals")[0]
+    present = file_columns(first)
     need = [SERIES, "month", "kwh"]
     missing = [c for c in need if c not in present]
     if missing:
         raise InputError(
             f"{path}: missing column(s) {missing}; monthly totals need series_id, month "
             f"(YYYY-MM, the first month of the read), kwh and optionally months (1 or 3); "
-            f"the file has {present}"
+            + describe_columns(first, present)
         )
     cols = need + (["months"] if "months" in present else [])
     raw = read_table(path, cols, what="monthly totals")
@@ -68,12 +71,8 @@ def read_monthly(path: str | Path, timezone: str) -> tuple[dict[str, Periods], d
     month = pd.to_datetime(
         raw["month"].astype("string").str.strip(), format="%Y-%m", errors="coerce"
     )
-    kwh = pd.to_numeric(raw["kwh"], errors="coerce")
-    span = (
-        pd.to_numeric(raw["months"], errors="coerce")
-        if "months" in raw
-        else pd.Series(1, index=raw.index)
-    )
+    kwh = parse_number_text(raw["kwh"])
+    span = parse_number_text(raw["months"]) if "months" in raw else pd.Series(1, index=raw.index)
     errors: dict[str, str] = {}
     where = str(path)
     for i in np.flatnonzero((month.isna() | kwh.isna() | span.isna()).to_numpy()):
@@ -261,22 +260,20 @@ class ImputeJob:
             raise InputError(
                 f"the bundle's model reads covariates {known}: give them with --weather"
             )
-        present = (
-            file_columns(resolve_inputs(self.weather, "weather")[0]) if self.weather else [TIME]
-        )
+        first = resolve_inputs(self.weather, "weather")[0] if self.weather else None
+        present = file_columns(first) if first is not None else [TIME]
         missing = [c for c in [TIME, *known] if c not in present]
         if missing:
             raise InputError(
-                f"{self.weather}: missing column(s) {missing} the bundle needs; the file has {present}"
+                f"{self.weather}: missing column(s) {missing} the bundle needs; "
+                + (describe_columns(first, present) if first is not None else "")
             )
         zero = [c for c in observed if c not in present]
         self.notes += [f"observed covariate {c!r} not in --weather: taken as 0" for c in zero]
         cols = [c for c in [*known, *observed] if c in present]
         if self.weather is None:
             return pd.DataFrame(columns=zero, index=pd.DatetimeIndex([], tz="UTC", name=TIME))
-        w = read_table(self.weather, [TIME, *cols], what="weather").drop(columns=["_file", "_row"])
-        w[TIME] = pd.to_datetime(w[TIME], utc=True, format="ISO8601")
-        w = w.drop_duplicates(TIME).set_index(TIME).sort_index()
+        w = read_time_table(self.weather, cols, "weather")
         for c in zero:
             w[c] = 0.0
         return w

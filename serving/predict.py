@@ -41,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forecasting.data.schema import SERIES, TIME
+from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import InputError
 from forecasting.export.format import MANIFEST, sha256
 from serving.bundle import FORECASTERS, BundleError, load_bundle
@@ -55,6 +55,7 @@ from serving.stream import (
     partition,
     read_group,
 )
+from serving.tables import read_static
 
 JOB, PARTITION, LEDGER, PLAN = "_job", "partition", "ledger.jsonl", "plan.json"
 FORECASTS = "forecasts"
@@ -197,17 +198,18 @@ class PredictJob:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
         tmp.mkdir(parents=True)
-        meta = partition(self.source, groups, tmp)
+        meta = partition(self.source, groups, tmp, step=self.step)
         _write_json(tmp / "_meta.json", meta)
         tmp.rename(final)
         return meta
 
     def _origins(self, meta: dict[str, Any]) -> pd.DatetimeIndex:
         if self.origins:
-            return pd.DatetimeIndex(self.origins)
+            return pd.DatetimeIndex(self.origins).as_unit("ns")
         if meta["last_reading"] is None:
             raise InputError(f"{self.input}: no usable reading to place the forecast origin after")
-        return pd.DatetimeIndex([pd.Timestamp(meta["last_reading"]) + self.step])
+        # ns whether the meta came from this run or from JSON on a resume: parts stay alike
+        return pd.DatetimeIndex([pd.Timestamp(meta["last_reading"]) + self.step]).as_unit("ns")
 
     def run(self) -> dict[str, Any]:
         """Run (or finish) the job; return its summary."""
@@ -306,11 +308,7 @@ class PredictJob:
                 f"the bundle uses static columns {needed}; give them with --static "
                 f"(a table with {SERIES} and those columns)"
             )
-        from forecasting.data.readers import read_table
-
-        table = read_table(self.static, [SERIES, *needed], what="static table")
-        table[SERIES] = table[SERIES].astype("string").str.strip()
-        return table[[SERIES, *needed]].drop_duplicates(SERIES, keep="last")
+        return read_static(self.static, columns=needed)[[SERIES, *needed]]
 
     def forecast_group(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
@@ -331,6 +329,8 @@ class PredictJob:
             forecasts = pd.concat(parts, ignore_index=True) if parts else self._no_forecasts()
             skipped = pd.concat(skips, ignore_index=True) if skips else _no_errors()
         errors = pd.concat([errors, _errors_frame(skipped)], ignore_index=True)
+        forecasts, non_finite = self._drop_non_finite(forecasts, good)
+        errors = pd.concat([errors, non_finite], ignore_index=True)
         # pairs with no forecast and no reason yet: no readings anywhere near the origin
         have = pd.MultiIndex.from_frame(forecasts[[SERIES, "origin"]].drop_duplicates())
         told = pd.MultiIndex.from_frame(errors[[SERIES, "origin"]].dropna())
@@ -347,6 +347,27 @@ class PredictJob:
             )  # fmt: skip
         forecasts = forecasts.sort_values([SERIES, "origin", "horizon"], kind="stable")
         return forecasts.reset_index(drop=True), errors.reset_index(drop=True)
+
+    def _drop_non_finite(
+        self, forecasts: pd.DataFrame, frame: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """A forecast that is NaN or infinite is an error of its (series, origin), never a
+        result: it comes from a history far outside what the model was trained on."""
+        cols = [c for c in forecasts.columns if c not in (SERIES, "origin", TIME, "horizon")]
+        values = forecasts[cols].to_numpy(dtype="float64")
+        bad = ~np.isfinite(values).all(axis=1)
+        if not bad.any():
+            return forecasts, _no_errors()
+        pairs = forecasts.loc[bad, [SERIES, "origin"]].drop_duplicates()
+        key = pd.MultiIndex.from_frame(forecasts[[SERIES, "origin"]])
+        drop = key.isin(pd.MultiIndex.from_frame(pairs))
+        top = frame.groupby(SERIES, observed=True)[TARGET].max()
+        reasons = [
+            f"the model gave a non-finite forecast (NaN or infinite); the history's largest "
+            f"value is {float(top.get(sid, np.nan)):.6g}, far outside what it was trained on"
+            for sid in pairs[SERIES]
+        ]
+        return forecasts[~drop], _errors(pairs[SERIES], pairs["origin"], reasons)
 
     def _no_forecasts(self) -> pd.DataFrame:
         from forecasting.evaluation.metrics import quantile_column
@@ -399,7 +420,10 @@ class PredictJob:
         dup = ok[ok.duplicated([SERIES, TIME], keep=False)]
         note(dup, lambda r: f"timestamp {r[TIME]} appears more than once")
         off = ok[((ok[TIME] - origins[0]) % self.step) != pd.Timedelta(0)]
-        note(off, lambda r: f"timestamp {r[TIME]} is not on the bundle's {self.step} grid")
+        note(
+            off,
+            lambda r: f"timestamp {r[TIME]} is not on the bundle's {format_freq(self.step)} grid",
+        )
         bad_ids = pd.Index(sorted(reasons), dtype="string")
         good = frame[~frame[SERIES].isin(bad_ids)]
         errors = _errors(list(reasons), [pd.NaT] * len(reasons), list(reasons.values()))

@@ -20,13 +20,20 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from forecasting.data.readers import detect_format, file_columns, resolve_inputs
+from forecasting.data.numbers import parse_number_text
+from forecasting.data.readers import (
+    describe_columns,
+    detect_format,
+    file_columns,
+    resolve_inputs,
+)
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 
 BATCH_ROWS = 262_144
 CSV_BLOCK = 16 << 20
 FILE, ROW, BAD = "_file", "_row", "_bad"
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # models compute in float32
 MISSING_TEXT = {"", "nan", "NaN", "NA", "null", "NULL", "None"}
 
 
@@ -62,7 +69,7 @@ def open_source(
         if missing:
             what = "the bundle's covariate" if set(missing) - {SERIES, TIME, *values} else "column"
             raise InputError(
-                f"{f}: missing {what}(s) {missing}; the file has {present}. Expected the long "
+                f"{f}: missing {what}(s) {missing}; {describe_columns(f, present)}. Expected the long "
                 f"format: {SERIES}, {TIME} (UTC), {', '.join(values)}"
                 + (", then covariates" if covariates else "")
             )
@@ -129,13 +136,18 @@ def _numbers(col: pa.Array, name: str, bad: np.ndarray, why: np.ndarray) -> np.n
         text = None
     else:
         text = col.cast(pa.string()).to_pandas()
-        v = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype="float64")
-    wrong = np.isinf(v)
+        v = parse_number_text(text).to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        wrong = np.isinf(v) | (np.abs(v) > FLOAT32_MAX)
     if text is not None:
         wrong |= np.isnan(v) & ~text.str.strip().isin(MISSING_TEXT).to_numpy()
     for j in np.flatnonzero(wrong & ~bad):
-        shown = text.iloc[j] if text is not None else v[j]
-        why[j] = f"{name} {shown!r} is not a finite number"
+        shown = repr(text.iloc[j]) if text is not None else f"{v[j]:g}"
+        why[j] = (
+            f"{name} {shown} is not a finite number"
+            if not np.isfinite(v[j])
+            else f"{name} {shown} is too large for a model (beyond float32, {FLOAT32_MAX:.3g})"
+        )
     bad |= wrong
     return v
 
@@ -160,18 +172,34 @@ def normalise(batch: pa.RecordBatch, file_index: int, first_row: int) -> pd.Data
     return out
 
 
-def partition(source: Source, groups: int, folder: Path, value: str = TARGET) -> dict[str, Any]:
+def partition(
+    source: Source,
+    groups: int,
+    folder: Path,
+    value: str = TARGET,
+    step: pd.Timedelta | None = None,
+) -> dict[str, Any]:
     """Stream `source` into `folder/g=NNNNN/bKKKKKK.parquet` by a stable hash of the series id,
     so each group holds whole series however the input is ordered. Rows are normalised (see
-    `normalise`), bad ones included. Returns rows read, bad rows and the last reading's time."""
-    rows, bad, last = 0, 0, None
+    `normalise`), bad ones included. Returns rows read, bad rows and the last reading's time:
+    with `step`, the last reading on the grid most readings are on (timestamp modulo `step`),
+    so one series shifted off that grid cannot move it."""
+    rows, bad = 0, 0
+    phases: dict[int, list[Any]] = {}  # phase (ns) -> [readings, last reading]
+    unit = int(step.value) if step is not None else 0
     for k, (fi, first, batch) in enumerate(iter_batches(source, source.columns)):
         df = normalise(batch, fi, first)
         rows += len(df)
         bad += int(df[BAD].notna().sum())
         ok = df.loc[df[BAD].isna() & df[value].notna(), TIME]
         if len(ok):
-            last = ok.max() if last is None else max(last, ok.max())
+            ns = pd.DatetimeIndex(ok).as_unit("ns").asi8
+            phase = ns % unit if unit else np.zeros(len(ns), dtype="int64")
+            for p in np.unique(phase):
+                at = ok[phase == p]
+                seen = phases.setdefault(int(p), [0, at.max()])
+                seen[0] += len(at)
+                seen[1] = max(seen[1], at.max())
         g = stable_group(df[SERIES], groups)
         order = np.argsort(g, kind="stable")
         cuts = np.flatnonzero(np.diff(g[order])) + 1
@@ -181,6 +209,7 @@ def partition(source: Source, groups: int, folder: Path, value: str = TARGET) ->
                 sub.mkdir(exist_ok=True)
                 part = pa.Table.from_pandas(df.iloc[idx], preserve_index=False)
                 pq.write_table(part, sub / f"b{k:06d}.parquet")
+    last = max(phases.values(), key=lambda v: (v[0], v[1]))[1] if phases else None
     return {"rows": rows, "bad_rows": bad, "last_reading": last}
 
 

@@ -12,9 +12,8 @@ import pandas as pd
 
 from forecasting.config.data import DataConfig, load_data_config, parse_frequency
 from forecasting.config.model import Period, TrainConfig, load_train_config
-from forecasting.data.ingest import format_freq
 from forecasting.data.prepare import Prepared, prepare
-from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import RollingOrigin
 from forecasting.features.spec import FeatureConfig

@@ -31,8 +31,8 @@ import numpy as np
 from forecasting.config.data import DataConfig, load_data_config, parse_frequency
 from forecasting.config.model import DEEP_KINDS, TrainConfig, load_train_config
 from forecasting.config.tuning import ParamRange, TuningConfig, load_tuning_config
-from forecasting.data.ingest import format_freq
 from forecasting.data.prepare import Prepared, prepare
+from forecasting.data.schema import format_freq
 from forecasting.errors import ConfigError, ForecastingError
 from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import pinball, quantile_column

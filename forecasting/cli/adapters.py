@@ -49,7 +49,8 @@ def bill_cmd(
     from forecasting.tariffs.calendar import Cycle
     from forecasting.tariffs.engine import BillEngine
     from forecasting.tariffs.spec import load_tariff
-    from serving.bill import BillJob, read_static
+    from serving.bill import BillJob
+    from serving.tables import read_static
 
     cycle = Cycle(cycle_months, cycle_day)
     engine = BillEngine(load_tariff(tariff), cycle)
@@ -130,8 +131,8 @@ def impute_cmd(
     each sum to the totals. Customers that cannot be imputed are listed in errors.csv.
     """
     from forecasting.errors import InputError
-    from serving.bill import read_static
     from serving.impute import ImputeJob
+    from serving.tables import read_static
 
     if samples < 0:
         raise InputError(f"--samples must be 0 or more, got {samples}")

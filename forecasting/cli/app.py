@@ -387,6 +387,9 @@ def predict_cmd(
     Writes part-*.parquet (series_id, origin, timestamp, horizon, one column per quantile),
     errors.csv (series that could not be forecast, with the reason) and summary.json. A killed
     job run again with the same arguments resumes where it stopped.
+
+    Exit 0 when at least one series was forecast (the others are in errors.csv), 1 when none
+    could be, 2 when the bundle or the input cannot be used at all.
     """
     from serving.predict import PredictJob
 
@@ -411,6 +414,13 @@ def predict_cmd(
     if s["series_with_errors"]:
         typer.echo(f"series with errors: {s['series_with_errors']:,} (see {output}/errors.csv)")
     typer.echo(f"wrote {output}")
+    if s["series_forecast"] == 0:
+        typer.echo(
+            f"error: none of the {s['series']:,} series could be forecast; the reasons are in "
+            f"{output}/errors.csv",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def _utc(text: str, option: str) -> object:
@@ -420,8 +430,10 @@ def _utc(text: str, option: str) -> object:
 
     try:
         ts = pd.Timestamp(text)
-    except ValueError:
-        raise InputError(f"{option} {text!r} is not an ISO 8601 date-time") from None
+    except (ValueError, OverflowError):
+        ts = pd.NaT
+    if pd.isna(ts):
+        raise InputError(f"{option} {text!r} is not an ISO 8601 date-time")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

@@ -21,7 +21,8 @@ def bills_step(output: Path, data_config: Path, static: Path) -> None:
     from forecasting.cli.adapters import bill_with_config
     from forecasting.tariffs.engine import BillEngine
     from forecasting.tariffs.spec import load_tariff
-    from serving.bill import BillJob, read_static
+    from serving.bill import BillJob
+    from serving.tables import read_static
 
     t = time.perf_counter()
     tou, flat = BillEngine(load_tariff(TOU)), BillEngine(load_tariff(FLAT))

@@ -19,9 +19,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base of all config models: unknown keys are rejected, values are validated on assignment."""
+    """Base of all config models: unknown keys are rejected, values are validated on assignment,
+    and a float is never NaN or infinite (`.nan` or `.inf` in YAML is an error naming the key)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class _LineLoader(yaml.SafeLoader):

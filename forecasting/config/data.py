@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
+from forecasting.data.numbers import NumberFormat
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -94,7 +95,28 @@ class FillPolicy(StrictModel):
         return self
 
 
-class InputSpec(StrictModel):
+class NumberFormatFields(StrictModel):
+    """How the file writes numbers (one policy for every text reader, see `data/numbers.py`)."""
+
+    decimal: Literal[".", ","] = Field(default=".", description="decimal separator")
+    thousands: Literal[",", ".", " ", "'", "_"] | None = Field(
+        default=None, description="thousands separator (digits grouped by three), or none"
+    )
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> NumberFormatFields:
+        if self.thousands == self.decimal:
+            raise ValueError(
+                f"thousands separator {self.thousands!r} cannot also be the decimal separator"
+            )
+        return self
+
+    @property
+    def number_format(self) -> NumberFormat:
+        return NumberFormat(self.decimal, self.thousands)
+
+
+class InputSpec(NumberFormatFields):
     """The main file(s) of meter readings in long format."""
 
     path: str = Field(description="file, folder of files, or glob of CSV/parquet")
@@ -165,7 +187,7 @@ class StaticSpec(StrictModel):
     delimiter: str = ","
 
 
-class CovariateSource(StrictModel):
+class CovariateSource(NumberFormatFields):
     """A time series shared by all series (weather, a price signal), joined on time."""
 
     name: str

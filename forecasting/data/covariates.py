@@ -11,7 +11,7 @@ import pandas as pd
 from forecasting.config.data import CovariateSource, parse_timezone
 from forecasting.data import timestamps as ts
 from forecasting.data.gaps import fill
-from forecasting.data.ingest import parse_numbers
+from forecasting.data.numbers import parse_numbers
 from forecasting.data.quarantine import Quarantine
 from forecasting.data.readers import read_table
 
@@ -32,12 +32,24 @@ def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> Covariate
         source.path, wanted, delimiter=source.delimiter, what=f"covariate '{source.name}'"
     )
     q = Quarantine(raw, None, source.timestamp, list(dict.fromkeys(cols.values())))
-    wall = ts.parse_timestamps(raw[source.timestamp], source.timestamp_format)
+    parsed = ts.parse_timestamps(
+        raw[source.timestamp],
+        source.timestamp_format,
+        f"covariate '{source.name}' column '{source.timestamp}'",
+        raw["_file"].astype("string") + " row " + raw["_row"].astype("string"),
+    )
+    wall = parsed.values
     q.reject(wall.isna().to_numpy(), "unparseable_timestamp", "timestamp cannot be parsed")
     tz = parse_timezone(source.timezone)
     step = ts.infer_frequency(pd.Series("x", index=wall.index), wall.where(q.alive)) or out_freq
     shift = step if source.label == "end" else pd.Timedelta(0)
-    utc, status = ts.localize((wall - shift).where(q.alive), pd.Series("x", index=wall.index), tz)
+    if parsed.instants:
+        utc = (wall - shift).where(q.alive).dt.tz_localize("UTC")
+        status = np.full(len(wall), ts.OK, dtype=np.int8)
+    else:
+        utc, status = ts.localize(
+            (wall - shift).where(q.alive), pd.Series("x", index=wall.index), tz
+        )
     q.reject(
         status == ts.NONEXISTENT, "nonexistent_local_time", f"not a valid time in {source.timezone}"
     )
@@ -62,7 +74,9 @@ def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> Covariate
                 unknown[name] = sorted(text[bad].unique().tolist())[:5]
             data[name] = mapped.to_numpy()
         else:
-            values, _, _ = parse_numbers(col, f"covariate '{source.name}' column '{spec.column}'")
+            values, _, _ = parse_numbers(
+                col, f"covariate '{source.name}' column '{spec.column}'", source.number_format
+            )
             data[name] = values.to_numpy()
         missing[name] = int(data[name].isna().sum())
     data["bucket"] = data["timestamp"].dt.floor(out_freq)

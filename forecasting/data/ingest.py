@@ -14,11 +14,11 @@ import pandas as pd
 
 from forecasting.config.data import DataConfig, parse_frequency, parse_timezone
 from forecasting.data import timestamps as ts
+from forecasting.data.numbers import NumberFormat, parse_numbers
 from forecasting.data.quarantine import Quarantine
 from forecasting.data.readers import FILE_COL, ROW_COL, read_table
+from forecasting.data.schema import format_freq
 from forecasting.errors import InputError
-
-_MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}
 
 
 @dataclass
@@ -32,28 +32,6 @@ class Ingested:
     duplicates: dict[str, int] = field(default_factory=dict)
     unsorted_rows: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def parse_numbers(raw: pd.Series, where: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Return (float values, unparseable mask, missing/non-finite mask)."""
-    if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        raise InputError(f"{where}: column has type {raw.dtype}, expected numbers")
-    if pd.api.types.is_numeric_dtype(raw.dtype):
-        values = raw.astype("float64")
-        return values, np.zeros(len(raw), dtype=bool), ~np.isfinite(values.to_numpy())
-    text = raw.astype("string").str.strip()
-    values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce").astype(
-        "float64"
-    )
-    failed = values.isna().to_numpy()
-    missing = text.isna().to_numpy() | text.str.lower().isin(_MISSING_TEXT).fillna(True).to_numpy()
-    unparseable = failed & ~missing
-    nonfinite = (failed & missing) | np.isinf(values.to_numpy())
-    return values, unparseable, nonfinite
-
-
-def _fmt_values(values: pd.Series) -> np.ndarray:
-    return values.map(lambda v: f"{v:g}").to_numpy(dtype=object)
 
 
 def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
@@ -77,13 +55,22 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
         sid = pd.Series(spec.series_id_value, index=raw.index, dtype="string")
 
     # timestamps (naive wall clock of the source)
-    wall = ts.parse_timestamps(raw[spec.timestamp], spec.timestamp_format)
+    parsed = ts.parse_timestamps(
+        raw[spec.timestamp], spec.timestamp_format, f"column '{spec.timestamp}'", _where(raw)
+    )
+    wall = parsed.values
     fmt = spec.timestamp_format or "ISO 8601"
     q.reject(wall.isna().to_numpy(), "unparseable_timestamp", f"does not match {fmt}")
 
     # target values
-    values, unparseable, nonfinite = parse_numbers(raw[spec.target], f"column '{spec.target}'")
-    q.reject(unparseable, "unparseable_target", f"column '{spec.target}' is not a number")
+    values, unparseable, nonfinite = parse_numbers(
+        raw[spec.target], f"{path}: column '{spec.target}'", spec.number_format
+    )
+    q.reject(
+        unparseable,
+        "unparseable_target",
+        f"column '{spec.target}' is not a number ({spec.number_format.describe()})",
+    )
     q.reject(nonfinite, "non_finite_target", f"column '{spec.target}' is empty, NaN or infinite")
     if not config.validation.allow_negative:
         q.reject((values < 0).to_numpy(), "negative_target", "negative energy")
@@ -102,16 +89,26 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     shift = freq if spec.label == "end" else pd.Timedelta(0)
     wall_start = wall - shift
     alive_now = q.alive
-    utc, status = ts.localize(wall_start.where(alive_now), sid, tz)
+    if parsed.instants:  # each timestamp carried its offset: already UTC, no clock applies
+        utc = wall_start.where(alive_now).dt.tz_localize("UTC")
+        status = np.full(len(wall_start), ts.OK, dtype=np.int8)
+    else:
+        utc, status = ts.localize(wall_start.where(alive_now), sid, tz)
     q.reject(
         status == ts.NONEXISTENT, "nonexistent_local_time", f"not a valid time in {spec.timezone}"
     )
     q.reject(
         status == ts.AMBIG_EXTRA, "duplicate_timestamp", "ambiguous local time seen more than twice"
     )
-    dst = _dst_facts(
-        status, raw[spec.timestamp], sid, wall_start, alive_now, tz, freq, shift, spec.label
+    dst = (
+        {"timezone_has_dst": False, "instants": True}
+        if parsed.instants
+        else _dst_facts(
+            status, raw[spec.timestamp], sid, wall_start, alive_now, tz, freq, shift, spec.label
+        )
     )
+    if parsed.instants:
+        notes.append("timestamps carry UTC offsets: taken as instants (input.timezone not applied)")
 
     utc = utc.dt.tz_localize(None)  # naive UTC from here on: fast numpy datetime64 work
     on_grid = (utc.dt.floor(freq) == utc).fillna(True).to_numpy()
@@ -140,7 +137,9 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     out["timestamp"] = out["timestamp"].astype("datetime64[us]").dt.tz_localize("UTC")
     for name, col in cov_cols.items():
         mapping = spec.covariates[name].values
-        out[name] = _covariate_values(raw.loc[alive, col], mapping, f"column '{col}'")
+        out[name] = _covariate_values(
+            raw.loc[alive, col], mapping, f"{path}: column '{col}'", spec.number_format
+        )
     for col in spec.static_columns:
         out[col] = raw.loc[alive, col].astype("string").to_numpy()
     out["_idx"] = np.flatnonzero(alive)
@@ -151,17 +150,18 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     return Ingested(out, q, freq, unit, dst, duplicates, unsorted, notes)
 
 
-def _covariate_values(raw: pd.Series, mapping: dict[str, float] | None, where: str) -> np.ndarray:
+def _where(raw: pd.DataFrame) -> pd.Series:
+    """`file row N` for each raw row, to name examples in messages."""
+    return raw[FILE_COL].astype("string") + " row " + raw[ROW_COL].astype("string")
+
+
+def _covariate_values(
+    raw: pd.Series, mapping: dict[str, float] | None, where: str, fmt: NumberFormat
+) -> np.ndarray:
     if mapping is not None:
         return raw.astype("string").str.strip().map(mapping).astype("float64").to_numpy()
-    values, _, _ = parse_numbers(raw, where)
+    values, _, _ = parse_numbers(raw, where, fmt)
     return values.to_numpy()
-
-
-def format_freq(freq: pd.Timedelta) -> str:
-    """'30min', '1h', '1d' style text for a step."""
-    minutes = int(freq / pd.Timedelta(minutes=1))
-    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
 
 
 def _reject_robust_spikes(q: Quarantine, sid: pd.Series, values: pd.Series, z: float) -> None:

@@ -20,10 +20,11 @@ from forecasting.config.data import DataConfig, parse_frequency, parse_timezone
 from forecasting.data import gaps as gap_tools
 from forecasting.data.covariates import join_covariates, load_covariate
 from forecasting.data.holidays import HolidayCalendar
-from forecasting.data.ingest import Ingested, format_freq, ingest
+from forecasting.data.ingest import Ingested, ingest
 from forecasting.data.quarantine import concat_quarantine
 from forecasting.data.readers import resolve_inputs
 from forecasting.data.resample import regular_grid, to_output_frequency
+from forecasting.data.schema import format_freq
 from forecasting.data.static import from_readings, join_static_file
 from forecasting.errors import InputError
 

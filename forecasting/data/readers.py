@@ -100,8 +100,19 @@ def _check_columns(path: Path, wanted: list[str], present: list[str]) -> None:
     if missing:
         raise InputError(
             f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
-            f"the file has {', '.join(repr(c) for c in present) or 'no columns'}"
+            + describe_columns(path, present)
         )
+
+
+def describe_columns(path: Path, present: list[str]) -> str:
+    """'the file has ...' for a message; a file that is not named as a table (no .csv or
+    .parquet suffix, e.g. /etc/passwd) never has its first line quoted back."""
+    if path.suffix.lower() not in SUFFIXES:
+        return (
+            f"it is not a .csv or .parquet file ({path.suffix or 'no suffix'}), "
+            "so its content is not shown"
+        )
+    return f"the file has {', '.join(repr(c) for c in present) or 'no columns'}"
 
 
 def read_table(

@@ -44,3 +44,9 @@ def check_canonical(
             "prepare data with `forecasting data prepare`"
         )
     return freq
+
+
+def format_freq(freq: pd.Timedelta) -> str:
+    """'30min', '1h', '1d' style text for a step."""
+    minutes = int(freq / pd.Timedelta(minutes=1))
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"

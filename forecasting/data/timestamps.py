@@ -5,6 +5,8 @@ Local clocks with daylight saving need care, and each case is told apart:
   is legitimate: the first occurrence (in file order) is daylight time, the second standard time;
 - a wall time that never existed (the spring gap) is rejected as `nonexistent_local_time`;
 - the wall-clock slots of the spring gap that are absent from the file are expected, not gaps.
+Timestamps that carry their own UTC offset (`2023-10-15T00:00+01:00`, `...Z`, an aware parquet
+column) name an instant: they are taken as that instant and never localised again.
 The canonical timestamp is the *start* of each interval, in UTC.
 """
 
@@ -16,35 +18,89 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-_OFFSET_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
+from forecasting.errors import InputError
+
+# an ISO time of day followed by a UTC offset: `...T00:00+01:00`, `... 00:00:00Z`, `...00:00+0100`
+_OFFSET_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 
 # status codes for `localize`
 OK, NONEXISTENT, AMBIG_FIRST, AMBIG_SECOND, AMBIG_EXTRA, AMBIG_SINGLE = range(6)
 
 
-def parse_timestamps(raw: pd.Series, fmt: str | None) -> pd.Series:
-    """Parse to naive wall-clock datetimes (NaT where unparseable).
+@dataclass(frozen=True)
+class ParsedTimes:
+    """Parsed timestamps: `values` are naive datetimes (NaT where unparseable).
 
-    Text with an explicit UTC offset (`...+01:00`, `...Z`) is converted to UTC and returned as
-    naive UTC wall time; the caller then treats it as UTC whatever the configured clock.
+    When `instants` is true every value carried its own UTC offset (text with `+01:00` or `Z`,
+    a timezone-aware parquet column) and `values` are UTC: the configured clock does not apply.
+    Otherwise `values` are wall-clock times of the configured clock.
+    """
+
+    values: pd.Series
+    instants: bool
+
+
+def _offset_format(fmt: str | None) -> bool | None:
+    """Whether a strptime format reads an offset; None for ISO (decided per value)."""
+    if fmt is None:
+        return None
+    return "%z" in fmt or "%Z" in fmt
+
+
+def parse_timestamps(
+    raw: pd.Series, fmt: str | None, where: str = "timestamp", rows: pd.Series | None = None
+) -> ParsedTimes:
+    """Parse a timestamp column; aware values are taken as the instants they name.
+
+    A column mixing values with and without a UTC offset is refused (`InputError`): which clock
+    the naive ones are in cannot be known. `rows` (provenance text per value) names examples.
     """
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+        utc = raw.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+        return ParsedTimes(utc, True)
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        return raw.astype("datetime64[us]")
+        return ParsedTimes(raw.astype("datetime64[us]"), False)
     text = raw.astype("string").str.strip()
-    sample = text.dropna()
-    sample = sample[sample != ""].head(50)
-    has_offset = bool(len(sample)) and sample.str.contains(_OFFSET_SUFFIX, regex=True).all()
-    kwargs: dict[str, object] = {"errors": "coerce"}
-    kwargs["format"] = fmt if fmt else "ISO8601"
-    if has_offset:
+    present = text.notna() & (text != "")
+    declared = _offset_format(fmt)
+    if declared is None:
+        with_offset = text.str.contains(_OFFSET_SUFFIX, regex=True).fillna(False) & present
+        instants = bool(with_offset.any())
+        if instants and not with_offset[present].all():
+            # text that is not a date at all is quarantined later; naive dates are a conflict
+            rest = text.where(present & ~with_offset)
+            naive = pd.to_datetime(rest, format="ISO8601", errors="coerce").notna()
+            if naive.any():
+                _refuse_mixed(text, with_offset, naive, where, rows)
+    else:
+        instants = declared
+    kwargs: dict[str, object] = {"errors": "coerce", "format": fmt if fmt else "ISO8601"}
+    if instants:
         parsed = pd.to_datetime(text, utc=True, **kwargs)
-        return parsed.dt.tz_localize(None).astype("datetime64[us]")
+        return ParsedTimes(parsed.dt.tz_localize(None).astype("datetime64[us]"), True)
     parsed = pd.to_datetime(text, **kwargs)
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):  # pragma: no cover - mixed input
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):  # pragma: no cover - defensive
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    return parsed.astype("datetime64[us]")
+    return ParsedTimes(parsed.astype("datetime64[us]"), False)
+
+
+def _refuse_mixed(
+    text: pd.Series,
+    with_offset: pd.Series,
+    naive: pd.Series,
+    where: str,
+    rows: pd.Series | None,
+) -> None:
+    def example(mask: pd.Series) -> str:
+        i = int(np.flatnonzero(mask.to_numpy())[0])
+        at = f"{rows.iloc[i]}: " if rows is not None else f"row {i + 1}: "
+        return f"{at}{text.iloc[i]!r}"
+
+    raise InputError(
+        f"{where}: timestamps with a UTC offset ({example(with_offset)}) and without one "
+        f"({example(naive)}) are mixed; write every timestamp with its offset, "
+        "or none (then input.timezone says their clock)"
+    )
 
 
 def has_dst(tz: dt.tzinfo) -> bool:

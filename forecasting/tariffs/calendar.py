@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasting.config.data import parse_frequency
+from forecasting.config.data import parse_frequency, parse_timezone
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.readers import read_table, resolve_inputs
 from forecasting.errors import ConfigError, InputError
@@ -101,7 +101,15 @@ class PriceSignal:
                 f"{where}: row {raw['_row'].iloc[i]}: {s.timestamp}={text.iloc[i]!r} is not a date-time"
             )
         if ts.dt.tz is None:
-            ts = ts.dt.tz_localize(s.timezone, ambiguous="infer", nonexistent="raise")
+            try:
+                ts = ts.dt.tz_localize(
+                    parse_timezone(s.timezone), ambiguous="infer", nonexistent="raise"
+                )
+            except (ValueError, TypeError) as exc:  # pandas' DST errors subclass ValueError
+                raise InputError(
+                    f"{where}: local times of the signal cannot be placed in {s.timezone} "
+                    f"({str(exc).splitlines()[0]}); write them in UTC or with their offset"
+                ) from None
         ts = ts.dt.tz_convert("UTC")
         levels = raw[s.column].astype("string").str.strip()
         names = list(spec.rates)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
-from forecasting.config.data import HolidaySpec
+from forecasting.config.data import HolidaySpec, TimezoneName, parse_frequency
 
 DAY_TYPES = ("weekday", "weekend", "holiday")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -161,7 +161,7 @@ class Signal(StrictModel):
     path: str
     timestamp: str
     column: str
-    timezone: str = "UTC"
+    timezone: TimezoneName = "UTC"
     label: Literal["start", "end"] = "start"
 
 
@@ -197,6 +197,12 @@ class Demand(StrictModel):
     interval: str = "30min"
     windows: list[Window] | None = None
 
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        parse_frequency(v)  # a positive step of at most a day
+        return v
+
 
 class FeedIn(StrictModel):
     """A credit per kWh exported: one `rate`, or `bands` by local time (covering all times)."""
@@ -225,7 +231,7 @@ class Tariff(StrictModel):
     description: str = ""
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     amounts: Literal["major", "minor"] = "major"
-    minor_per_major: int = 100
+    minor_per_major: int = Field(100, ge=1, description="minor units in one major unit")
     decimals: int = Field(2, ge=0, le=6)
     timezone: str
     holidays: HolidaySpec | None = None
