@@ -21,5 +21,9 @@ class InputError(ForecastingError):
     """An input data file cannot be used at all (missing, empty, wrong format, missing columns)."""
 
 
+class BundleError(InputError):
+    """An exported bundle cannot be used as it is (corrupt, truncated, edited, mismatched)."""
+
+
 class ForecastingWarning(UserWarning):
     """Warnings issued by this package (turned into errors in the test suite)."""

@@ -19,12 +19,14 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
-from forecasting.errors import InputError
-from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, sha256
+from forecasting.errors import BundleError, InputError
+from forecasting.export.format import MANIFEST, MODEL_FILE, sha256
 from forecasting.features.spec import FeatureConfig
 from forecasting.models.common import long_forecast, to_target_units
+from serving.manifest import check_graph, check_manifest
 
 FORECASTERS = ("lightgbm", "xgboost", "cnn_lstm", "tft", "ensemble")
+MAX_MANIFEST_BYTES = 16 << 20
 
 
 def default_session_batch(kind: str) -> int:
@@ -33,34 +35,26 @@ def default_session_batch(kind: str) -> int:
     return {"lightgbm": 4096, "xgboost": 4096, "lstm_autoencoder": 512}.get(kind, 16)
 
 
-class BundleError(InputError):
-    """The bundle cannot be used as it is (corrupt, truncated, mismatched)."""
-
-
 def read_manifest(folder: Path) -> dict[str, Any]:
     """The checked manifest of a bundle folder (format version and every file's sha256)."""
     folder = Path(folder)
     path = folder / MANIFEST
+    if folder.is_symlink():
+        raise BundleError(f"{folder}: the bundle folder is a symbolic link; give the folder itself")
     if not folder.is_dir():
         raise BundleError(f"bundle folder not found: {folder}")
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():
         raise BundleError(f"{folder}: not a bundle ({MANIFEST} missing); make one with `export`")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{path}: {path.stat().st_size:,} bytes is too large for a manifest")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path}: not valid JSON ({exc}); the bundle is corrupt") from None
-    version = manifest.get("format_version")
-    if version != BUNDLE_FORMAT:
-        raise BundleError(
-            f"{path}: bundle format {version!r}; this version of serving reads {BUNDLE_FORMAT}"
-        )
-    files = manifest.get("files") or {}
-    if not files:
-        raise BundleError(f"{path}: lists no files; the bundle is incomplete")
-    for name, digest in files.items():
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        why = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise BundleError(f"{path}: not valid JSON ({why}); the bundle is corrupt") from None
+    manifest = check_manifest(path, raw)
+    for name, digest in manifest["files"].items():
         f = folder / name
-        if not f.is_file():
-            raise BundleError(f"{folder}: file {name} of the bundle is missing")
         if sha256(f) != digest:
             raise BundleError(
                 f"{f}: sha256 does not match the manifest; the file is corrupt, truncated or "
@@ -202,7 +196,7 @@ def load_bundle(folder: str | Path, threads: int | None = None, int8: bool = Fal
         from serving.ensemble import load_ensemble
 
         return load_ensemble(folder, manifest, threads, int8)
-    model_file = next(iter(manifest["files"]))
+    model_file = MODEL_FILE
     model: str | bytes = str(folder / model_file)
     if int8:
         if manifest["kind"] in ("lightgbm", "xgboost"):
@@ -212,6 +206,7 @@ def load_bundle(folder: str | Path, threads: int | None = None, int8: bool = Fal
         runner = Runner(model, threads)
     except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
         raise BundleError(f"{folder / model_file}: onnxruntime cannot load it ({exc})") from None
+    check_graph(folder / MANIFEST, manifest, runner.session)
     return Bundle(folder, manifest, runner)
 
 

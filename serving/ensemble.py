@@ -57,16 +57,19 @@ def load_ensemble(
     from serving.bundle import load_bundle
 
     members: dict[str, Bundle] = {}
-    for m in manifest.get("members", []):
+    for m in manifest["members"]:  # names, folders and weights checked by check_manifest
         sub = folder / m["folder"]
-        if m["kind"] == "ensemble":
-            raise BundleError(f"{sub}: an ensemble inside an ensemble is not supported")
         deep = m["kind"] not in ("lightgbm", "xgboost")
-        members[m["name"]] = load_bundle(sub, threads, int8 and deep)
-    if len(members) < 2:
-        raise BundleError(f"{folder}: an ensemble bundle lists {len(members)} members")
-    w = np.asarray(manifest["weights"], dtype=float)
-    shape = (len(manifest["blocks"]), len(manifest["quantiles"]), len(members))
-    if w.shape != shape or (w < 0).any():
-        raise BundleError(f"{folder}: ensemble weights of shape {w.shape}, expected {shape} >= 0")
+        member = load_bundle(sub, threads, int8 and deep)
+        if member.kind != m["kind"]:
+            raise BundleError(
+                f"{sub}: the member is a {member.kind!r} bundle, the ensemble lists {m['kind']!r}"
+            )
+        for key in ("quantiles", "horizon", "freq"):
+            if member.manifest[key] != manifest[key]:
+                raise BundleError(
+                    f"{sub}: member {key} {member.manifest[key]!r} differs from the ensemble's "
+                    f"{manifest[key]!r}"
+                )
+        members[m["name"]] = member
     return EnsembleBundle(folder, manifest, members)

@@ -38,6 +38,7 @@ from serving.tables import read_time_table
 
 ARCHETYPES = "archetypes.json"
 ALPHA = 1.0  # Laplace smoothing of the static value counts
+MAX_MONTHS = 12  # the longest read a period may cover
 
 
 @dataclass
@@ -75,13 +76,17 @@ def read_monthly(path: str | Path, timezone: str) -> tuple[dict[str, Periods], d
     span = parse_number_text(raw["months"]) if "months" in raw else pd.Series(1, index=raw.index)
     errors: dict[str, str] = {}
     where = str(path)
-    for i in np.flatnonzero((month.isna() | kwh.isna() | span.isna()).to_numpy()):
-        sid = str(raw[SERIES].iloc[i])
-        errors.setdefault(
-            sid,
-            f"{where} row {raw['_row'].iloc[i]}: month={raw['month'].iloc[i]!r}, "
-            f"kwh={raw['kwh'].iloc[i]!r}: month must be YYYY-MM and kwh a number",
-        )
+    whole = span.notna() & (span == span.round()) & (span >= 1) & (span <= MAX_MONTHS)
+    problems = [
+        (month.isna(), "month must be YYYY-MM"),
+        (~np.isfinite(kwh.fillna(np.inf)), "kwh must be a finite number"),
+        (~whole, f"months must be a whole number of months from 1 to {MAX_MONTHS}"),
+    ]
+    for mask, why in problems:
+        for i in np.flatnonzero(mask.to_numpy()):
+            sid = str(raw[SERIES].iloc[i])
+            shown = ", ".join(f"{c}={raw[c].iloc[i]!r}" for c in cols)
+            errors.setdefault(sid, f"{where} row {raw['_row'].iloc[i]}: {shown}: {why}")
     for i in np.flatnonzero((kwh < 0).to_numpy()):
         sid = str(raw[SERIES].iloc[i])
         errors.setdefault(

@@ -55,7 +55,7 @@ def read_static(
         first = table[SERIES].iloc[rows[0]]
         again = [i for i in rows if table[SERIES].iloc[i] == first]
         raise InputError(
-            f"{path}: customer {first!r} appears more than once ({_at(table, again[0])} and "
+            f"{path}: customer {first!r} appears more than once ({_at(table, int(again[0]))} and "
             f"row {table[ROW_COL].iloc[again[1]]}): one row per customer"
         )
     return table.drop(columns=[FILE_COL, ROW_COL])

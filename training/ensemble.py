@@ -32,9 +32,10 @@ from forecasting.data.prepare import Prepared, prepare
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
+from forecasting.folders import check_output_folder
 from forecasting.models.combine import align, block_index, combine, horizon_blocks
 from forecasting.models.ensemble import MEMBERS, WEIGHTS
-from forecasting.models.registry import RUN_FORMAT, load_run, read_run
+from forecasting.models.registry import RUN_FORMAT, load_run, read_run, seal_run
 
 FIXED_50_30_20 = {"cnn_lstm": 0.5, "xgboost": 0.3, "lightgbm": 0.2}
 RUN_FILES = ("run.json", "config.yaml", "data_config.yaml", "features.json", "metrics.json")
@@ -279,9 +280,8 @@ def _write(
     sum_to_one: bool,
 ) -> None:
     first = metas[0]
+    check_output_folder(output, "run.json", "run folder", [*runs, data_path])
     if output.exists():
-        if not (output / "run.json").exists() and any(output.iterdir()):
-            raise InputError(f"{output} exists and is not a run folder; choose another --output")
         shutil.rmtree(output)
     (output / MEMBERS).mkdir(parents=True)
     files = [WEIGHTS]
@@ -321,9 +321,10 @@ def _write(
         "data_fingerprint": first.get("data_fingerprint"),
         "files": files,
     }
-    for name, obj in (("run.json", run_meta), (WEIGHTS, spec), ("metrics.json", metrics)):
+    for name, obj in ((WEIGHTS, spec), ("metrics.json", metrics)):
         (output / name).write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
     (output / "config.yaml").write_text(
         yaml.safe_dump({"ensemble": {"runs": [str(r) for r in runs], "sum_to_one": sum_to_one}}),
         encoding="utf-8",
     )
+    seal_run(output, run_meta, [*files, "config.yaml", "metrics.json", "data_config.yaml"])

@@ -17,6 +17,7 @@ from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import RollingOrigin
 from forecasting.features.spec import FeatureConfig
+from forecasting.folders import check_output_folder
 from forecasting.models.gbm import GBMForecaster
 from forecasting.models.registry import make_model, save_run
 
@@ -153,6 +154,10 @@ def train(
 ) -> TrainResult:
     """Fit the model of `config` and write its run folder to `output`."""
     cfg = config if isinstance(config, TrainConfig) else load_train_config(config)
+    inputs = [cfg.data, input_path or cfg.input] + (
+        [config] if not isinstance(config, TrainConfig) else []
+    )
+    check_output_folder(output, "run.json", "run folder", inputs)
     data_cfg = load_data_config(cfg.data)
     t0 = time.perf_counter()
     if prepared is None:

@@ -163,4 +163,25 @@ def resume_path(cfg: TrainerConfig, run_dir: Path | None) -> str | None:
         path = Path(cfg.resume_from)
     if not path.is_file():
         raise ConfigError(f"resume_from: checkpoint {path} does not exist")
+    check_checkpoint(path)
     return str(path)
+
+
+def check_checkpoint(path: Path) -> None:
+    """Refuse a file that is not a Lightning checkpoint readable weights-only (tensors and plain
+    containers: loading it can never run code), before Lightning is handed it."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile,
+            ValueError, AttributeError, TypeError) as exc:  # fmt: skip
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"resume_from: {path} is not a checkpoint that loads weights-only ({first[:200]})"
+        ) from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ConfigError(f"resume_from: {path} is not a Lightning checkpoint (no state_dict)")

@@ -36,6 +36,7 @@ from forecasting.data.schema import format_freq
 from forecasting.errors import ConfigError, ForecastingError
 from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import pinball, quantile_column
+from forecasting.folders import check_output_folder
 from training.train import fit_model, period_splitter, train
 
 FINISHED = ("COMPLETE", "PRUNED")
@@ -258,7 +259,15 @@ def tune(
     output = Path(cfg.output)
     n_trials = trials or cfg.trials
     timeout = timeout_minutes or cfg.timeout_minutes
+    check_output_folder(output, ("summary.json", "study.db"), "study folder", [cfg.base], "output")
     url = storage or cfg.storage or default_storage(output)
+    if url.startswith("sqlite") and (
+        ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite:/")
+    ):
+        raise ConfigError(
+            f"study storage {url!r} is in memory: it keeps no study and cannot be shared or "
+            "resumed; use a file (sqlite:///path/study.db) or a database URL"
+        )
     name = study_name or cfg.study_name
     store = open_storage(url, cfg.heartbeat_seconds)
     done = _count(store, name, FINISHED)

@@ -25,8 +25,10 @@ def local_span(
             if end
             else None
         )
-    except ValueError as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(f"--start/--end must be dates (YYYY-MM-DD): {exc}") from None
+    if (start and pd.isna(lo)) or (end and pd.isna(hi)):
+        raise InputError(f"--start/--end must be dates (YYYY-MM-DD), got {start!r}, {end!r}")
     if lo is not None and hi is not None and hi < lo:
         raise InputError(f"--end {end} is before --start {start}")
     return lo, hi
@@ -53,7 +55,27 @@ def detect_run(
     if prepared is None:
         prepared = prepare(cfg, input_path)
     lo, hi = local_span(start, end, cfg.calendar.timezone)
-    scores = model.score(prepared.frame, lo, hi)
+    frame = prepared.frame
+    if frame.empty:
+        raise InputError(f"{input_path or cfg.input.path}: no readings to score")
+    first, last = frame[TIME].min(), frame[TIME].max()
+    if (lo is not None and lo > last) or (hi is not None and hi < first):
+        raise InputError(
+            f"--start {start} / --end {end} lie outside the data ({first} .. {last} UTC)"
+        )
+    scores = model.score(frame, lo, hi)
+    skipped = model.skipped_.astype(str).to_dict("records")
+    scored = set(scores.loc[scores["score"].notna(), SERIES].astype(str))
+    told = {r.get(SERIES) for r in skipped}
+    need = f"{model.lookback} intervals ({model.lookback * pd.Timedelta(model.freq)}) of history"
+    for sid in sorted(set(frame[SERIES].astype(str)) - scored - told):
+        skipped.append({SERIES: sid, "reason": f"too little history: scoring needs {need}"})
+    if not scored:
+        raise InputError(
+            f"no interval of the {frame[SERIES].nunique()} series could be scored: each needs "
+            f"{need} before the first interval scored"
+            + (f" ({skipped[0]['reason']})" if skipped and "reason" in skipped[0] else "")
+        )
     flagged = scores[scores["flag"]]
     per_series = flagged.groupby(SERIES, observed=True).size().sort_values(ascending=False)
     summary = {
@@ -68,7 +90,8 @@ def detect_run(
         "start": str(scores[TIME].min()) if len(scores) else None,
         "end": str(scores[TIME].max()) if len(scores) else None,
         "top_series": {str(k): int(v) for k, v in per_series.head(10).items()},
-        "skipped": model.skipped_.astype(str).to_dict("records")[:50],
+        "series_skipped": len(skipped),
+        "skipped": skipped[:50],
     }
     return scores, summary
 

@@ -8,6 +8,9 @@ from typing import Annotated, Any
 import typer
 
 
+MAX_SAMPLES = 1000  # sample paths per customer: each is a year of hours in memory
+
+
 def bill_cmd(
     tariff: Annotated[Path, typer.Option("--tariff", "-t", help="tariff YAML (configs/tariffs)")],
     usage: Annotated[
@@ -37,9 +40,13 @@ def bill_cmd(
     export_column: Annotated[
         str | None, typer.Option("--export-column", help="exported kWh column, for feed-in")
     ] = None,
-    cycle_months: Annotated[int, typer.Option(help="billing period length in months")] = 1,
-    cycle_day: Annotated[int, typer.Option(help="local day of the month periods start")] = 1,
-    batch_size: Annotated[int, typer.Option(help="customers billed together")] = 2000,
+    cycle_months: Annotated[
+        int, typer.Option(min=1, max=12, help="billing period length in months")
+    ] = 1,
+    cycle_day: Annotated[
+        int, typer.Option(min=1, max=28, help="local day of the month periods start")
+    ] = 1,
+    batch_size: Annotated[int, typer.Option(min=1, help="customers billed together")] = 2000,
 ) -> None:
     """Bill every customer in USAGE under TARIFF: one bill per customer and billing period.
 
@@ -134,8 +141,8 @@ def impute_cmd(
     from serving.impute import ImputeJob
     from serving.tables import read_static
 
-    if samples < 0:
-        raise InputError(f"--samples must be 0 or more, got {samples}")
+    if not 0 <= samples <= MAX_SAMPLES:
+        raise InputError(f"--samples must be between 0 and {MAX_SAMPLES:,}, got {samples}")
     job = ImputeJob(str(bundle), monthly, read_static(static, static_id), output, weather,
                     samples, use_model=not no_model)  # fmt: skip
     s = job.run()

@@ -471,7 +471,7 @@ def anomalies_cmd(
     for sid, n in list(summary["top_series"].items())[:5]:
         typer.echo(f"  {sid:<16}{n:>6} flagged")
     if summary["skipped"]:
-        typer.echo(f"skipped (too little history): {len(summary['skipped'])} series/windows")
+        typer.echo(f"skipped (too little history): {summary['series_skipped']} series/windows")
     typer.echo(f"wrote {output} and {summary_path}")
 
 

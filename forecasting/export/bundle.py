@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ import numpy as np
 
 from forecasting import __version__
 from forecasting.errors import InputError
-from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, MODEL_FILE, sha256, staged_folder
+from forecasting.export.format import (
+    BUNDLE_FORMAT,
+    MANIFEST,
+    MODEL_FILE,
+    sha256,
+    staged_folder,
+    write_manifest,
+)
+from forecasting.folders import check_output_folder
 
 
 def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str, np.ndarray]:
@@ -66,6 +75,10 @@ def export_run(
     from forecasting.export.onnx_export import check_parity, export_model
     from forecasting.models.registry import load_run, read_run
 
+    check_output_folder(output, MANIFEST, "bundle", [run_dir, input_path, data_config])
+    for name, value in (("--rtol", rtol), ("--atol", atol)):
+        if not math.isfinite(value) or value < 0:
+            raise InputError(f"{name} must be a finite number >= 0, got {value}")
     if read_run(run_dir)[0]["kind"] == "ensemble":
         from forecasting.export.ensemble import export_ensemble
 
@@ -119,6 +132,5 @@ def export_run(
             manifest["archetypes"] = {"k": archetypes["k"], "customers": archetypes["customers"]}
         elif archetypes is not None:
             manifest["archetypes"] = archetypes
-        text = json.dumps(manifest, indent=2, default=str)
-        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        manifest = write_manifest(tmp / MANIFEST, manifest)
     return manifest

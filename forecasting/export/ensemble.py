@@ -21,7 +21,13 @@ import numpy as np
 from forecasting import __version__
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import quantile_column
-from forecasting.export.format import BUNDLE_FORMAT, MANIFEST, sha256, staged_folder
+from forecasting.export.format import (
+    BUNDLE_FORMAT,
+    MANIFEST,
+    sha256,
+    staged_folder,
+    write_manifest,
+)
 from forecasting.models.ensemble import MEMBERS, WEIGHTS
 
 
@@ -90,12 +96,12 @@ def export_ensemble(
                 for n in spec["members"]
             },
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), "utf-8")
+        write_manifest(tmp / MANIFEST, manifest)
         manifest["parity"] = ensemble_parity(run_dir, tmp, input_path, data_config, rtol, atol)
         manifest["parity"]["members"] = {
             n: m["parity"] for n, m in zip(spec["members"], members, strict=True)
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), "utf-8")
+        manifest = write_manifest(tmp / MANIFEST, manifest)
     return manifest
 
 

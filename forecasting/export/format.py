@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-BUNDLE_FORMAT = 1
+from forecasting.folders import sha256 as sha256  # re-exported: the bundle format's digest
+
+BUNDLE_FORMAT = 2  # 2: the manifest carries its own seal (`manifest_sha256`)
+READABLE_FORMATS = (1, 2)
+SEAL = "manifest_sha256"
 MODEL_FILE = "model.onnx"
 MANIFEST = "manifest.json"
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON (sorted keys, no spaces), the seal left out."""
+    body = {k: v for k, v in manifest.items() if k != SEAL}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write `manifest` sealed: the seal is computed on the JSON as it will be read back."""
+    plain = json.loads(json.dumps({k: v for k, v in manifest.items() if k != SEAL}, default=str))
+    plain[SEAL] = manifest_digest(plain)
+    path.write_text(json.dumps(plain, indent=2), encoding="utf-8")
+    return plain
 
 
 @contextmanager

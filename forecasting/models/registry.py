@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from forecasting import __version__
+from forecasting.config.base import load_yaml_model
 from forecasting.config.data import DataConfig
 from forecasting.config.model import (
     DEEP_KINDS,
@@ -28,12 +29,17 @@ from forecasting.config.model import (
     XGBoostConfig,
     YesterdayConfig,
 )
-from forecasting.errors import InputError
+from forecasting.errors import ForecastingError, InputError
 from forecasting.features.spec import FeatureConfig
+from forecasting.folders import contained_path, sha256
 from forecasting.models.baselines import SeasonalNaive, WeekdayHourProfile, Yesterday
 from forecasting.models.gbm import GBMForecaster
 
 RUN_FORMAT = 1
+RUN_FILES = ("config.yaml", "data_config.yaml", "features.json", "metrics.json")
+RUN_KINDS = (
+    "lightgbm", "xgboost", *DEEP_KINDS, "seasonal_naive", "yesterday", "profile", "ensemble",
+)  # fmt: skip
 Model = Any  # GBMForecaster, a baseline, or a deep forecaster (imported lazily: torch)
 
 
@@ -115,12 +121,12 @@ def save_run(
         "data_fingerprint": fingerprint,
         "files": files,
     }
-    _dump_json(folder / "run.json", run)
     _dump_json(folder / "features.json", features)
     _dump_json(folder / "metrics.json", metrics)
     for name, obj in (("config.yaml", cfg), ("data_config.yaml", data_cfg)):
         text = yaml.safe_dump(obj.model_dump(mode="json"), sort_keys=False)
         (folder / name).write_text(text, encoding="utf-8")
+    seal_run(folder, run, [*RUN_FILES, *files])
     return [
         "run.json",
         "config.yaml",
@@ -135,6 +141,29 @@ def _dump_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
 
 
+def seal_run(folder: Path, run: dict[str, Any], files: list[str]) -> None:
+    """Write run.json with the sha256 of every other file of the run, so a truncated or
+    swapped model file is refused with a message before a library parses it."""
+    digests = {f: sha256(folder / f) for f in files}
+    _dump_json(folder / "run.json", {**run, "sha256": digests})
+
+
+def _check_run_files(folder: Path, meta: dict[str, Any]) -> None:
+    files = meta.get("files", [])
+    if not isinstance(files, list):
+        raise InputError(f"{folder / 'run.json'}: 'files' is not a list")
+    digests = meta.get("sha256", {})
+    if not isinstance(digests, dict):
+        raise InputError(f"{folder / 'run.json'}: 'sha256' is not a mapping")
+    for f in dict.fromkeys([*files, *digests]):
+        path = contained_path(folder, f, str(folder), owner="run")
+        if f in digests and sha256(path) != digests[f]:
+            raise InputError(
+                f"{path}: sha256 does not match run.json; the file is truncated, edited or from "
+                "another run"
+            )
+
+
 def read_run(folder: Path) -> tuple[dict[str, Any], TrainConfig | None]:
     """run.json and the training config of a run folder (None for an ensemble, which has
     member configs), with clear errors."""
@@ -145,25 +174,49 @@ def read_run(folder: Path) -> tuple[dict[str, Any], TrainConfig | None]:
         raise InputError(f"{folder}: not a run folder (run.json missing); make one with `train`")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{meta_path}: not valid JSON ({exc})") from None
-    if meta.get("format_version") != RUN_FORMAT:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(f"{meta_path}: not valid JSON ({str(exc)[:200]})") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{meta_path}: not a run description (a JSON {type(meta).__name__})")
+    version = meta.get("format_version")
+    if type(version) is not int or version != RUN_FORMAT:
+        raise InputError(f"{meta_path}: run format {version!r}, this version reads {RUN_FORMAT}")
+    if meta.get("kind") not in RUN_KINDS:
         raise InputError(
-            f"{meta_path}: run format {meta.get('format_version')!r}, this version reads "
-            f"{RUN_FORMAT}"
+            f"{meta_path}: kind {meta.get('kind')!r} is not one this version knows "
+            f"({', '.join(RUN_KINDS)})"
         )
-    for f in meta.get("files", []):
-        if not (folder / f).exists():
-            raise InputError(f"{folder}: file {f} of the run is missing")
+    _check_run_files(folder, meta)
     if meta.get("kind") == "ensemble":
         return meta, None
-    cfg = TrainConfig(**yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")))
+    cfg = load_yaml_model(
+        TrainConfig, contained_path(folder, "config.yaml", str(folder), owner="run")
+    )
+    if cfg.model.kind != meta["kind"]:
+        raise InputError(
+            f"{folder}: run.json says {meta['kind']!r}, config.yaml trains {cfg.model.kind!r}"
+        )
     return meta, cfg
 
 
 def load_run(folder: Path) -> tuple[Model, dict[str, Any]]:
-    """The fitted model of a run folder and its run.json."""
+    """The fitted model of a run folder and its run.json; a model file its library cannot
+    read is an `InputError` naming the run, never a library traceback."""
     meta, cfg = read_run(folder)
+    try:
+        return _load_model(folder, meta, cfg)
+    except (ForecastingError, ImportError):
+        raise
+    except Exception as exc:  # the model libraries raise their own types
+        raise InputError(
+            f"{folder}: the {meta['kind']} model cannot be loaded ({type(exc).__name__}: "
+            f"{str(exc).strip()[:200]})"
+        ) from None
+
+
+def _load_model(
+    folder: Path, meta: dict[str, Any], cfg: TrainConfig | None
+) -> tuple[Model, dict[str, Any]]:
     if meta["kind"] == "ensemble":
         from forecasting.models.ensemble import EnsembleForecaster
 

@@ -245,7 +245,8 @@ def _labelled(s: Sequences) -> Sequences:
 def fit_module(trainer: Any, module: Any, train: Any, valid: Any, ckpt: str | None) -> str | None:
     """Fit, then load the weights of the best validation epoch when a checkpoint kept them;
     returns that checkpoint's path."""
-    trainer.fit(module, train, valid, ckpt_path=ckpt)
+    # weights-only: a checkpoint named by a user never runs code, whatever torch's default
+    trainer.fit(module, train, valid, ckpt_path=ckpt, weights_only=True)
     best = best_checkpoint(trainer)
     if best:
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]

@@ -1,0 +1,193 @@
+"""The bundle manifest, checked field by field before anything in the bundle is used.
+
+`check_manifest(path, raw)` validates the parsed `manifest.json` (types are strict: a format
+version of `1.0` or `true` is refused), checks that every file and member folder it names lies
+inside the bundle folder as a regular file or folder reached without symbolic links, and, for
+format 2, that the manifest still carries the seal written at export (`manifest_sha256`, the
+sha256 of its canonical JSON): a manifest edited by hand is refused, so a bundle either loads
+as exported or not at all. Format 1 bundles (no seal) are read with the field checks only.
+Torch-free: pydantic, numpy and pandas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+
+from forecasting.config.data import parse_frequency, parse_timezone
+from forecasting.errors import BundleError, InputError
+from forecasting.export.format import MODEL_FILE, READABLE_FORMATS, SEAL, manifest_digest
+from forecasting.features.spec import FeatureConfig
+from forecasting.folders import contained_path
+
+KINDS = ("lightgbm", "xgboost", "cnn_lstm", "tft", "lstm_autoencoder", "ensemble")
+Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Loose(BaseModel):
+    """Known fields strictly typed; other keys (metrics, parity, ...) kept as they are."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
+
+
+class TensorSpec(_Loose):
+    name: Name
+    shape: list[Annotated[StrictInt, Field(ge=1, le=1_000_000)] | str] = Field(min_length=1)
+    dtype: Literal["float32", "float64", "int64"]
+
+
+class Member(_Loose):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
+    kind: Literal["lightgbm", "xgboost", "cnn_lstm", "tft", "lstm_autoencoder"]
+    folder: Name
+
+
+class ManifestFields(_Loose):
+    format_version: StrictInt
+    kind: Literal["lightgbm", "xgboost", "cnn_lstm", "tft", "lstm_autoencoder", "ensemble"]
+    files: dict[Name, Digest] = Field(min_length=1)
+    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(min_length=1, max_length=99)
+    horizon: Annotated[StrictInt, Field(ge=1, le=100_000)]
+    lookback: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+    freq: str
+    timezone: str
+    nonnegative: StrictBool
+    model: dict[str, Any]
+    inputs: list[TensorSpec] | None = None
+    outputs: list[TensorSpec] | None = None
+    members: list[Member] | None = None
+    weights: list[list[list[float]]] | None = None
+    blocks: list[list[Annotated[StrictInt, Field(ge=1)]]] | None = None
+
+
+def _fail(path: Path, text: str) -> NoReturn:
+    raise BundleError(f"{path}: {text}; the bundle is corrupt or was edited")
+
+
+def check_manifest(path: Path, raw: Any) -> dict[str, Any]:
+    """The manifest at `path` (already parsed) when it is whole and consistent; else BundleError."""
+    if not isinstance(raw, dict):
+        _fail(path, f"the manifest is a JSON {type(raw).__name__}, not an object")
+    version = raw.get("format_version")
+    if type(version) is not int or version not in READABLE_FORMATS:
+        raise BundleError(
+            f"{path}: bundle format {version!r}; this version of serving reads "
+            f"{', '.join(map(str, READABLE_FORMATS))}"
+        )
+    if version >= 2:
+        seal = raw.get(SEAL)
+        if not isinstance(seal, str) or seal != manifest_digest(raw):
+            _fail(path, f"{SEAL} does not match the manifest's content")
+    try:
+        m = ManifestFields.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        _fail(path, f"field {key!r}: {err['msg']}")
+    for field, check in (("freq", parse_frequency), ("timezone", parse_timezone)):
+        try:
+            check(getattr(m, field))
+        except ValueError as exc:
+            _fail(path, f"field {field!r}: {exc}")
+    if m.quantiles != sorted(set(m.quantiles)):
+        _fail(path, f"quantiles {m.quantiles} are not strictly increasing")
+    folder = path.parent
+    for name in m.files:
+        try:
+            contained_path(folder, name, str(folder), owner="bundle")
+        except InputError as exc:
+            _fail(path, str(exc).removeprefix(f"{folder}: "))
+    if m.kind == "ensemble":
+        _check_ensemble(path, m)
+    else:
+        _check_model(path, m)
+    return raw
+
+
+def _check_model(path: Path, m: ManifestFields) -> None:
+    if not m.inputs or not m.outputs:
+        _fail(path, "a model bundle lists its graph's inputs and outputs")
+    if MODEL_FILE not in m.files:
+        _fail(path, f"a model bundle's files include {MODEL_FILE}")
+    model = m.model
+    try:
+        FeatureConfig(**model.get("features", {}))
+    except (ValidationError, TypeError) as exc:
+        _fail(path, f"field 'model.features' is not a feature recipe ({str(exc).splitlines()[0]})")
+    need: dict[str, type] = {"categories": dict}
+    if m.kind in ("lightgbm", "xgboost"):
+        need["feature_names"] = list
+    elif m.kind in ("cnn_lstm", "tft"):
+        need |= {"columns": dict, "norms": dict}
+    for key, typ in need.items():
+        if not isinstance(model.get(key), typ):
+            _fail(path, f"field 'model.{key}' is missing or not a {typ.__name__}")
+    out = m.outputs[0].shape
+    if m.kind != "lstm_autoencoder" and out[-1] != len(m.quantiles):
+        _fail(path, f"the graph gives {out[-1]} quantiles, the manifest lists {len(m.quantiles)}")
+
+
+def _check_ensemble(path: Path, m: ManifestFields) -> None:
+    if not m.members or len(m.members) < 2:
+        _fail(path, "an ensemble bundle lists at least two members")
+    folder = path.parent
+    names = [x.name for x in m.members]
+    if len(set(names)) != len(names):
+        _fail(path, f"member names repeat: {names}")
+    for x in m.members:
+        try:
+            sub = contained_path(folder, x.folder, str(folder), kind="folder", owner="bundle")
+        except InputError as exc:
+            _fail(path, f"member {x.name!r}: {str(exc).removeprefix(f'{folder}: ')}")
+        if sub.resolve() == folder.resolve():
+            _fail(path, f"member {x.name!r} is the ensemble's own folder")
+        listed = f"{x.folder.strip('/')}/manifest.json"
+        if listed not in m.files:
+            _fail(path, f"member {x.name!r}: its manifest is not among the checksummed files")
+    import numpy as np
+
+    if m.weights is None or m.blocks is None:
+        _fail(path, "an ensemble bundle needs weights and blocks")
+    try:
+        w = np.asarray(m.weights, dtype=float)
+    except ValueError:
+        _fail(path, "ensemble weights are ragged")
+    shape = (len(m.blocks), len(m.quantiles), len(m.members))
+    if w.shape != shape or not np.isfinite(w).all() or (w < 0).any():
+        _fail(path, f"ensemble weights of shape {w.shape}, expected {shape}, finite and >= 0")
+    blocks = m.blocks or []
+    pairs = all(len(b) == 2 and b[0] <= b[1] for b in blocks)
+    steps = sorted(h for b in blocks if len(b) == 2 for h in range(b[0], b[1] + 1))
+    if not pairs or steps != list(range(1, m.horizon + 1)):
+        _fail(path, f"ensemble blocks {blocks} do not cover horizon steps 1..{m.horizon} once each")
+
+
+ORT_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int64)": "int64"}
+
+
+def check_graph(path: Path, manifest: dict[str, Any], session: Any) -> None:
+    """The onnxruntime session's inputs and outputs are the ones the manifest describes (names,
+    dtypes, fixed dimensions), so a mismatch is one message at load, not an error per series."""
+
+    def compare(what: str, listed: list[dict[str, Any]], actual: list[Any]) -> None:
+        names = [a.name for a in actual]
+        if [x["name"] for x in listed] != names[: len(listed)] or len(listed) > len(names):
+            _fail(path, f"the graph's {what} are {names}, the manifest lists "
+                        f"{[x['name'] for x in listed]}")  # fmt: skip
+        for spec, arg in zip(listed, actual, strict=False):
+            dtype = ORT_TYPES.get(arg.type, arg.type)
+            if dtype != spec["dtype"]:
+                _fail(path, f"{what[:-1]} {arg.name!r} is {dtype} in the graph, "
+                            f"{spec['dtype']} in the manifest")  # fmt: skip
+            dims = list(arg.shape)
+            fixed = [(i, d, s) for i, (d, s) in enumerate(zip(dims, spec["shape"], strict=False))
+                     if isinstance(d, int) and isinstance(s, int) and d != s]  # fmt: skip
+            if len(dims) != len(spec["shape"]) or fixed:
+                _fail(path, f"{what[:-1]} {arg.name!r} has shape {dims} in the graph, "
+                            f"{spec['shape']} in the manifest")  # fmt: skip
+
+    compare("inputs", manifest["inputs"], session.get_inputs())
+    compare("outputs", manifest["outputs"], session.get_outputs())
