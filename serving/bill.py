@@ -121,8 +121,10 @@ class BillJob:
         values = (usage,) + ((self.export,) if self.export else ())
         source = open_source(self.usage_path, [], values)
         files = [str(f) for f in source.files]
-        self.output.mkdir(parents=True, exist_ok=True)
         n_series = distinct_series(source)
+        if n_series == 0:
+            raise InputError(f"{self.usage_path}: no data rows (header only)")
+        self.output.mkdir(parents=True, exist_ok=True)
         groups = max(1, math.ceil(n_series / self.batch_size))
         work = Path(tempfile.mkdtemp(prefix="_bill_", dir=self.output))
         try:

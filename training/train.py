@@ -127,6 +127,12 @@ def fit_model(
     valid = period_origins(cfg.validation, frame, cfg, tz, freq) if cfg.validation else None
     train_origins = period_origins(cfg.train, frame, cfg, tz, freq, before=cfg.validation)
     metrics: dict[str, Any] = {}
+    if valid is not None and len(valid) == 0:
+        raise ConfigError(
+            f"no validation origins: the data spans {frame[TIME].min()} to {frame[TIME].max()}, "
+            f"the validation period is {cfg.validation.start}..{cfg.validation.end}"  # type: ignore[union-attr]
+            f", and each origin needs {cfg.lookback} intervals of history before it"
+        )
     if hasattr(model, "save"):  # a fitted global model (the baselines learn nothing globally)
         if len(train_origins) == 0:
             raise ConfigError(

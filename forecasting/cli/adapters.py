@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-
 MAX_SAMPLES = 1000  # sample paths per customer: each is a year of hours in memory
 
 

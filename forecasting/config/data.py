@@ -68,10 +68,13 @@ TimezoneName = Annotated[str, AfterValidator(_valid_timezone)]
 Aggregate = Literal["mean", "sum", "min", "max", "first", "last"]
 
 
+ColumnName = Annotated[str, Field(min_length=1, description="a column of the file")]
+
+
 class ColumnSpec(StrictModel):
     """A covariate column: where it comes from and how it becomes an hourly value."""
 
-    column: str
+    column: ColumnName
     aggregate: Aggregate = "mean"
     values: dict[str, float] | None = Field(
         default=None, description="map text levels to numbers, e.g. {Low: -1, Normal: 0, High: 1}"
@@ -123,16 +126,16 @@ class InputSpec(NumberFormatFields):
     format: Literal["auto", "csv", "parquet"] = "auto"
     delimiter: str = ","
     encoding: str = "utf-8"
-    series_id: str | None = Field(default=None, description="column naming the series")
+    series_id: ColumnName | None = Field(default=None, description="column naming the series")
     series_id_value: str | None = Field(default=None, description="id when the file is one series")
-    timestamp: str
+    timestamp: ColumnName
     timestamp_format: str | None = Field(default=None, description="strptime format; None = ISO")
     timezone: TimezoneName = Field(default="UTC", description="clock of the timestamps in the file")
     label: Literal["start", "end"] = Field(
         default="start",
         description="whether a timestamp marks the start or the end of its interval",
     )
-    target: str
+    target: ColumnName
     quantity: Literal["energy", "power"] = Field(
         default="energy", description="energy per interval, or average power over the interval"
     )
@@ -182,7 +185,7 @@ class CalendarSpec(StrictModel):
 
 class StaticSpec(StrictModel):
     path: str
-    id_column: str
+    id_column: ColumnName
     columns: list[str] = Field(default_factory=list, description="empty = all other columns")
     delimiter: str = ","
 
@@ -192,7 +195,7 @@ class CovariateSource(NumberFormatFields):
 
     name: str
     path: str
-    timestamp: str
+    timestamp: ColumnName
     timestamp_format: str | None = None
     timezone: TimezoneName = "UTC"
     label: Literal["start", "end"] = "start"

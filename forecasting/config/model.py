@@ -27,15 +27,17 @@ class LightGBMConfig(StrictModel):
     validation windows' pinball loss."""
 
     kind: Literal["lightgbm"] = "lightgbm"
-    n_estimators: int = tunable(2000, 100, 4000, ge=1, description="upper bound on trees")
+    n_estimators: int = tunable(
+        2000, 100, 4000, ge=1, le=1_000_000, description="upper bound on trees"
+    )
     learning_rate: float = tunable(0.05, 0.01, 0.3, log=True, gt=0, le=1)
-    num_leaves: int = tunable(63, 15, 255, log=True, ge=2)
+    num_leaves: int = tunable(63, 15, 255, log=True, ge=2, le=131_072)  # LightGBM's limit
     min_data_in_leaf: int = tunable(200, 20, 2000, log=True, ge=1)
     feature_fraction: float = tunable(0.8, 0.4, 1.0, gt=0, le=1)
     bagging_fraction: float = tunable(0.8, 0.5, 1.0, gt=0, le=1)
     bagging_freq: int = Field(default=1, ge=0)
     lambda_l2: float = tunable(0.0, 1e-3, 10.0, log=True, ge=0)
-    max_bin: int = Field(default=255, ge=4)
+    max_bin: int = Field(default=255, ge=4, le=65_535)
     early_stopping_rounds: int | None = Field(default=100, ge=1)
     num_threads: int = Field(default=0, ge=0, description="0: all cores")
     seed: int = 0
@@ -45,14 +47,14 @@ class XGBoostConfig(StrictModel):
     """Global XGBoost: one booster predicting every quantile at once (`reg:quantileerror`)."""
 
     kind: Literal["xgboost"] = "xgboost"
-    n_estimators: int = tunable(2000, 100, 4000, ge=1)
+    n_estimators: int = tunable(2000, 100, 4000, ge=1, le=1_000_000)
     learning_rate: float = tunable(0.05, 0.01, 0.3, log=True, gt=0, le=1)
-    max_depth: int = tunable(8, 3, 12, ge=1)
+    max_depth: int = tunable(8, 3, 12, ge=1, le=30)  # 2**30 leaves per tree is already absurd
     min_child_weight: float = tunable(20.0, 1.0, 500.0, log=True, ge=0)
     subsample: float = tunable(0.8, 0.5, 1.0, gt=0, le=1)
     colsample_bytree: float = tunable(0.8, 0.4, 1.0, gt=0, le=1)
     reg_lambda: float = tunable(1.0, 1e-3, 10.0, log=True, ge=0)
-    max_bin: int = Field(default=256, ge=4)
+    max_bin: int = Field(default=256, ge=4, le=65_535)
     early_stopping_rounds: int | None = Field(default=100, ge=1)
     n_jobs: int = Field(default=0, ge=0, description="0: all cores")
     seed: int = 0
@@ -83,9 +85,9 @@ class ProfileConfig(StrictModel):
 class _DeepBase(StrictModel):
     """Optimiser settings shared by the deep models (the trainer is the `trainer:` block)."""
 
-    learning_rate: float = tunable(3e-3, 1e-4, 3e-2, log=True, gt=0)
+    learning_rate: float = tunable(3e-3, 1e-4, 3e-2, log=True, gt=0, le=1)
     weight_decay: float = tunable(1e-4, 1e-6, 1e-2, log=True, ge=0)
-    batch_size: int = tunable(256, 32, 1024, log=True, ge=1)
+    batch_size: int = tunable(256, 32, 1024, log=True, ge=1, le=1_000_000)
     dropout: float = tunable(0.1, 0.0, 0.4, ge=0, lt=1)
 
 
@@ -95,23 +97,23 @@ class CNNLSTMConfig(_DeepBase):
     non-crossing quantile head."""
 
     kind: Literal["cnn_lstm"] = "cnn_lstm"
-    hidden_size: int = tunable(64, 16, 256, log=True, ge=2)
-    conv_channels: int = tunable(32, 8, 128, log=True, ge=1)
-    kernel_size: int = tunable(5, 3, 9, ge=1)
-    conv_layers: int = tunable(2, 1, 4, ge=1)
-    lstm_layers: int = tunable(1, 1, 3, ge=1)
-    embedding_dim: int = Field(default=4, ge=1)
+    hidden_size: int = tunable(64, 16, 256, log=True, ge=2, le=4096)
+    conv_channels: int = tunable(32, 8, 128, log=True, ge=1, le=4096)
+    kernel_size: int = tunable(5, 3, 9, ge=1, le=1000)
+    conv_layers: int = tunable(2, 1, 4, ge=1, le=32)
+    lstm_layers: int = tunable(1, 1, 3, ge=1, le=32)
+    embedding_dim: int = Field(default=4, ge=1, le=1024)
 
 
 class TFTConfig(_DeepBase):
     """pytorch-forecasting's Temporal Fusion Transformer with our windows and quantiles."""
 
     kind: Literal["tft"] = "tft"
-    hidden_size: int = tunable(16, 8, 128, log=True, ge=2)
-    attention_head_size: int = tunable(2, 1, 4, ge=1)
-    hidden_continuous_size: int = tunable(8, 4, 64, log=True, ge=1)
-    learning_rate: float = tunable(1e-2, 1e-4, 3e-2, log=True, gt=0)
-    batch_size: int = tunable(128, 32, 1024, log=True, ge=1)
+    hidden_size: int = tunable(16, 8, 128, log=True, ge=2, le=4096)
+    attention_head_size: int = tunable(2, 1, 4, ge=1, le=64)
+    hidden_continuous_size: int = tunable(8, 4, 64, log=True, ge=1, le=4096)
+    learning_rate: float = tunable(1e-2, 1e-4, 3e-2, log=True, gt=0, le=1)
+    batch_size: int = tunable(128, 32, 1024, log=True, ge=1, le=1_000_000)
 
 
 class AutoencoderConfig(_DeepBase):
@@ -119,13 +121,13 @@ class AutoencoderConfig(_DeepBase):
     the flag threshold is the validation score quantile giving `false_alarm_rate`."""
 
     kind: Literal["lstm_autoencoder"] = "lstm_autoencoder"
-    window: int = Field(default=24, ge=2, description="intervals per scored window")
+    window: int = Field(default=24, ge=2, le=100_000, description="intervals per scored window")
     stride: int = Field(
         default=6, ge=1, description="intervals between scored windows (scores are averaged)"
     )
-    hidden_size: int = tunable(32, 8, 128, log=True, ge=2)
-    latent_size: int = tunable(8, 2, 64, log=True, ge=1)
-    lstm_layers: int = Field(default=1, ge=1)
+    hidden_size: int = tunable(32, 8, 128, log=True, ge=2, le=4096)
+    latent_size: int = tunable(8, 2, 64, log=True, ge=1, le=4096)
+    lstm_layers: int = Field(default=1, ge=1, le=32)
     false_alarm_rate: float = Field(
         default=0.01, gt=0, lt=1, description="share of normal validation intervals flagged"
     )
@@ -167,8 +169,12 @@ class TrainConfig(StrictModel):
     data: str = Field(description="data config YAML (configs/data/*.yaml), relative to the cwd")
     input: str | None = Field(default=None, description="override the data config's input path")
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
-    horizon: int = Field(default=24, ge=1, description="steps forecast from each origin")
-    lookback: int = Field(default=168, ge=1, description="steps of history each forecast sees")
+    horizon: int = Field(
+        default=24, ge=1, le=100_000, description="steps forecast from each origin"
+    )
+    lookback: int = Field(
+        default=168, ge=1, le=1_000_000, description="steps of history each forecast sees"
+    )
     origin_hour: int | None = Field(
         default=0, ge=0, le=23, description="training origins at this local hour; null: every step"
     )
@@ -186,6 +192,16 @@ class TrainConfig(StrictModel):
     trainer: TrainerConfig | None = Field(
         default=None, description="Lightning trainer options (deep models only)"
     )
+
+    @model_validator(mode="after")
+    def _periods_apart(self) -> TrainConfig:
+        t, v = self.train, self.validation
+        if t is not None and v is not None and v.start <= t.end and t.start <= v.end:
+            raise ValueError(
+                f"validation {v.start}..{v.end} overlaps train {t.start}..{t.end}: validation "
+                "must be data the model did not learn from"
+            )
+        return self
 
     @model_validator(mode="after")
     def _trainer(self) -> TrainConfig:

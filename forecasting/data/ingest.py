@@ -16,7 +16,7 @@ from forecasting.config.data import DataConfig, parse_frequency, parse_timezone
 from forecasting.data import timestamps as ts
 from forecasting.data.numbers import NumberFormat, parse_numbers
 from forecasting.data.quarantine import Quarantine
-from forecasting.data.readers import FILE_COL, ROW_COL, read_table
+from forecasting.data.readers import FILE_COL, RAGGED_COL, ROW_COL, read_table
 from forecasting.data.schema import format_freq
 from forecasting.errors import InputError
 
@@ -42,8 +42,10 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     for c in [*cov_cols.values(), *spec.static_columns]:
         if c not in wanted:
             wanted.append(c)
-    raw = read_table(path, wanted, spec.format, spec.delimiter, spec.encoding)
+    raw = read_table(path, wanted, spec.format, spec.delimiter, spec.encoding, ragged="mark")
     q = Quarantine(raw, spec.series_id, spec.timestamp, [spec.target])
+    ragged = raw.pop(RAGGED_COL)
+    q.reject(ragged.notna().to_numpy(), "ragged_row", ragged.to_numpy())
     notes: list[str] = []
 
     # series id

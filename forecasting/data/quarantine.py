@@ -12,6 +12,7 @@ import pandas as pd
 from forecasting.data.readers import FILE_COL, ROW_COL
 
 REASONS: dict[str, str] = {
+    "ragged_row": "the CSV row has more or fewer fields than the header",
     "missing_series_id": "series id is empty",
     "unparseable_timestamp": "timestamp cannot be parsed with the configured format",
     "nonexistent_local_time": "local time that never existed (clocks went forward)",

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from forecasting.config.data import expand_path
@@ -19,6 +22,7 @@ from forecasting.errors import InputError
 
 FILE_COL = "_file"
 ROW_COL = "_row"
+RAGGED_COL = "_ragged"  # with ragged="mark": why a CSV row's field count is wrong, else null
 SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -51,6 +55,50 @@ def detect_format(path: Path, declared: str = "auto") -> str:
     return fmt
 
 
+def ragged_rows(path: Path, delimiter: str, encoding: str) -> list[tuple[int, int, int]]:
+    """(1-based data row, fields, fields in the header) of every CSV row whose field count
+    differs from the header's, in one fast pyarrow pass; [] for a well-formed file."""
+    found: list[Any] = []
+
+    def handler(row: Any) -> str:
+        found.append(row)
+        return "skip"
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(include_columns=[], strings_can_be_null=False),
+        )
+        for _ in reader:
+            pass
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError):
+        return []  # pandas reports what is wrong with the file itself
+    if not found:
+        return []
+    return _count_fields(path, delimiter, encoding)
+
+
+def _count_fields(path: Path, delimiter: str, encoding: str) -> list[tuple[int, int, int]]:
+    """Slow path for a file known to be ragged: the csv module numbers records exactly
+    (blank lines skipped, quoted newlines kept), as pandas numbers data rows."""
+    import csv
+
+    out = []
+    with path.open(newline="", encoding=encoding) as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        width = len(next(reader, []))
+        row = 0
+        for record in reader:
+            if not record:
+                continue
+            row += 1
+            if len(record) != width:
+                out.append((row, len(record), width))
+    return out
+
+
 def _read_csv(path: Path, columns: list[str], delimiter: str, encoding: str) -> pd.DataFrame:
     try:
         header = pd.read_csv(path, nrows=0, sep=delimiter, encoding=encoding)
@@ -79,7 +127,15 @@ def _read_csv(path: Path, columns: list[str], delimiter: str, encoding: str) -> 
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: CSV could not be parsed ({str(exc).splitlines()[0]})") from None
     df.columns = [str(c).strip() for c in df.columns]
-    return df[columns]
+    df = df[columns]
+    ragged = ragged_rows(path, delimiter, encoding)
+    if ragged:
+        why = np.full(len(df), None, dtype=object)
+        for row, n, width in ragged:
+            if row <= len(df):
+                why[row - 1] = f"{n} fields where the header has {width}"
+        df[RAGGED_COL] = why
+    return df
 
 
 def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
@@ -122,8 +178,13 @@ def read_table(
     delimiter: str = ",",
     encoding: str = "utf-8",
     what: str = "input",
+    ragged: str = "refuse",
 ) -> pd.DataFrame:
-    """Read `columns` from every file under `path`, adding `_file` and `_row` provenance."""
+    """Read `columns` from every file under `path`, adding `_file` and `_row` provenance.
+
+    A CSV row with more or fewer fields than the header is never read as if it were whole:
+    `ragged="refuse"` raises `InputError` naming the file and row; `ragged="mark"` keeps the
+    row with the reason in `_ragged` (ingestion quarantines it)."""
     files = resolve_inputs(path, what)
     frames = []
     for f in files:
@@ -135,10 +196,15 @@ def read_table(
             if kind == "parquet"
             else _read_csv(f, columns, delimiter, encoding)
         )
+        if RAGGED_COL in df and ragged == "refuse":
+            i = int(np.flatnonzero(df[RAGGED_COL].notna().to_numpy())[0])
+            raise InputError(f"{f} row {i + 1}: {df[RAGGED_COL].iloc[i]}")
         df[FILE_COL] = f.name if len(files) > 1 else str(f)
         df[ROW_COL] = pd.RangeIndex(1, len(df) + 1)
         frames.append(df)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if ragged == "mark" and RAGGED_COL not in out:
+        out[RAGGED_COL] = None
     if out.empty:
         where = str(files[0]) if len(files) == 1 else f"{len(files)} files under {path}"
         raise InputError(f"{where}: no data rows (header only)")

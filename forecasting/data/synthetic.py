@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from forecasting.errors import InputError
+
 ARCHETYPES = ("family", "commuter", "home_worker", "retired")
 VALIDATION_FAULTS = (
     "spike",
@@ -46,6 +48,30 @@ class SyntheticSpec:
     ev_share: float = 0.15
     heating_share: float = 0.3
     faults: bool = True
+
+    def __post_init__(self) -> None:
+        if self.households < 1 or self.days < 2:
+            raise InputError(
+                f"need at least 1 household and 2 days, got {self.households} x {self.days}"
+            )
+        if self.faults and self.days < MIN_FAULT_DAYS:
+            raise InputError(
+                f"fault injection needs at least {MIN_FAULT_DAYS} days, got {self.days}; "
+                "give more --days or --no-faults"
+            )
+        if not 0 <= self.seed < 2**32:
+            raise InputError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}")
+        try:
+            day = pd.Timestamp(self.start)
+        except (ValueError, TypeError, OverflowError):
+            day = pd.NaT
+        if pd.isna(day) or day != day.normalize() or not 1970 <= day.year <= 2200:
+            raise InputError(
+                f"--start {self.start!r} is not a date (YYYY-MM-DD) between 1970 and 2200"
+            )
+
+
+MIN_FAULT_DAYS = 7
 
 
 @dataclass

@@ -1,0 +1,34 @@
+"""The hostile corpus (`tests/cli/corpus.py`): every case, run as a real subprocess, refuses its
+bad input with one line and its documented exit code, writes nothing on refusal, never quotes a
+file that is not a table, and loses no row."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli.corpus import CASES, run_all, workspace
+
+COMMANDS = {
+    "data validate", "data prepare", "data synth", "train", "tune", "ensemble", "evaluate",
+    "export", "predict", "anomalies", "explain", "bill", "impute",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    w = workspace(tmp_path_factory.mktemp("corpus"))
+    return {o.case.id: o for o in run_all(w)}
+
+
+def test_every_command_has_cases():
+    per = {c: sum(case.command == c for case in CASES) for c in COMMANDS}
+    assert set(per) == {case.command for case in CASES}
+    assert all(n >= 3 for n in per.values()), per
+    assert len({case.id for case in CASES}) == len(CASES), "case ids repeat"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id", [c.id for c in CASES])
+def test_case_is_refused_cleanly(outcomes, case_id):
+    o = outcomes[case_id]
+    assert not o.problems, f"{case_id}: {o.problems}; exit {o.code}; stderr: {o.err[-600:]}"
