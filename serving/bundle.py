@@ -131,7 +131,19 @@ class Bundle(ManifestView):
     runner: Runner
 
     def run(self, inputs: dict[str, np.ndarray], chunk: int = 1024) -> list[np.ndarray]:
-        """Graph outputs for `inputs`, run in chunks of `chunk` rows."""
+        """Graph outputs for `inputs`, run in chunks of `chunk` rows. Inputs whose shape is
+        not the manifest's are a `BundleError` (the manifest's recipe does not build what the
+        graph reads), never an onnxruntime error per series."""
+        for spec in self.manifest["inputs"]:
+            got = inputs[spec["name"]].shape[1:]
+            want = spec["shape"][1:]
+            if len(got) != len(want) or any(
+                isinstance(w, int) and g != w for g, w in zip(got, want, strict=False)
+            ):
+                raise BundleError(
+                    f"{self.folder}: the manifest's feature recipe builds {spec['name']!r} of "
+                    f"shape {list(got)} per row, the graph reads {want[:]}; the bundle was edited"
+                )
         if not len(next(iter(inputs.values()))):
             return [
                 np.zeros((0, *s["shape"][1:]), dtype="float32") for s in self.manifest["outputs"]

@@ -11,13 +11,15 @@ Torch-free: pydantic, numpy and pandas.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from forecasting.config.data import parse_frequency, parse_timezone
-from forecasting.errors import BundleError, InputError
+from forecasting.data.holidays import HolidayCalendar
+from forecasting.errors import BundleError, ConfigError, InputError
 from forecasting.export.format import MODEL_FILE, READABLE_FORMATS, SEAL, manifest_digest
 from forecasting.features.spec import FeatureConfig
 from forecasting.folders import contained_path
@@ -61,6 +63,25 @@ class ManifestFields(_Loose):
     members: list[Member] | None = None
     weights: list[list[list[float]]] | None = None
     blocks: list[list[Annotated[StrictInt, Field(ge=1)]]] | None = None
+
+
+Names = list[Annotated[str, Field(max_length=200)]]
+
+
+class HolidaysFields(_Loose):
+    country: str | None = None
+    subdivision: str | None = None
+    dates: list[Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]] = Field(default_factory=list)
+
+
+class ModelFields(_Loose):
+    """What serving reads from `model` to rebuild features: names, category codes, norms."""
+
+    features: dict[str, Any]
+    categories: dict[str, Names]
+    feature_names: Names | None = None
+    columns: dict[Literal["past", "future", "static_cat", "static_real"], Names] | None = None
+    norms: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] | None = None
 
 
 def _fail(path: Path, text: str) -> NoReturn:
@@ -112,19 +133,28 @@ def _check_model(path: Path, m: ManifestFields) -> None:
         _fail(path, "a model bundle lists its graph's inputs and outputs")
     if MODEL_FILE not in m.files:
         _fail(path, f"a model bundle's files include {MODEL_FILE}")
-    model = m.model
     try:
-        FeatureConfig(**model.get("features", {}))
-    except (ValidationError, TypeError) as exc:
-        _fail(path, f"field 'model.features' is not a feature recipe ({str(exc).splitlines()[0]})")
-    need: dict[str, type] = {"categories": dict}
-    if m.kind in ("lightgbm", "xgboost"):
-        need["feature_names"] = list
-    elif m.kind in ("cnn_lstm", "tft"):
-        need |= {"columns": dict, "norms": dict}
-    for key, typ in need.items():
-        if not isinstance(model.get(key), typ):
-            _fail(path, f"field 'model.{key}' is missing or not a {typ.__name__}")
+        model = ModelFields.model_validate(m.model)
+        features = FeatureConfig(**model.features)
+        parse_timezone(features.timezone)
+        holidays = HolidaysFields.model_validate(features.holidays)
+        if holidays.country:  # a country or region the holidays package does not know
+            HolidayCalendar.from_dict(features.holidays).holiday_dates([2020])
+        for d in holidays.dates:
+            dt.date.fromisoformat(d)
+    except ConfigError as exc:
+        _fail(path, f"field 'model.features.holidays': {exc}")
+    except (ValidationError, TypeError, ValueError) as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc)}  # fmt: skip
+        key = ".".join(str(p) for p in first["loc"])
+        _fail(path, f"field 'model' ({key or 'features'}): {first['msg']}")
+    need = {"lightgbm": ["feature_names"], "xgboost": ["feature_names"],
+            "cnn_lstm": ["columns", "norms"], "tft": ["columns", "norms"]}.get(m.kind, [])  # fmt: skip
+    for key in need:
+        if getattr(model, key) is None:
+            _fail(path, f"field 'model.{key}' is missing")
+    if model.columns is not None and len(model.columns) != 4:
+        _fail(path, "field 'model.columns' lists past, future, static_cat and static_real")
     out = m.outputs[0].shape
     if m.kind != "lstm_autoencoder" and out[-1] != len(m.quantiles):
         _fail(path, f"the graph gives {out[-1]} quantiles, the manifest lists {len(m.quantiles)}")

@@ -53,3 +53,12 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def corpus_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Generated data, a LightGBM run and its sealed bundle, a tiny autoencoder run, monthly
+    totals, weather and a tariff (tests/cli/corpus.py), made once for the session."""
+    from tests.cli.corpus import workspace
+
+    return workspace(tmp_path_factory.mktemp("corpus"))

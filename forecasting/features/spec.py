@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from forecasting.config.base import StrictModel
 
 RollingStat = Literal["mean", "std", "max", "min"]
+MAX_INTERVALS = 100_000  # the longest lag or window: over 11 years of hours
 
 
 class FeatureConfig(StrictModel):
@@ -23,9 +24,14 @@ class FeatureConfig(StrictModel):
     lags: list[int] = Field(default_factory=lambda: [1, 24, 168])
     rolling_windows: list[int] = Field(default_factory=lambda: [24, 168])
     rolling_stats: list[RollingStat] = Field(default_factory=lambda: ["mean", "std", "max"])  # type: ignore[arg-type]
-    rolling_shift: int = Field(default=1, ge=1, description="windows end this many intervals back")
+    rolling_shift: int = Field(
+        default=1, ge=1, le=MAX_INTERVALS, description="windows end this many intervals back"
+    )
     profile_days: int = Field(
-        default=7, ge=0, description="window features: same hour over the last N days (mean, std)"
+        default=7,
+        ge=0,
+        le=366,
+        description="window features: same hour over the last N days (mean, std)",
     )
     scaling: Literal["none", "mean"] = Field(
         default="mean",
@@ -50,7 +56,7 @@ class FeatureConfig(StrictModel):
     @field_validator("lags", "rolling_windows")
     @classmethod
     def _positive(cls, v: list[int]) -> list[int]:
-        bad = [x for x in v if x < 1]
+        bad = [x for x in v if not 1 <= x <= MAX_INTERVALS]
         if bad:
-            raise ValueError(f"must be positive interval counts, got {bad}")
+            raise ValueError(f"must be interval counts from 1 to {MAX_INTERVALS:,}, got {bad}")
         return sorted(set(v))

@@ -264,6 +264,7 @@ def _data_cases() -> list[Case]:
         Case(v, "ragged_rows", lambda w, d: validate(w["data"], readings(d, [*good_rows(6), "H1,2024-05-01 03:00:00,0.5,0,EXTRA", "H1,2024-05-01 03:30:00,0.5"]), "--json"), codes=(1,), output=None, rows=True),
         Case(v, "all_rows_bad", lambda w, d: validate(w["data"], readings(d, ["H1,never,x,0"] * 3)), says="no usable rows"),
         Case("data prepare", "output_is_file", lambda w, d: ["data", "prepare", "--config", str(w["data"]), "--output", str(text(d / "f.txt", "x"))], output=None),
+        Case("data prepare", "input_missing", lambda w, d: ["data", "prepare", "--config", str(w["data"]), "--output", "out", "--input", str(d / "none.csv")], says="not found"),
         Case("data prepare", "output_unwritable", lambda w, d: ["data", "prepare", "--config", str(w["data"]), "--output", "/proc/nope"], output=None),
         Case("data synth", "bad_start", lambda w, d: ["data", "synth", "--output", "out", "--start", "garbage"], says="--start"),
         Case("data synth", "impossible_date", lambda w, d: ["data", "synth", "--output", "out", "--start", "2024-02-30"], says="--start"),

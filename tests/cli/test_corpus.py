@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.corpus import CASES, run_all, workspace
+from tests.cli.corpus import CASES, run_all
 
 COMMANDS = {
     "data validate", "data prepare", "data synth", "train", "tune", "ensemble", "evaluate",
@@ -15,9 +15,8 @@ COMMANDS = {
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
-    w = workspace(tmp_path_factory.mktemp("corpus"))
-    return {o.case.id: o for o in run_all(w)}
+def outcomes(corpus_workspace):
+    return {o.case.id: o for o in run_all(corpus_workspace)}
 
 
 def test_every_command_has_cases():
