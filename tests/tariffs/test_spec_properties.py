@@ -106,7 +106,7 @@ def test_non_finite_or_negative_amounts_are_refused_by_name(tmp_path_factory, fi
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
         lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
         max_leaves=10,
-    ),  # fmt: skip
+    ),
     st.sampled_from(["energy", "demand", "taxes", "feed_in", "timezone", "holidays", "currency"]),
 )
 def test_random_values_are_refused_cleanly(tmp_path_factory, value, key):
