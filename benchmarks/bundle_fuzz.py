@@ -75,7 +75,8 @@ def main() -> None:
                          for r in results if r.outcome == "unhandled"]  # fmt: skip
             outside = [{"mutation": r.mutation.detail, "paths": r.outside[:3]}
                        for r in results if r.outside]  # fmt: skip
-            doc[name] = {"seconds": seconds, "per_kind": tally(results),
+            different = [r.mutation.detail[:160] for r in results if r.outcome == "different"]
+            doc[name] = {"seconds": seconds, "per_kind": tally(results), "different": different,
                          "unhandled": unhandled[:20], "read_outside": outside[:20]}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bundle_fuzz.json").write_text(json.dumps(doc, indent=2))
@@ -89,6 +90,8 @@ def main() -> None:
         for kind, c in part["per_kind"].items():
             label = "**all**" if kind == "all" else kind
             lines.append(f"| {label} | " + " | ".join(str(c.get(k, 0)) for k in cols) + " |")
+        lines += ["", "Edits that changed the forecasts:", ""]
+        lines += [f"- `{d}`" for d in part["different"]] or ["- none"]
         lines += [""] + [f"- unhandled: {u}" for u in part["unhandled"]]
         lines += [f"- read outside: {o}" for o in part["read_outside"]]
     lines += [

@@ -102,6 +102,8 @@ def check_manifest(path: Path, raw: Any) -> dict[str, Any]:
         seal = raw.get(SEAL)
         if not isinstance(seal, str) or seal != manifest_digest(raw):
             _fail(path, f"{SEAL} does not match the manifest's content")
+    elif SEAL in raw:  # a sealed manifest relabelled as format 1 to skip its seal
+        _fail(path, f"format {version} manifests carry no {SEAL}; its format_version was edited")
     try:
         m = ManifestFields.model_validate(raw)
     except ValidationError as exc:
@@ -135,7 +137,7 @@ def _check_model(path: Path, m: ManifestFields) -> None:
         _fail(path, f"a model bundle's files include {MODEL_FILE}")
     try:
         model = ModelFields.model_validate(m.model)
-        features = FeatureConfig(**model.features)
+        features = FeatureConfig.model_validate(model.features, strict=True)
         parse_timezone(features.timezone)
         holidays = HolidaysFields.model_validate(features.holidays)
         if holidays.country:  # a country or region the holidays package does not know
@@ -155,6 +157,15 @@ def _check_model(path: Path, m: ManifestFields) -> None:
             _fail(path, f"field 'model.{key}' is missing")
     if model.columns is not None and len(model.columns) != 4:
         _fail(path, "field 'model.columns' lists past, future, static_cat and static_real")
+    if model.norms is not None:  # every real input the graph standardises has its norm
+        real_static = [c for c in features.static if c not in model.categories]
+        lacking = [c for c in [*features.known_future, *features.observed, *real_static]
+                   if c not in model.norms]  # fmt: skip
+        if lacking:
+            _fail(path, f"field 'model.norms' has no mean and deviation for {lacking}")
+        flat = [c for c, (_, std) in model.norms.items() if not std > 0]
+        if flat:
+            _fail(path, f"field 'model.norms': the deviation of {flat} must be above 0")
     out = m.outputs[0].shape
     if m.kind != "lstm_autoencoder" and out[-1] != len(m.quantiles):
         _fail(path, f"the graph gives {out[-1]} quantiles, the manifest lists {len(m.quantiles)}")

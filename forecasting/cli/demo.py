@@ -12,6 +12,9 @@ import typer
 
 from forecasting.config.base import load_yaml_model
 from forecasting.config.demo import DemoConfig
+from forecasting.folders import check_output_folder
+
+DEMO_MARKER = "demo.json"  # written first: marks a folder the demo may replace
 
 
 def _step(n: int, text: str) -> None:
@@ -267,7 +270,13 @@ def run_demo(config_path: Path, output: Path) -> None:
 
     cfg = load_yaml_model(DemoConfig, config_path)
     t_all = time.perf_counter()
+    # the demo replaces its own earlier output (it removes its study and predictions), so it
+    # refuses a folder it did not make; `backtest_metrics.json` marks outputs from before demo.json
+    check_output_folder(
+        output, (DEMO_MARKER, "backtest_metrics.json"), "demo output", [config_path]
+    )
     output.mkdir(parents=True, exist_ok=True)
+    (output / DEMO_MARKER).write_text(json.dumps({"config": str(config_path)}, indent=2))
 
     s = cfg.synthetic
     _step(

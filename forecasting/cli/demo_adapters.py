@@ -8,8 +8,18 @@ from typing import Any
 
 import typer
 
-FLAT = Path("configs/tariffs/uk_flat_example.yaml")
-TOU = Path("configs/tariffs/uk_tou_demand_example.yaml")
+# the example tariffs shipped beside the package, so the demo runs from any working directory
+TARIFFS = Path(__file__).resolve().parents[2] / "configs" / "tariffs"
+FLAT = TARIFFS / "uk_flat_example.yaml"
+TOU = TARIFFS / "uk_tou_demand_example.yaml"
+
+
+def shown(path: Path) -> Path:
+    """`path` as the user would type it: relative to the working directory when inside it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def bills_step(output: Path, data_config: Path, static: Path) -> None:
@@ -31,7 +41,7 @@ def bills_step(output: Path, data_config: Path, static: Path) -> None:
                   static=read_static(static), group_by=["tariff"])  # fmt: skip
     s = bill_with_config(job, data_config, None)
     typer.echo(
-        f"    forecasting bill --tariff {TOU} --baseline {FLAT} --usage <raw readings> "
+        f"    forecasting bill --tariff {shown(TOU)} --baseline {shown(FLAT)} --usage <raw readings> "
         f"--data-config {data_config} --export-column export_kwh --static {static} "
         f"--group-by tariff --output {out}"
     )

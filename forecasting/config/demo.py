@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import math
+
+from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel
 
+MIN_TRAIN_DAYS = 7  # days of training origins the demo needs after the first lookback
+MIN_HOUSEHOLDS = 8  # step 12 clusters households into archetypes of at least 2 each
+DEMO_QUANTILES = (0.1, 0.5, 0.9)  # its tables report P50, P90 and the P10-P90 coverage
+
 
 class SyntheticConfig(StrictModel):
-    households: int = Field(default=40, ge=1, le=100_000)
-    days: int = Field(default=180, ge=21)
+    households: int = Field(default=40, ge=MIN_HOUSEHOLDS, le=100_000)
+    days: int = Field(default=180, ge=21, le=3660)
     start: str = "2023-10-15"
     seed: int = 0
 
@@ -51,5 +57,33 @@ class DemoConfig(StrictModel):
     model: DemoModelConfig = Field(default_factory=DemoModelConfig)
     deep: DemoDeepConfig = Field(default_factory=DemoDeepConfig)
     tuning: DemoTuningConfig = Field(default_factory=DemoTuningConfig)
-    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
+    quantiles: list[float] = Field(default_factory=lambda: list(DEMO_QUANTILES))
     plot_series: str | None = None
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles(cls, v: list[float]) -> list[float]:
+        bad = [q for q in v if not 0 < q < 1]
+        if bad or not set(DEMO_QUANTILES) <= set(v):
+            raise ValueError(
+                f"quantiles must lie strictly between 0 and 1 and include {list(DEMO_QUANTILES)}, "
+                f"got {v}"
+            )
+        return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _enough_days(self) -> DemoConfig:
+        need = (
+            self.backtest.last_days
+            + self.model.validation_days
+            + math.ceil(self.backtest.lookback / 24)
+            + MIN_TRAIN_DAYS
+        )
+        if self.synthetic.days < need:
+            raise ValueError(
+                f"synthetic.days is {self.synthetic.days}, but the demo needs at least {need}: "
+                f"backtest.last_days {self.backtest.last_days} + model.validation_days "
+                f"{self.model.validation_days} + backtest.lookback {self.backtest.lookback} h "
+                f"+ {MIN_TRAIN_DAYS} days of training"
+            )
+        return self

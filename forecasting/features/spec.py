@@ -39,7 +39,10 @@ class FeatureConfig(StrictModel):
         "series' mean |target| over the lookback, so one model serves households of any size",
     )
     scale_floor: float = Field(
-        default=0.01, gt=0, description="smallest scale (target units), for near-empty homes"
+        default=0.01,
+        gt=0,
+        le=1e12,
+        description="smallest scale (target units), for near-empty homes",
     )
     calendar: bool = True
     timezone: str = Field(default="UTC", description="local time for calendar features")

@@ -589,9 +589,36 @@ def _dup_weather(w: WS, d: Path) -> list[str]:
             str(w["static"]), "--weather", str(d / "weather.csv"), "--output", "out"]  # fmt: skip
 
 
+def _demo_cases() -> list[Case]:
+    """The demo's refusals come before it generates anything."""
+    demo_config = Path(__file__).resolve().parents[2] / "configs" / "demo" / "demo.yaml"
+
+    def demo(cfg: Path | str, out: str = "out") -> list[str]:
+        return ["demo", "--config", str(cfg), "--output", out]
+
+    def into_folder(w: WS, d: Path) -> list[str]:
+        text(d / "mine" / "report.docx", "a user's own work")
+        return demo(demo_config, "mine")
+
+    def onto_config(w: WS, d: Path) -> list[str]:
+        cfg = yml(d / "cfgs" / "demo.yaml", yaml.safe_load(demo_config.read_text()))
+        return demo(cfg, "cfgs")
+
+    return [
+        Case("demo", "config_missing", lambda w, d: demo(d / "none.yaml"), says="not found"),
+        Case("demo", "unknown_key", lambda w, d: demo(yml(d / "c.yaml", {"synthetic": {"houses": 3}})), says="synthetic.houses"),
+        Case("demo", "too_few_days", lambda w, d: demo(yml(d / "c.yaml", {"synthetic": {"days": 30}})), says="needs at least"),
+        Case("demo", "too_few_households", lambda w, d: demo(yml(d / "c.yaml", {"synthetic": {"households": 3}})), says="synthetic.households"),
+        Case("demo", "quantiles_without_p90", lambda w, d: demo(yml(d / "c.yaml", {"quantiles": [0.1, 0.5]})), says="include"),
+        Case("demo", "output_is_unrelated_folder", into_folder, output=None, says="not a demo output", after=intact("mine/report.docx")),
+        Case("demo", "output_holds_its_config", onto_config, output=None, says="overwrite", after=intact("cfgs/demo.yaml")),
+        Case("demo", "output_is_file", lambda w, d: demo(demo_config, str(text(d / "f.txt", "x"))), output=None),
+    ]  # fmt: skip
+
+
 CASES: list[Case] = [
     *_config_cases(), *_data_cases(), *_train_cases(), *_tune_cases(), *_run_cases(),
-    *_bundle_cases(), *_adapter_cases(),
+    *_bundle_cases(), *_adapter_cases(), *_demo_cases(),
 ]  # fmt: skip
 
 # ---- running and judging ------------------------------------------------------------------

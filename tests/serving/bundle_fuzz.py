@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
-from forecasting.export.format import write_manifest
+from forecasting.export.format import SEAL, write_manifest
 
 POOL: list[Any] = [
     None, True, False, 0, -1, 1, 1.0, 0.5, 1e308, -1e308, "", "x", "../x", "/etc/passwd",
@@ -47,14 +47,14 @@ class Mutation:
     resealed: bool = False
 
 
-def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def key_paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     out = [prefix] if prefix else []
     if isinstance(obj, dict):
         for k, v in obj.items():
-            out += _paths(v, (*prefix, k))
+            out += key_paths(v, (*prefix, k))
     elif isinstance(obj, list):
         for i, v in enumerate(obj[:4]):
-            out += _paths(v, (*prefix, i))
+            out += key_paths(v, (*prefix, i))
     return out
 
 
@@ -81,13 +81,14 @@ def _edit_manifest(edit: Callable[[dict[str, Any]], None], reseal: bool) -> Call
 
 def mutations(manifest: dict[str, Any], n: int, seed: int = 0) -> list[Mutation]:
     rng = random.Random(seed)
-    paths = [p for p in _paths(manifest) if p[0] != "manifest_sha256"]
+    paths = [p for p in key_paths(manifest) if p[0] != SEAL]
     files = list(manifest["files"])
+    sealed = SEAL in manifest
     out: list[Mutation] = []
     for _ in range(n):
         kind = rng.choice(["value", "value", "value", "delete", "bytes", "truncate", "flip",
                            "symlink", "entry", "remove"])  # fmt: skip
-        reseal = rng.random() < 0.5
+        reseal = rng.random() < 0.5 and sealed  # a format 1 manifest has no seal to redo
         if kind == "value":
             path, value = rng.choice(paths), rng.choice(POOL)
             edit = _edit_manifest(lambda m, p=path, v=value: _set(m, p, v), reseal)
@@ -98,8 +99,8 @@ def mutations(manifest: dict[str, Any], n: int, seed: int = 0) -> list[Mutation]
             out.append(Mutation(kind, f"del {list(path)}", edit, reseal))
         elif kind == "entry":
             name = rng.choice(HOSTILE_PATHS)
-            edit = _edit_manifest(lambda m, x=name: m["files"].update({x: "0" * 64}), True)
-            out.append(Mutation(kind, f"files[{name!r}]", edit, True))
+            edit = _edit_manifest(lambda m, x=name: m["files"].update({x: "0" * 64}), sealed)
+            out.append(Mutation(kind, f"files[{name!r}]", edit, sealed))
         elif kind == "bytes":
             k = rng.randrange(1, 8)
             spots = [rng.random() for _ in range(k)]
