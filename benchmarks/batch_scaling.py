@@ -48,7 +48,7 @@ print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 IN_MEMORY = """
 import sys, pandas as pd
-from serving.bundle import load_bundle
+from serving.load import load_bundle
 frame = pd.read_parquet(sys.argv[2]); static = pd.read_parquet(sys.argv[3])
 origin = frame.loc[frame["target"].notna(), "timestamp"].max() + pd.Timedelta(hours=1)
 out, skipped = load_bundle(sys.argv[1]).forecast(frame, pd.DatetimeIndex([origin]), static)
@@ -74,7 +74,7 @@ def _bundles(work: Path, models: list[str]) -> tuple[dict[str, Path], pd.DataFra
     from forecasting.config.model import TrainConfig
     from forecasting.data.prepare import prepare
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from forecasting.export.bundle import export_run
+    from forecasting.export import export_run
     from training.train import train
 
     write_synthetic(SyntheticSpec(households=24, days=60, seed=2), work / "synth")

@@ -120,7 +120,7 @@ def metrics(actual: pd.DataFrame, pred: np.ndarray) -> dict[str, float]:
 def run_fold(fold: int, test_ids: list[str], prepared: Any, raw: pd.DataFrame, work: Path,
              trees: int, holidays: set[Any]) -> pd.DataFrame:  # fmt: skip
     from forecasting.config.model import load_train_config
-    from forecasting.export.bundle import export_run
+    from forecasting.export import export_run
     from serving.impute import ImputeJob
     from training.train import train
 

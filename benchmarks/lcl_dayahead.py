@@ -69,7 +69,7 @@ def main() -> None:
     from forecasting.config.data import load_data_config
     from forecasting.config.model import TrainConfig, load_train_config
     from forecasting.data.prepare import prepare
-    from forecasting.evaluation.evaluate import evaluate_forecasts
+    from training.evaluate import evaluate_forecasts
     from training.train import train
 
     t = time.perf_counter()
@@ -166,7 +166,7 @@ def _record(
     timing: dict[str, dict[str, Any]],
 ) -> None:
     """Backtest `run` on the test months and keep its forecasts and timings."""
-    from forecasting.evaluation.evaluate import evaluate_run
+    from training.evaluate import evaluate_run
 
     scores, fcs = evaluate_run(run, *TEST, prepared=prepared)
     forecasts[name] = fcs["model"]

@@ -59,9 +59,9 @@ def _model(kind: str, frame: Any, static: Any) -> Any:
     import pandas as pd
     import yaml
 
+    from forecasting.config.features import FeatureConfig
     from forecasting.config.model import TrainConfig
     from forecasting.config.trainer import TrainerConfig
-    from forecasting.features.spec import FeatureConfig
     from forecasting.models.registry import make_model
 
     root = Path(__file__).resolve().parents[1]

@@ -19,20 +19,20 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
+from forecasting.bundle_format import MANIFEST, MODEL_FILE, sha256
+from forecasting.config.features import FeatureConfig
 from forecasting.errors import BundleError, InputError
-from forecasting.export.format import MANIFEST, MODEL_FILE, sha256
-from forecasting.features.spec import FeatureConfig
-from forecasting.models.common import long_forecast, to_target_units
+from forecasting.forecasts.frames import long_forecast, to_target_units
+from serving.kinds import bundle_kind
 from serving.manifest import check_graph, check_manifest
 
-FORECASTERS = ("lightgbm", "xgboost", "cnn_lstm", "tft", "ensemble")
 MAX_MANIFEST_BYTES = 16 << 20
 
 
 def default_session_batch(kind: str) -> int:
     """Rows per onnxruntime call, measured best on CPU by benchmarks/onnx_throughput.py: the
     deep forecasters' chunks run side by side on single-threaded sessions (see `Runner`)."""
-    return {"lightgbm": 4096, "xgboost": 4096, "lstm_autoencoder": 512}.get(kind, 16)
+    return bundle_kind(kind).session_batch
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -162,9 +162,10 @@ class Bundle(ManifestView):
         m = self.manifest
         chunk = chunk or default_session_batch(self.kind)
         meta = m["model"]
-        if self.kind not in FORECASTERS:
+        layout = bundle_kind(self.kind)
+        if not layout.forecasts:
             raise BundleError(f"a {self.kind!r} bundle scores anomalies; it does not forecast")
-        if self.kind in ("lightgbm", "xgboost"):
+        if layout.layout == "rows":
             from forecasting.features.windows import make_windows
 
             w = make_windows(
@@ -197,27 +198,21 @@ class Bundle(ManifestView):
         return long_forecast(s.index, pred, self.quantiles, pd.Timedelta(m["freq"])), s.skipped
 
 
-def load_bundle(folder: str | Path, threads: int | None = None, int8: bool = False) -> Any:
-    """A checked bundle with its onnxruntime sessions (a `Bundle`, or an `EnsembleBundle` of
-    member bundles). `int8` runs a dynamically quantised copy of a deep graph (int8 weights):
-    faster for some graphs, at an accuracy cost that benchmarks/onnx_throughput.py
-    --quantize reports per model; in an ensemble it applies to the deep members."""
-    folder = Path(folder)
-    manifest = read_manifest(folder)
-    if manifest.get("kind") == "ensemble":
-        from serving.ensemble import load_ensemble
-
-        return load_ensemble(folder, manifest, threads, int8)
-    model_file = MODEL_FILE
-    model: str | bytes = str(folder / model_file)
+def load_model_bundle(
+    folder: Path, manifest: dict[str, Any], threads: int | None = None, int8: bool = False
+) -> Bundle:
+    """The bundle of one model whose manifest `read_manifest` has checked (`serving.load`'s
+    `load_bundle` reads any bundle and calls this for the single-model kinds)."""
+    kind = bundle_kind(manifest["kind"])
+    model: str | bytes = str(folder / MODEL_FILE)
     if int8:
-        if manifest["kind"] in ("lightgbm", "xgboost"):
+        if not kind.quantizable:
             raise BundleError(f"{folder}: int8 quantisation applies to deep graphs, not trees")
-        model = quantized(folder / model_file)
+        model = quantized(folder / MODEL_FILE)
     try:
         runner = Runner(model, threads)
     except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
-        raise BundleError(f"{folder / model_file}: onnxruntime cannot load it ({exc})") from None
+        raise BundleError(f"{folder / MODEL_FILE}: onnxruntime cannot load it ({exc})") from None
     check_graph(folder / MANIFEST, manifest, runner.session)
     return Bundle(folder, manifest, runner)
 

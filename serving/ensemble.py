@@ -1,5 +1,5 @@
 """An ensemble bundle: member bundles and their weights, combined with the same code as the
-native ensemble (`forecasting.models.combine`). Torch-free, like the rest of `serving/`."""
+native ensemble (`forecasting.forecasts.combine`). Torch-free, like the rest of `serving/`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.schema import SERIES
-from forecasting.models.combine import combined_frame, member_skipped
-from serving.bundle import Bundle, BundleError, ManifestView
+from forecasting.forecasts.combine import combined_frame, member_skipped
+from serving.bundle import Bundle, BundleError, ManifestView, load_model_bundle, read_manifest
+from serving.kinds import bundle_kind
 
 
 @dataclass
@@ -54,17 +55,17 @@ class EnsembleBundle(ManifestView):
 def load_ensemble(
     folder: Path, manifest: dict[str, Any], threads: int | None, int8: bool
 ) -> EnsembleBundle:
-    from serving.bundle import load_bundle
-
     members: dict[str, Bundle] = {}
     for m in manifest["members"]:  # names, folders and weights checked by check_manifest
         sub = folder / m["folder"]
-        deep = m["kind"] not in ("lightgbm", "xgboost")
-        member = load_bundle(sub, threads, int8 and deep)
-        if member.kind != m["kind"]:
+        listed = read_manifest(sub)
+        if listed["kind"] != m["kind"]:
             raise BundleError(
-                f"{sub}: the member is a {member.kind!r} bundle, the ensemble lists {m['kind']!r}"
+                f"{sub}: the member is a {listed['kind']!r} bundle, the ensemble lists {m['kind']!r}"
             )
+        member = load_model_bundle(
+            sub, listed, threads, int8 and bundle_kind(m["kind"]).quantizable
+        )
         for key in ("quantiles", "horizon", "freq"):
             if member.manifest[key] != manifest[key]:
                 raise BundleError(

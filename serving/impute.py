@@ -32,8 +32,8 @@ import pandas as pd
 from forecasting.data.numbers import parse_number_text
 from forecasting.data.readers import describe_columns, file_columns, read_table, resolve_inputs
 from forecasting.data.schema import SERIES, TARGET, TIME
-from forecasting.errors import InputError
-from serving.bundle import BundleError, load_bundle
+from forecasting.errors import BundleError, InputError
+from serving.load import load_bundle
 from serving.tables import read_time_table
 
 ARCHETYPES = "archetypes.json"

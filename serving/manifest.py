@@ -15,16 +15,24 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
 
+from forecasting.bundle_format import MODEL_FILE, READABLE_FORMATS, SEAL, manifest_digest
 from forecasting.config.data import parse_frequency, parse_timezone
+from forecasting.config.features import FeatureConfig
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.errors import BundleError, ConfigError, InputError
-from forecasting.export.format import MODEL_FILE, READABLE_FORMATS, SEAL, manifest_digest
-from forecasting.features.spec import FeatureConfig
 from forecasting.folders import contained_path
+from serving.kinds import BUNDLE_KINDS, MEMBER_KINDS
 
-KINDS = ("lightgbm", "xgboost", "cnn_lstm", "tft", "lstm_autoencoder", "ensemble")
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -41,15 +49,24 @@ class TensorSpec(_Loose):
     dtype: Literal["float32", "float64", "int64"]
 
 
+def _one_of(allowed: tuple[str, ...]) -> Any:
+    def check(v: str) -> str:
+        if v not in allowed:
+            raise ValueError(f"{v!r} is not one of {', '.join(allowed)}")
+        return v
+
+    return AfterValidator(check)
+
+
 class Member(_Loose):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
-    kind: Literal["lightgbm", "xgboost", "cnn_lstm", "tft", "lstm_autoencoder"]
+    kind: Annotated[str, _one_of(MEMBER_KINDS)]
     folder: Name
 
 
 class ManifestFields(_Loose):
     format_version: StrictInt
-    kind: Literal["lightgbm", "xgboost", "cnn_lstm", "tft", "lstm_autoencoder", "ensemble"]
+    kind: Annotated[str, _one_of(tuple(BUNDLE_KINDS))]
     files: dict[Name, Digest] = Field(min_length=1)
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(min_length=1, max_length=99)
     horizon: Annotated[StrictInt, Field(ge=1, le=100_000)]
@@ -123,7 +140,7 @@ def check_manifest(path: Path, raw: Any) -> dict[str, Any]:
             contained_path(folder, name, str(folder), owner="bundle")
         except InputError as exc:
             _fail(path, str(exc).removeprefix(f"{folder}: "))
-    if m.kind == "ensemble":
+    if BUNDLE_KINDS[m.kind].layout == "members":
         _check_ensemble(path, m)
     else:
         _check_model(path, m)
@@ -150,8 +167,8 @@ def _check_model(path: Path, m: ManifestFields) -> None:
         first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc)}  # fmt: skip
         key = ".".join(str(p) for p in first["loc"])
         _fail(path, f"field 'model' ({key or 'features'}): {first['msg']}")
-    need = {"lightgbm": ["feature_names"], "xgboost": ["feature_names"],
-            "cnn_lstm": ["columns", "norms"], "tft": ["columns", "norms"]}.get(m.kind, [])  # fmt: skip
+    layout = BUNDLE_KINDS[m.kind].layout
+    need = {"rows": ["feature_names"], "sequences": ["columns", "norms"]}.get(layout, [])
     for key in need:
         if getattr(model, key) is None:
             _fail(path, f"field 'model.{key}' is missing")
@@ -167,7 +184,7 @@ def _check_model(path: Path, m: ManifestFields) -> None:
         if flat:
             _fail(path, f"field 'model.norms': the deviation of {flat} must be above 0")
     out = m.outputs[0].shape
-    if m.kind != "lstm_autoencoder" and out[-1] != len(m.quantiles):
+    if BUNDLE_KINDS[m.kind].forecasts and out[-1] != len(m.quantiles):
         _fail(path, f"the graph gives {out[-1]} quantiles, the manifest lists {len(m.quantiles)}")
 
 

@@ -41,10 +41,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from forecasting.bundle_format import MANIFEST, sha256
 from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
-from forecasting.errors import InputError
-from forecasting.export.format import MANIFEST, sha256
-from serving.bundle import FORECASTERS, BundleError, load_bundle
+from forecasting.errors import BundleError, InputError
+from serving.kinds import BUNDLE_KINDS, bundle_kind
+from serving.load import load_bundle
 from serving.stream import (
     BAD,
     FILE,
@@ -111,10 +112,11 @@ class PredictJob:
         if self.batch_size < 1:
             raise InputError(f"--batch-size must be at least 1 series, got {self.batch_size}")
         self.bundle = load_bundle(self.bundle_dir, self.threads, self.int8)
-        if self.bundle.kind not in FORECASTERS:
+        if not bundle_kind(self.bundle.kind).forecasts:
+            forecasters = [k for k, v in BUNDLE_KINDS.items() if v.forecasts]
             raise BundleError(
                 f"{self.bundle_dir}: a {self.bundle.kind!r} bundle scores anomalies; predict "
-                f"runs forecasters ({', '.join(FORECASTERS)})"
+                f"runs forecasters ({', '.join(forecasters)})"
             )
         self.step = pd.Timedelta(self.bundle.manifest["freq"])
         self.source = open_source(self.input, covariates_needed(self.bundle.manifest))

@@ -5,7 +5,7 @@ members' validation period, or `--start/--end`). For each quantile q (and each h
 the weights w >= 0 minimise the pinball loss of sum_m w_m * member_m's q-forecast: a linear
 program, solved exactly through its dual (one variable per row, one constraint per member)
 with HiGHS. Rows beyond `max_rows` per (block, quantile) are subsampled, seeded. After
-combination each row's quantiles are sorted, so they never cross (`forecasting.models.combine`).
+combination each row's quantiles are sorted, so they never cross (`forecasting.forecasts.combine`).
 
 The validation scores of every member, of equal weights, of the fixed 50/30/20
 CNN-LSTM/XGBoost/LightGBM weights this project grew from (when those three are the members)
@@ -33,8 +33,9 @@ from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.folders import check_output_folder
-from forecasting.models.combine import align, block_index, combine, horizon_blocks
+from forecasting.forecasts.combine import align, block_index, combine, horizon_blocks
 from forecasting.models.ensemble import MEMBERS, WEIGHTS
+from forecasting.models.kinds import KINDS, model_kind
 from forecasting.models.registry import RUN_FORMAT, load_run, read_run, seal_run
 
 FIXED_50_30_20 = {"cnn_lstm": 0.5, "xgboost": 0.3, "lightgbm": 0.2}
@@ -203,14 +204,17 @@ def _read_members(
         meta, cfg = read_run(run)
         if cfg is None:
             raise InputError(f"{run}: an ensemble cannot be a member of an ensemble")
-        model, _ = load_run(run)
-        if not hasattr(model, "save") or not hasattr(model, "forecast"):
+        can = model_kind(meta["kind"]).capabilities
+        if can.anomaly:
+            raise InputError(f"{run}: a {meta['kind']!r} run detects anomalies; not a forecaster")
+        if not can.exportable:
+            members_ok = [k for k, v in KINDS.items() if v.capabilities.exportable
+                          and v.capabilities.quantiles and v.family != "ensemble"]  # fmt: skip
             raise InputError(
                 f"{run}: a {meta['kind']!r} run cannot be a member (members are trained, "
-                "exportable forecasters: lightgbm, xgboost, cnn_lstm, tft)"
+                f"exportable forecasters: {', '.join(members_ok)})"
             )
-        if getattr(model, "capabilities", {}).get("anomaly"):
-            raise InputError(f"{run}: a {meta['kind']!r} run detects anomalies; not a forecaster")
+        model, _ = load_run(run)
         members.append(model)
         metas.append(meta)
         cfgs.append(cfg)

@@ -11,12 +11,12 @@ from typing import Any
 import pandas as pd
 
 from forecasting.config.data import DataConfig, load_data_config, parse_frequency
+from forecasting.config.features import FeatureConfig
 from forecasting.config.model import Period, TrainConfig, load_train_config
 from forecasting.data.prepare import Prepared, prepare
 from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import RollingOrigin
-from forecasting.features.spec import FeatureConfig
 from forecasting.folders import check_output_folder
 from forecasting.models.gbm import GBMForecaster
 from forecasting.models.registry import make_model, save_run

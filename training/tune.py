@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from forecasting.config.data import DataConfig, load_data_config, parse_frequency
-from forecasting.config.model import DEEP_KINDS, TrainConfig, load_train_config
+from forecasting.config.model import TrainConfig, load_train_config
 from forecasting.config.tuning import ParamRange, TuningConfig, load_tuning_config
 from forecasting.data.prepare import Prepared, prepare
 from forecasting.data.schema import format_freq
@@ -37,6 +37,7 @@ from forecasting.errors import ConfigError, ForecastingError
 from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.folders import check_output_folder
+from forecasting.models.kinds import model_kind
 from training.train import fit_model, period_splitter, train
 
 FINISHED = ("COMPLETE", "PRUNED")
@@ -319,12 +320,10 @@ def thread_fields(base: TrainConfig, threads: int) -> dict[str, Any]:
     """Model fields that cap a model's threads (torch's are set for the process)."""
     if threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
-    kind = base.model.kind
-    if kind == "lightgbm":
-        return {"num_threads": threads}
-    if kind == "xgboost":
-        return {"n_jobs": threads}
-    if kind in DEEP_KINDS:
+    kind = model_kind(base.model.kind)
+    if kind.threads_option:  # the boosters take their thread count as a parameter
+        return {kind.threads_option: threads}
+    if kind.deep:
         import torch
 
         torch.set_num_threads(threads)

@@ -288,7 +288,7 @@ def evaluate_cmd(
     """Backtest a run with daily origins at 00:00 local time, against seasonal naive."""
     import json
 
-    from forecasting.evaluation.evaluate import evaluate_run
+    from training.evaluate import evaluate_run
 
     result, fcs = evaluate_run(run, start, end, input, data_config)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -331,7 +331,7 @@ def export_cmd(
     Parity runs on fresh random inputs and, when the run's data can be read, on real windows;
     above the tolerance nothing is written.
     """
-    from forecasting.export.bundle import export_run
+    from forecasting.export import export_run
 
     manifest = export_run(run, output, input, data_config, rtol, atol)
     p = manifest["parity"]

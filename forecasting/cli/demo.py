@@ -216,7 +216,7 @@ def _serve(output: Path, paths: dict[str, Path]) -> None:
     the data with `forecasting predict`'s job (torch-free, streamed, resumable)."""
     import pandas as pd
 
-    from forecasting.export.bundle import export_run
+    from forecasting.export import export_run
     from serving.predict import PredictJob
 
     for kind in ("lightgbm", "cnn_lstm", "ensemble"):

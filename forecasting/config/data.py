@@ -17,7 +17,6 @@ import pandas as pd
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
-from forecasting.data.numbers import NumberFormat
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -113,10 +112,6 @@ class NumberFormatFields(StrictModel):
                 f"thousands separator {self.thousands!r} cannot also be the decimal separator"
             )
         return self
-
-    @property
-    def number_format(self) -> NumberFormat:
-        return NumberFormat(self.decimal, self.thousands)
 
 
 class InputSpec(NumberFormatFields):

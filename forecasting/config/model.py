@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
+from forecasting.config.features import FeatureConfig
 from forecasting.config.trainer import TrainerConfig
-from forecasting.features.spec import FeatureConfig
 
 
 def tunable(default: Any, low: float, high: float, log: bool = False, **kw: Any) -> Any:
@@ -133,8 +133,6 @@ class AutoencoderConfig(_DeepBase):
     )
 
 
-DEEP_KINDS = ("cnn_lstm", "tft", "lstm_autoencoder")
-
 ModelConfig = Annotated[
     LightGBMConfig
     | XGBoostConfig
@@ -205,7 +203,7 @@ class TrainConfig(StrictModel):
 
     @model_validator(mode="after")
     def _trainer(self) -> TrainConfig:
-        if self.model.kind in DEEP_KINDS:
+        if isinstance(self.model, _DeepBase):
             if self.trainer is None:
                 self.trainer = TrainerConfig()
         elif self.trainer is not None:

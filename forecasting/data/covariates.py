@@ -11,7 +11,7 @@ import pandas as pd
 from forecasting.config.data import CovariateSource, parse_timezone
 from forecasting.data import timestamps as ts
 from forecasting.data.gaps import fill
-from forecasting.data.numbers import parse_numbers
+from forecasting.data.numbers import NumberFormat, parse_numbers
 from forecasting.data.quarantine import Quarantine
 from forecasting.data.readers import read_table
 
@@ -75,7 +75,9 @@ def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> Covariate
             data[name] = mapped.to_numpy()
         else:
             values, _, _ = parse_numbers(
-                col, f"covariate '{source.name}' column '{spec.column}'", source.number_format
+                col,
+                f"covariate '{source.name}' column '{spec.column}'",
+                NumberFormat.declared(source),
             )
             data[name] = values.to_numpy()
         missing[name] = int(data[name].isna().sum())

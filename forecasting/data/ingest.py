@@ -66,12 +66,12 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
 
     # target values
     values, unparseable, nonfinite = parse_numbers(
-        raw[spec.target], f"{path}: column '{spec.target}'", spec.number_format
+        raw[spec.target], f"{path}: column '{spec.target}'", NumberFormat.declared(spec)
     )
     q.reject(
         unparseable,
         "unparseable_target",
-        f"column '{spec.target}' is not a number ({spec.number_format.describe()})",
+        f"column '{spec.target}' is not a number ({NumberFormat.declared(spec).describe()})",
     )
     q.reject(nonfinite, "non_finite_target", f"column '{spec.target}' is empty, NaN or infinite")
     if not config.validation.allow_negative:
@@ -140,7 +140,7 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     for name, col in cov_cols.items():
         mapping = spec.covariates[name].values
         out[name] = _covariate_values(
-            raw.loc[alive, col], mapping, f"{path}: column '{col}'", spec.number_format
+            raw.loc[alive, col], mapping, f"{path}: column '{col}'", NumberFormat.declared(spec)
         )
     for col in spec.static_columns:
         out[col] = raw.loc[alive, col].astype("string").to_numpy()

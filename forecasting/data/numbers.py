@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,11 @@ class NumberFormat:
             raise ValueError(
                 f"the thousands separator {self.thousands!r} cannot also be the decimal separator"
             )
+
+    @classmethod
+    def declared(cls, fields: Any) -> NumberFormat:
+        """The format a config section declares with its `decimal` and `thousands` keys."""
+        return cls(fields.decimal, fields.thousands)
 
     def describe(self) -> str:
         sep = f"thousands {self.thousands!r}" if self.thousands else "no thousands separator"

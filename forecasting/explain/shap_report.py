@@ -22,9 +22,9 @@ from forecasting.config.data import load_data_config
 from forecasting.data.prepare import prepare
 from forecasting.data.schema import TIME
 from forecasting.errors import InputError
-from forecasting.evaluation.evaluate import daily_origins
 from forecasting.evaluation.metrics import quantile_column
 from forecasting.models.gbm import GBMForecaster
+from training.evaluate import daily_origins
 
 DESCRIPTIONS = {
     "horizon": "steps ahead of the origin",

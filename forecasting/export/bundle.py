@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from forecasting import __version__
-from forecasting.errors import InputError
-from forecasting.export.format import (
+from forecasting.bundle_format import (
     BUNDLE_FORMAT,
     MANIFEST,
     MODEL_FILE,
@@ -31,7 +29,8 @@ from forecasting.export.format import (
     staged_folder,
     write_manifest,
 )
-from forecasting.folders import check_output_folder
+from forecasting.errors import InputError
+from forecasting.models.kinds import model_kind
 
 
 def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str, np.ndarray]:
@@ -63,7 +62,7 @@ def archetypes_or_note(frame: Any, static: Any, timezone: str) -> dict[str, Any]
         return {"skipped": str(exc)}
 
 
-def export_run(
+def export_model_run(
     run_dir: Path,
     output: Path,
     input_path: str | None = None,
@@ -71,20 +70,13 @@ def export_run(
     rtol: float = 1e-4,
     atol: float = 1e-5,
 ) -> dict[str, Any]:
-    """Export the run in `run_dir` to the bundle folder `output`; return the manifest."""
+    """Export the run of one model in `run_dir` to the bundle folder `output`; return the
+    manifest. `forecasting.export.export_run` checks the arguments and dispatches to this."""
     from forecasting.export.onnx_export import check_parity, export_model
-    from forecasting.models.registry import load_run, read_run
+    from forecasting.models.registry import load_run
 
-    check_output_folder(output, MANIFEST, "bundle", [run_dir, input_path, data_config])
-    for name, value in (("--rtol", rtol), ("--atol", atol)):
-        if not math.isfinite(value) or value < 0:
-            raise InputError(f"{name} must be a finite number >= 0, got {value}")
-    if read_run(run_dir)[0]["kind"] == "ensemble":
-        from forecasting.export.ensemble import export_ensemble
-
-        return export_ensemble(run_dir, output, input_path, data_config, rtol, atol)
     model, meta = load_run(run_dir)
-    if not hasattr(model, "save"):
+    if not model_kind(meta["kind"]).capabilities.exportable:
         raise InputError(f"{run_dir}: a {meta['kind']!r} baseline has no weights to export")
     exported = export_model(model)
     real, real_note, archetypes = None, None, None

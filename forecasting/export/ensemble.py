@@ -19,15 +19,15 @@ from typing import Any
 import numpy as np
 
 from forecasting import __version__
-from forecasting.errors import InputError
-from forecasting.evaluation.metrics import quantile_column
-from forecasting.export.format import (
+from forecasting.bundle_format import (
     BUNDLE_FORMAT,
     MANIFEST,
     sha256,
     staged_folder,
     write_manifest,
 )
+from forecasting.errors import InputError
+from forecasting.evaluation.metrics import quantile_column
 from forecasting.models.ensemble import MEMBERS, WEIGHTS
 
 
@@ -53,7 +53,7 @@ def export_ensemble(
     rtol: float,
     atol: float,
 ) -> dict[str, Any]:
-    from forecasting.export.bundle import export_run
+    from forecasting.export.bundle import export_model_run
 
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     spec = json.loads((run_dir / WEIGHTS).read_text(encoding="utf-8"))
@@ -61,7 +61,7 @@ def export_ensemble(
         members = []
         for name in spec["members"]:
             members.append(
-                export_run(
+                export_model_run(
                     run_dir / MEMBERS / name,
                     tmp / MEMBERS / name,
                     input_path,
@@ -121,7 +121,7 @@ def ensemble_parity(
     from forecasting.config.data import load_data_config
     from forecasting.data.prepare import prepare
     from forecasting.models.ensemble import EnsembleForecaster
-    from serving.bundle import load_bundle
+    from serving.load import load_bundle
 
     try:
         cfg = load_data_config(data_config or run_dir / "data_config.yaml")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.config.features import FeatureConfig
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.schema import SERIES, TARGET, TIME
-from forecasting.features.spec import FeatureConfig
 
 CALENDAR = [
     "hour",

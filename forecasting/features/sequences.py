@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecasting.config.features import FeatureConfig
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.schema import SERIES, TARGET
 from forecasting.features.build import calendar_features
 from forecasting.features.grid import PairGrid, empty_skipped, missing_covariates, pair_grid
-from forecasting.features.spec import FeatureConfig
 from forecasting.features.windows import quiet_nan, static_codes
 
 # bounded calendar encodings: the networks need no raw hour or month numbers

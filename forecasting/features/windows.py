@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecasting.config.features import FeatureConfig
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.features.build import CALENDAR, calendar_features
 from forecasting.features.grid import empty_skipped, missing_covariates, pair_grid
-from forecasting.features.spec import FeatureConfig
 
 INDEX = [SERIES, "origin", TIME, "horizon"]
 

@@ -5,29 +5,18 @@ their saved `model.json`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from forecasting.config.features import FeatureConfig
 from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
-from forecasting.evaluation.metrics import quantile_column
-from forecasting.features.spec import FeatureConfig
 
 
 class WindowModel:
     """Base of the global models. Constructor arguments are the config (scikit-learn habit);
     learned state ends in `_`."""
-
-    capabilities: ClassVar[dict[str, bool]] = {
-        "quantiles": True,
-        "static": True,
-        "known_future": True,
-        "observed": True,
-        "exportable": True,
-        "unseen_series": True,
-    }
 
     def __init__(
         self,
@@ -87,36 +76,6 @@ class WindowModel:
         fc = self.forecast(frame, pd.DatetimeIndex([origin]), static)
         keys = future[[SERIES, TIME]].astype({SERIES: "string"})
         return fc.merge(keys, on=[SERIES, TIME], how="inner")
-
-
-def long_forecast(
-    index: pd.DataFrame, pred: np.ndarray, quantiles: list[float], step: pd.Timedelta
-) -> pd.DataFrame:
-    """Long rows (series_id, origin, timestamp, horizon, p..) from per-window predictions
-    pred [windows, horizon, Q] (target units)."""
-    n, horizon = pred.shape[:2]
-    h = np.tile(np.arange(1, horizon + 1), n)
-    origin = pd.DatetimeIndex(np.repeat(index["origin"].to_numpy(), horizon))
-    out = pd.DataFrame(
-        {
-            SERIES: np.repeat(index[SERIES].to_numpy(), horizon),
-            "origin": origin,
-            TIME: origin + (h - 1) * step,
-            "horizon": h.astype("int64"),
-        }
-    )
-    out[SERIES] = out[SERIES].astype("string")
-    flat = pred.reshape(n * horizon, pred.shape[-1])
-    for i, q in enumerate(quantiles):
-        out[quantile_column(q)] = flat[:, i]
-    return out
-
-
-def to_target_units(pred: np.ndarray, scale: np.ndarray, nonnegative: bool) -> np.ndarray:
-    """Scaled model outputs (windows first, quantiles last) back to target units: multiplied
-    by each window's scale and clipped at 0 for non-negative targets. Shared with serving."""
-    out = pred * scale.reshape(-1, *([1] * (pred.ndim - 1)))
-    return np.clip(out, 0, None) if nonnegative else out
 
 
 def training_windows(

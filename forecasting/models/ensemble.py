@@ -9,21 +9,20 @@ horizon block). Made by `forecasting ensemble` (training/ensemble.py).
     RUNDIR/members/NAME/   a copy of each member's run folder
 
 It forecasts and backtests like any model; `forecasting export` writes a bundle of member
-bundles plus the weights, which `serving` combines the same way (`forecasting.models.combine`).
+bundles plus the weights, which `serving` combines the same way (`forecasting.forecasts.combine`).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
-from forecasting.models.combine import combined_frame, member_skipped
-from forecasting.models.common import WindowModel
+from forecasting.forecasts.combine import combined_frame, member_skipped
 
 WEIGHTS = "weights.json"
 MEMBERS = "members"
@@ -33,7 +32,6 @@ class EnsembleForecaster:
     """Member models and their weights. `forecast(frame, origins, static)` forecasts with every
     member and combines the rows all members forecast; `skipped_` says what was left out."""
 
-    capabilities: ClassVar[dict[str, bool]] = WindowModel.capabilities  # as its members'
     kind = "ensemble"
 
     def __init__(

@@ -28,7 +28,8 @@ from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.features.windows import Windows, learn_categories, make_windows
-from forecasting.models.common import WindowModel, to_target_units, training_windows
+from forecasting.forecasts.frames import to_target_units
+from forecasting.models.common import WindowModel, training_windows
 
 
 class GBMForecaster(WindowModel):

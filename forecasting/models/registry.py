@@ -20,57 +20,32 @@ import yaml
 from forecasting import __version__
 from forecasting.config.base import load_yaml_model
 from forecasting.config.data import DataConfig
+from forecasting.config.features import FeatureConfig
 from forecasting.config.model import (
-    DEEP_KINDS,
-    LightGBMConfig,
     ProfileConfig,
     SeasonalNaiveConfig,
     TrainConfig,
-    XGBoostConfig,
     YesterdayConfig,
 )
 from forecasting.errors import ForecastingError, InputError
-from forecasting.features.spec import FeatureConfig
 from forecasting.folders import contained_path, sha256
 from forecasting.models.baselines import SeasonalNaive, WeekdayHourProfile, Yesterday
-from forecasting.models.gbm import GBMForecaster
+from forecasting.models.kinds import KINDS, model_kind
 
 RUN_FORMAT = 1
 RUN_FILES = ("config.yaml", "data_config.yaml", "features.json", "metrics.json")
-RUN_KINDS = (
-    "lightgbm", "xgboost", *DEEP_KINDS, "seasonal_naive", "yesterday", "profile", "ensemble",
-)  # fmt: skip
-Model = Any  # GBMForecaster, a baseline, or a deep forecaster (imported lazily: torch)
+Model = Any  # an estimator of a registered kind (`forecasting.models.kinds`)
 
 
 def make_model(
     cfg: TrainConfig, features: FeatureConfig, freq: str, nonnegative: bool, timezone: str
 ) -> Model:
+    """An unfitted estimator of the config's kind."""
     m = cfg.model
-    if isinstance(m, LightGBMConfig | XGBoostConfig):
-        return GBMForecaster(
-            m, features, cfg.quantiles, cfg.horizon, cfg.lookback, freq, nonnegative
-        )
-    if m.kind in DEEP_KINDS:
-        cls = deep_class(m.kind)
-        return cls(m, features, cfg.quantiles, cfg.horizon, cfg.lookback, freq, nonnegative)
-    assert isinstance(m, SeasonalNaiveConfig | YesterdayConfig | ProfileConfig)
-    return make_baseline(m, cfg.quantiles, freq, nonnegative, timezone)
-
-
-def deep_class(kind: str) -> Any:
-    """The estimator class of a deep model kind (imports torch, so only when asked)."""
-    if kind == "cnn_lstm":
-        from forecasting.models.deep.estimator import CNNLSTMForecaster
-
-        return CNNLSTMForecaster
-    if kind == "tft":
-        from forecasting.models.deep.tft import TFTForecaster
-
-        return TFTForecaster
-    from forecasting.models.deep.anomaly import AnomalyDetector
-
-    return AnomalyDetector
+    if isinstance(m, SeasonalNaiveConfig | YesterdayConfig | ProfileConfig):
+        return make_baseline(m, cfg.quantiles, freq, nonnegative, timezone)
+    cls = model_kind(m.kind).estimator_class()
+    return cls(m, features, cfg.quantiles, cfg.horizon, cfg.lookback, freq, nonnegative)
 
 
 def make_baseline(
@@ -97,7 +72,7 @@ def save_run(
     timezone: str,
 ) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
-    if hasattr(model, "save"):
+    if model_kind(cfg.model.kind).capabilities.exportable:
         files = [f"model/{f}" for f in model.save(folder / "model")]
         features = {
             "config": model.features.model_dump(mode="json"),
@@ -181,13 +156,13 @@ def read_run(folder: Path) -> tuple[dict[str, Any], TrainConfig | None]:
     version = meta.get("format_version")
     if type(version) is not int or version != RUN_FORMAT:
         raise InputError(f"{meta_path}: run format {version!r}, this version reads {RUN_FORMAT}")
-    if meta.get("kind") not in RUN_KINDS:
+    if meta.get("kind") not in KINDS:
         raise InputError(
             f"{meta_path}: kind {meta.get('kind')!r} is not one this version knows "
-            f"({', '.join(RUN_KINDS)})"
+            f"({', '.join(KINDS)})"
         )
     _check_run_files(folder, meta)
-    if meta.get("kind") == "ensemble":
+    if KINDS[meta["kind"]].family == "ensemble":
         return meta, None
     cfg = load_yaml_model(
         TrainConfig, contained_path(folder, "config.yaml", str(folder), owner="run")
@@ -217,14 +192,11 @@ def load_run(folder: Path) -> tuple[Model, dict[str, Any]]:
 def _load_model(
     folder: Path, meta: dict[str, Any], cfg: TrainConfig | None
 ) -> tuple[Model, dict[str, Any]]:
-    if meta["kind"] == "ensemble":
-        from forecasting.models.ensemble import EnsembleForecaster
-
-        return EnsembleForecaster.load(folder), meta
-    if meta["kind"] in ("lightgbm", "xgboost"):
-        return GBMForecaster.load(folder / "model"), meta
-    if meta["kind"] in DEEP_KINDS:
-        return deep_class(meta["kind"]).load(folder / "model"), meta
+    kind = model_kind(meta["kind"])
+    if kind.family == "ensemble":  # members in subfolders, each a run of its own
+        return kind.estimator_class().load(folder), meta
+    if kind.capabilities.exportable:  # learned weights under model/
+        return kind.estimator_class().load(folder / "model"), meta
     assert cfg is not None
     m = cfg.model
     assert isinstance(m, SeasonalNaiveConfig | YesterdayConfig | ProfileConfig)

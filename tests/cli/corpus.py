@@ -62,7 +62,7 @@ def workspace(root: Path) -> WS:
     from forecasting.config.data import load_data_config
     from forecasting.data.prepare import prepare
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from forecasting.export.bundle import export_run
+    from forecasting.export import export_run
     from training.train import train
 
     root.mkdir(parents=True, exist_ok=True)
@@ -172,7 +172,7 @@ def copy(w: WS, key: str, d: Path) -> Path:
 
 def manifest_edit(w: WS, d: Path, edit: Callable[[dict], None], reseal: bool = True) -> Path:
     """A copy of the bundle whose manifest `edit` changes, resealed (a deliberate editor) or not."""
-    from forecasting.export.format import write_manifest
+    from forecasting.bundle_format import write_manifest
 
     b = copy(w, "bundle", d)
     m = json.loads((b / "manifest.json").read_text())

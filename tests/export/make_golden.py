@@ -24,8 +24,8 @@ def main() -> None:
     from forecasting.config.trainer import TrainerConfig
     from forecasting.data.prepare import prepare
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from forecasting.export.bundle import export_run
-    from serving.bundle import load_bundle
+    from forecasting.export import export_run
+    from serving.load import load_bundle
     from training.train import train
 
     with tempfile.TemporaryDirectory() as tmp:

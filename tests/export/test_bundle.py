@@ -12,8 +12,9 @@ import pytest
 
 from forecasting.config.model import AutoencoderConfig, CNNLSTMConfig, TFTConfig
 from forecasting.config.trainer import TrainerConfig
+from forecasting.errors import BundleError
 from forecasting.export.onnx_export import ParityError, check_parity, export_model
-from serving.bundle import BundleError, load_bundle
+from serving.load import load_bundle
 from tests.models.helpers import features, fitted, households, origins
 
 TRAINER = TrainerConfig(accelerator="cpu", max_epochs=1, progress_bar="none")

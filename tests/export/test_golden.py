@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from serving.bundle import load_bundle
+from serving.load import load_bundle
 from tests.export.make_golden import GOLDEN, ORIGINS
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.config.features import FeatureConfig
 from forecasting.config.model import LightGBMConfig, XGBoostConfig
-from forecasting.features.spec import FeatureConfig
 from forecasting.models.gbm import GBMForecaster
 
 START = pd.Timestamp("2024-01-01", tz="UTC")

@@ -139,7 +139,7 @@ def test_bf16_mixed_precision_trains_on_cpu(data):
 def test_ddp_strategy_set_up_from_config(tmp_path):
     from lightning.pytorch.strategies import DDPStrategy
 
-    from training.trainer import build_trainer
+    from forecasting.models.deep.trainer import build_trainer
 
     cfg = trainer(strategy="ddp", devices=2)
     pl_trainer, _, ckpt = build_trainer(cfg, tmp_path, has_validation=True)

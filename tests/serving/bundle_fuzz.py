@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.bundle_format import SEAL, write_manifest
 from forecasting.errors import InputError
-from forecasting.export.format import SEAL, write_manifest
 
 POOL: list[Any] = [
     None, True, False, 0, -1, 1, 1.0, 0.5, 1e308, -1e308, "", "x", "../x", "/etc/passwd",
@@ -179,7 +179,7 @@ def fuzz(bundle: Path, frame: pd.DataFrame, static: pd.DataFrame | None,
          origins: pd.DatetimeIndex, work: Path, n: int, seed: int = 0) -> list[FuzzResult]:  # fmt: skip
     """Apply `n` mutations to copies of `bundle` under `work`; classify each outcome."""
     global _AUDIT
-    from serving.bundle import load_bundle
+    from serving.load import load_bundle
 
     baseline, _ = load_bundle(bundle).forecast(frame, origins, static)
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -204,7 +204,7 @@ def fuzz(bundle: Path, frame: pd.DataFrame, static: pd.DataFrame | None,
 
 def _try(b: Path, frame: pd.DataFrame, static: pd.DataFrame | None, origins: pd.DatetimeIndex,
          baseline: pd.DataFrame) -> tuple[str, str]:  # fmt: skip
-    from serving.bundle import load_bundle
+    from serving.load import load_bundle
 
     try:
         fc, _ = load_bundle(b).forecast(frame, origins, static)

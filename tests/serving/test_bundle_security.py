@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from forecasting.export.format import write_manifest
+from forecasting.bundle_format import write_manifest
+from forecasting.errors import BundleError
 from forecasting.folders import sha256
-from serving.bundle import BundleError, load_bundle
+from serving.load import load_bundle
 
 
 def ensemble_of(bundle: Path, folder: Path) -> Path:

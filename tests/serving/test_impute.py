@@ -31,7 +31,7 @@ def setup(tmp_path_factory):
     from forecasting.config.model import TrainConfig
     from forecasting.data.prepare import prepare
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from forecasting.export.bundle import export_run
+    from forecasting.export import export_run
     from training.train import train
 
     root = tmp_path_factory.mktemp("impute")

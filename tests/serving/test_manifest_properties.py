@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from forecasting.bundle_format import MANIFEST, SEAL, manifest_digest
 from forecasting.errors import BundleError
-from forecasting.export.format import MANIFEST, SEAL, manifest_digest
 from serving.bundle import read_manifest
 from serving.manifest import check_manifest
 from tests.export.make_golden import GOLDEN

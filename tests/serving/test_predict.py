@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.bundle import load_bundle
+from serving.load import load_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "golden_bundle_v1"
@@ -30,7 +30,7 @@ def job(tmp_path_factory):
     from forecasting.config.model import TrainConfig
     from forecasting.data.prepare import prepare
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from forecasting.export.bundle import export_run
+    from forecasting.export import export_run
     from training.train import train
 
     root = tmp_path_factory.mktemp("predict")

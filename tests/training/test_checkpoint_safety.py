@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from forecasting.errors import ConfigError
-from training.trainer import check_checkpoint
+from forecasting.models.deep.trainer import check_checkpoint
 
 
 class _Payload:

@@ -41,7 +41,7 @@ def test_weights_recover_a_known_mix_and_stay_non_negative():
 
 
 def test_combination_never_crosses_quantiles():
-    from forecasting.models.combine import combine, horizon_blocks
+    from forecasting.forecasts.combine import combine, horizon_blocks
 
     rng = np.random.default_rng(1)
     pred = np.sort(rng.gamma(2, 1, size=(500, 2, 3)), axis=2)
@@ -70,7 +70,7 @@ def test_ensemble_learns_evaluates_exports_and_predicts(cli, members, tmp_path: 
     from forecasting.config.data import load_data_config
     from forecasting.data.prepare import prepare
     from forecasting.models.registry import load_run
-    from serving.bundle import load_bundle
+    from serving.load import load_bundle
 
     runs = [members[k] for k in ("cnn_lstm", "xgboost", "lightgbm")]
     ens = tmp_path / "ens"

@@ -24,12 +24,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
+from forecasting.config.features import FeatureConfig
 from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.data.schema import SERIES, TARGET, TIME
@@ -39,7 +40,6 @@ from forecasting.features.sequences import (
     make_sequences,
     sequence_columns,
 )
-from forecasting.features.spec import FeatureConfig
 from forecasting.features.windows import quiet_nan
 from forecasting.models.common import no_training_windows
 from forecasting.models.deep.estimator import (
@@ -72,13 +72,6 @@ class AnomalyDetector:
     """`fit(frame, static, train_origins, valid_origins, trainer, run_dir)` trains and
     calibrates; `score(frame, start, end)` returns one row per series and interval with the
     score, the threshold and the flag."""
-
-    capabilities: ClassVar[dict[str, bool]] = {
-        "quantiles": False,
-        "anomaly": True,
-        "exportable": True,
-        "unseen_series": True,
-    }
 
     def __init__(
         self,
@@ -144,7 +137,7 @@ class AnomalyDetector:
         trial: Any = None,
     ) -> AnomalyDetector:
         from forecasting.models.deep.modules import ReconstructionModule
-        from training.trainer import build_trainer
+        from forecasting.models.deep.trainer import build_trainer
 
         t0 = time.perf_counter()
         train, x, mask = self._windows(frame, train_origins)

@@ -31,12 +31,8 @@ from forecasting.features.sequences import (
     static_norms,
 )
 from forecasting.features.windows import learn_categories
-from forecasting.models.common import (
-    WindowModel,
-    long_forecast,
-    to_target_units,
-    training_windows,
-)
+from forecasting.forecasts.frames import long_forecast, to_target_units
+from forecasting.models.common import WindowModel, training_windows
 from forecasting.models.deep.networks import CNNLSTMNet
 
 WEIGHTS = "weights.pt"
@@ -115,7 +111,7 @@ class SequenceForecaster(WindowModel):
         trial: Any = None,
     ) -> SequenceForecaster:
         from forecasting.models.deep.modules import QuantileModule
-        from training.trainer import build_trainer
+        from forecasting.models.deep.trainer import build_trainer
 
         t0 = time.perf_counter()
         self._learn_inputs(frame, static)

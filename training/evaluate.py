@@ -22,6 +22,7 @@ from forecasting.errors import InputError
 from forecasting.evaluation.backtest import RollingOrigin, backtest
 from forecasting.evaluation.metrics import quantile_column, score
 from forecasting.models.baselines import SeasonalNaive
+from forecasting.models.kinds import model_kind
 
 
 def daily_origins(
@@ -77,7 +78,7 @@ def evaluate_run(
     from forecasting.models.registry import load_run
 
     model, meta = load_run(run_dir)
-    if getattr(model, "capabilities", {}).get("anomaly"):
+    if model_kind(meta["kind"]).capabilities.anomaly:
         raise InputError(
             f"{run_dir} holds an anomaly model ({meta['kind']}), not a forecaster; score it "
             "with `forecasting anomalies --run RUNDIR --input PATH --output PATH`"
