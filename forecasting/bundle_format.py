@@ -50,3 +50,8 @@ def staged_folder(output: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def tensor(name: str, shape: list[Any], dtype: str) -> dict[str, Any]:
+    """One graph input or output as the manifest lists it ("batch" is the dynamic axis)."""
+    return {"name": name, "shape": shape, "dtype": dtype}

@@ -62,3 +62,11 @@ def corpus_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     from tests.cli.corpus import workspace
 
     return workspace(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> dict[str, object]:
+    """A tiny fitted model of every trained kind, fitted once (tests/models/helpers.py)."""
+    from tests.models.helpers import tiny_models as build
+
+    return build()

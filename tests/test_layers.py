@@ -5,7 +5,9 @@ including those inside functions (a lazy import is still a dependency). Each mod
 the layer of the longest prefix in `LAYERS`; a module may import only from its own layer or
 from the layers its layer lists, and the graph of modules has no circle. `serving/` sits beside
 the model side, not above it: it reads bundles with the core, data and feature code alone, so it
-never reaches models, training or export (nor, through them, torch).
+never reaches models, training or export (nor, through them, torch). And the model kind is
+switched on only in the registries (`forecasting/models/kinds.py`, `serving/kinds.py`) and the
+models' own code: elsewhere the code asks a kind's capabilities.
 """
 
 from __future__ import annotations
@@ -154,3 +156,42 @@ def test_the_checks_catch_a_planted_upward_import_and_circle(tmp_path):
     assert "serving.stream (serving) imports training.train (workflows)" in upward_imports(planted)
     assert any({"forecasting.data.ingest", "forecasting.data.readers"} <= set(c)
                for c in circles(planted))  # fmt: skip
+
+
+# where a model kind may be named in a comparison: the registries and the models' own code
+KIND_SWITCHES_ALLOWED = ("forecasting/models/", "serving/kinds.py")
+
+
+def kind_switches(root: Path = ROOT) -> list[str]:
+    """Comparisons against a model-kind string (`kind == "lightgbm"`, `in ("lightgbm", ...)`)
+    outside the places allowed: code elsewhere asks the registries' capabilities instead."""
+    from forecasting.models.kinds import KINDS
+
+    found = []
+    for path in modules(root).values():
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(KIND_SWITCHES_ALLOWED):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), rel)):
+            if not isinstance(node, ast.Compare):
+                continue
+            for side in [node.left, *node.comparators]:
+                items = side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
+                if any(isinstance(i, ast.Constant) and i.value in KINDS for i in items):
+                    found.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_model_kinds_are_switched_on_only_in_the_registries():
+    assert kind_switches() == []
+
+
+def test_the_kind_check_catches_a_planted_switch(tmp_path):
+    for pkg in PACKAGES:
+        (tmp_path / pkg).mkdir()
+    (tmp_path / "serving" / "x.py").write_text(
+        'def f(kind):\n    return kind in ("lightgbm", "xgboost")\n'
+    )
+    (tmp_path / "forecasting" / "models").mkdir()
+    (tmp_path / "forecasting" / "models" / "y.py").write_text('ok = "tft" == "tft"\n')
+    assert kind_switches(tmp_path) == ["serving/x.py:2: kind in ('lightgbm', 'xgboost')"]

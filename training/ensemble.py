@@ -209,7 +209,7 @@ def _read_members(
             raise InputError(f"{run}: a {meta['kind']!r} run detects anomalies; not a forecaster")
         if not can.exportable:
             members_ok = [k for k, v in KINDS.items() if v.capabilities.exportable
-                          and v.capabilities.quantiles and v.family != "ensemble"]  # fmt: skip
+                          and v.capabilities.quantiles and not v.combines_members]  # fmt: skip
             raise InputError(
                 f"{run}: a {meta['kind']!r} run cannot be a member (members are trained, "
                 f"exportable forecasters: {', '.join(members_ok)})"

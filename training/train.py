@@ -18,7 +18,7 @@ from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import RollingOrigin
 from forecasting.folders import check_output_folder
-from forecasting.models.gbm import GBMForecaster
+from forecasting.models.kinds import model_kind
 from forecasting.models.registry import make_model, save_run
 
 
@@ -133,19 +133,14 @@ def fit_model(
             f"the validation period is {cfg.validation.start}..{cfg.validation.end}"  # type: ignore[union-attr]
             f", and each origin needs {cfg.lookback} intervals of history before it"
         )
-    if hasattr(model, "save"):  # a fitted global model (the baselines learn nothing globally)
+    if model_kind(cfg.model.kind).capabilities.exportable:  # the baselines learn nothing globally
         if len(train_origins) == 0:
             raise ConfigError(
                 f"no training origins: the data spans {frame[TIME].min()} to {frame[TIME].max()}"
                 f", the train period is {cfg.train}, and each origin needs {cfg.lookback} "
                 "intervals of history before it"
             )
-        if isinstance(model, GBMForecaster):
-            model.fit(frame, prepared.static, train_origins, valid, trial=trial)
-        else:
-            model.fit(
-                frame, prepared.static, train_origins, valid, cfg.trainer, run_dir, trial=trial
-            )
+        model.fit(frame, prepared.static, train_origins, valid, cfg.trainer, run_dir, trial=trial)
         metrics |= model.fit_info_
     metrics["train_origins"] = len(train_origins)
     metrics["validation_origins"] = 0 if valid is None else len(valid)

@@ -43,13 +43,15 @@ def detect_run(
     prepared: Prepared | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """(scores per series and interval, summary) for the anomaly run in `run_dir`."""
+    from forecasting.models.kinds import KINDS, model_kind
     from forecasting.models.registry import load_run
 
     model, meta = load_run(run_dir)
-    if meta["kind"] != "lstm_autoencoder":
+    if not model_kind(meta["kind"]).capabilities.anomaly:
+        detectors = [k for k, v in KINDS.items() if v.capabilities.anomaly]
         raise InputError(
             f"{run_dir} holds a {meta['kind']!r} forecaster; `anomalies` needs a run of an "
-            "anomaly model (kind: lstm_autoencoder), e.g. configs/models/lstm_autoencoder.yaml"
+            f"anomaly model (kind: {', '.join(detectors)}), e.g. configs/models/lstm_autoencoder.yaml"
         )
     cfg = load_data_config(data_config or run_dir / "data_config.yaml")
     if prepared is None:

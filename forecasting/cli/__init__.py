@@ -6,13 +6,16 @@ import os
 import sys
 from typing import Any
 
+from forecasting.cli.extras import TRAINING_STACK
+
 MULTI_VALUE = ("--runs", "-r")  # of `ensemble`: `--runs A B C` as well as `--runs A --runs B`
+MULTI_VALUE_COMMAND = "ensemble"
 
 
 def spread_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
     """`--runs A B C` -> `--runs A --runs B --runs C` for the multi-value options `names`
     of the ensemble command (click takes one value per option)."""
-    if not argv or argv[0] != "ensemble":
+    if not argv or argv[0] != MULTI_VALUE_COMMAND:
         return list(argv)
     out: list[str] = []
     current = None
@@ -81,6 +84,15 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("FORECASTING_DEBUG"):
             raise
+        missing = (exc.name or "").split(".")[0] if isinstance(exc, ModuleNotFoundError) else ""
+        if missing in TRAINING_STACK:  # a serving-only install asked to train
+            command = " ".join(a for a in args[:2] if not a.startswith("-"))
+            print(
+                f"error: `forecasting {command}` needs the training stack ({missing} is not "
+                "installed): pip install 'meterforecast[train]'",
+                file=sys.stderr,
+            )
+            sys.exit(2)
         print(
             f"error: unexpected {type(exc).__name__}: {one_line(str(exc))[:500]} "
             "(a bug: please report it; set FORECASTING_DEBUG=1 for the traceback)",

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from forecasting.cli.extras import require_training_stack
+
 app = typer.Typer(
     help="Smart-meter forecasting: validate and prepare meter data, forecast, export, bill.",
     no_args_is_help=True,
@@ -123,6 +125,7 @@ def demo(
     ),
 ) -> None:
     """Run the whole path on generated data and print what happened at each step."""
+    require_training_stack("demo")
     from forecasting.cli.demo import run_demo
 
     run_demo(config, output)
@@ -139,6 +142,7 @@ def train_cmd(
     ] = None,
 ) -> None:
     """Train the model of CFG on its data and write a run folder (model, config, metrics)."""
+    require_training_stack("train")
     import json
 
     from training.train import train
@@ -193,6 +197,7 @@ def tune_cmd(
     command in several processes, or on several machines with one --storage URL, to share
     the study; a killed worker's study resumes where it stopped.
     """
+    require_training_stack("tune")
     from training.tune import tune
 
     if trials is not None and trials < 1:
@@ -245,6 +250,7 @@ def ensemble_cmd(
 
     The ensemble run evaluates, exports and predicts like any run.
     """
+    require_training_stack("ensemble")
     import json
 
     from training.ensemble import build_ensemble
@@ -286,6 +292,7 @@ def evaluate_cmd(
     ] = None,
 ) -> None:
     """Backtest a run with daily origins at 00:00 local time, against seasonal naive."""
+    require_training_stack("evaluate")
     import json
 
     from training.evaluate import evaluate_run
@@ -331,6 +338,7 @@ def export_cmd(
     Parity runs on fresh random inputs and, when the run's data can be read, on real windows;
     above the tolerance nothing is written.
     """
+    require_training_stack("export")
     from forecasting.export import export_run
 
     manifest = export_run(run, output, input, data_config, rtol, atol)
@@ -455,6 +463,7 @@ def anomalies_cmd(
     Writes series_id, timestamp, target, score (point, window), threshold, flag, and a summary
     JSON beside it.
     """
+    require_training_stack("anomalies")
     import json
 
     from forecasting.anomaly.detect import detect_run, write_scores
@@ -495,6 +504,7 @@ def explain_cmd(
     ] = 2000,
 ) -> None:
     """SHAP (TreeExplainer) values, importance CSV, summary/dependence plots and an HTML report."""
+    require_training_stack("explain")
     from forecasting.explain.shap_report import explain_run
 
     s = explain_run(run, output, input, data_config, start, end, quantile, max_rows)

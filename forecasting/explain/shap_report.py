@@ -78,20 +78,15 @@ def shap_values(model: GBMForecaster, X: pd.DataFrame, quantile: float) -> tuple
     """Exact tree SHAP values [rows, features] and base value for one quantile's output."""
     import shap
 
-    qi = model.quantiles.index(quantile)
-    if model.kind == "lightgbm":
-        explainer = shap.TreeExplainer(model.boosters_[qi])
-        values = np.asarray(explainer.shap_values(X))
-        base = float(np.atleast_1d(explainer.expected_value)[0])
+    booster, output = model.quantile_booster(quantile)
+    explainer = shap.TreeExplainer(booster)
+    values = np.asarray(explainer.shap_values(X))
+    base_all = np.atleast_1d(explainer.expected_value)
+    if values.ndim == 3:  # one booster with an output per quantile
+        values = values[:, :, output]
+        base = float(base_all[output])
     else:
-        explainer = shap.TreeExplainer(model.boosters_[0])
-        values = np.asarray(explainer.shap_values(X))
-        base_all = np.atleast_1d(explainer.expected_value)
-        if values.ndim == 3:  # one output per quantile
-            values = values[:, :, qi]
-            base = float(base_all[qi])
-        else:
-            base = float(base_all[0])
+        base = float(base_all[0])
     return values, base
 
 

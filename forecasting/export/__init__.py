@@ -28,7 +28,7 @@ def export_run(
     for name, value in (("--rtol", rtol), ("--atol", atol)):
         if not math.isfinite(value) or value < 0:
             raise InputError(f"{name} must be a finite number >= 0, got {value}")
-    if model_kind(read_run(run_dir)[0]["kind"]).family == "ensemble":
+    if model_kind(read_run(run_dir)[0]["kind"]).combines_members:
         from forecasting.export.ensemble import export_ensemble
 
         return export_ensemble(run_dir, output, input_path, data_config, rtol, atol)

@@ -39,13 +39,7 @@ def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str,
 
     end = frame["timestamp"].max().floor("D") - pd.Timedelta(days=1)
     origins = pd.date_range(end - pd.Timedelta(days=days - 1), end, freq="1D")
-    if model.kind in ("lightgbm", "xgboost"):
-        X = model.windows(frame, origins, static).X.to_numpy(dtype="float32")
-        return {"X": X.astype("float64") if model.kind == "lightgbm" else X}
-    if model.kind == "lstm_autoencoder":
-        return {"window": model._windows(frame, origins)[1]}
-    s = model.sequences(frame, origins, static)
-    return dict(zip(["past", "future", "static_cat", "static_real"], s.arrays()[:4], strict=True))
+    return dict(model.graph_inputs(frame, origins, static))
 
 
 ARCHETYPES = "archetypes.json"

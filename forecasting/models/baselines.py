@@ -19,6 +19,8 @@ class SeasonalNaive:
     """P50 = y(t - season); other quantiles add that quantile of the series' past seasonal
     differences y(s) - y(s - season) within the history."""
 
+    kind = "seasonal_naive"
+
     def __init__(
         self,
         season: int = 168,
@@ -84,6 +86,8 @@ def _finish(
 class Yesterday(SeasonalNaive):
     """Yesterday's profile: seasonal naive with a 24-interval season."""
 
+    kind = "yesterday"
+
     def __init__(self, quantiles: list[float] | None = None, freq: str = "1h", **kw: object):
         per_day = int(pd.Timedelta("1D") / pd.Timedelta(freq))
         super().__init__(per_day, quantiles, freq, **kw)  # type: ignore[arg-type]
@@ -92,6 +96,8 @@ class Yesterday(SeasonalNaive):
 class WeekdayHourProfile:
     """Mean by local weekday and time of day over the last `weeks` of history (per series);
     quantiles add that quantile of the profile's residuals in the same history."""
+
+    kind = "profile"
 
     def __init__(
         self,

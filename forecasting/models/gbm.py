@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.bundle_format import tensor
 from forecasting.config.model import LightGBMConfig, XGBoostConfig
 from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
@@ -66,10 +67,13 @@ class GBMForecaster(WindowModel):
         static: pd.DataFrame | None,
         train_origins: pd.DatetimeIndex,
         valid_origins: pd.DatetimeIndex | None = None,
+        trainer: Any = None,
+        run_dir: Path | None = None,
         trial: Any = None,
     ) -> GBMForecaster:
         """Fit on the windows at `train_origins`, early-stopping on those at `valid_origins`.
-        With an Optuna `trial` (and validation windows), the validation loss is reported per
+        `trainer` and `run_dir` are the deep models' (the same `fit` for every kind); the
+        boosters take neither. With an Optuna `trial` (and validation windows), the validation loss is reported per
         boosting round and a trial the pruner stops raises `optuna.TrialPruned`."""
         t0 = time.perf_counter()
         self.categories_ = learn_categories(static, self.features.static)
@@ -212,6 +216,46 @@ class GBMForecaster(WindowModel):
 
         out = self.boosters_[0].predict(xgb.DMatrix(X))
         return out.reshape(len(X), -1)
+
+    def quantile_booster(self, quantile: float) -> tuple[Any, int]:
+        """(the booster that gives `quantile`, its output index): LightGBM fits one booster
+        per quantile, XGBoost one booster with an output per quantile."""
+        qi = self.quantiles.index(quantile)
+        return (self.boosters_[qi], 0) if self.kind == "lightgbm" else (self.boosters_[0], qi)
+
+    # ------------------------------------------------------------------ onnx
+    @property
+    def _graph_dtype(self) -> str:
+        return "float64" if self.kind == "lightgbm" else "float32"  # each library's thresholds
+
+    def onnx_spec(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "inputs": [tensor("X", ["batch", len(self.feature_names_)], self._graph_dtype)],
+            "outputs": [tensor("raw", ["batch", len(self.quantiles)], "float32")],
+        }
+
+    def to_onnx(self, example: dict[str, np.ndarray] | None = None) -> bytes:
+        """The boosters as an ONNX TreeEnsemble graph (`trees_onnx.py`, from their JSON dumps)."""
+        from forecasting.models.trees_onnx import lightgbm_onnx, xgboost_onnx
+
+        n = len(self.feature_names_)
+        proto = (
+            lightgbm_onnx(self.boosters_, n)
+            if self.kind == "lightgbm"
+            else xgboost_onnx(self.boosters_[0], n, len(self.quantiles))
+        )
+        return bytes(proto.SerializeToString())
+
+    def native_outputs(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        X = pd.DataFrame(inputs["X"], columns=self.feature_names_)
+        return [np.asarray(self.raw_predict(X), dtype="float32")]
+
+    def graph_inputs(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> dict[str, np.ndarray]:
+        """The ONNX graph's input rows for every series at every origin."""
+        X = self.windows(frame, origins, static).X.to_numpy(dtype="float32")
+        return {"X": X.astype(self._graph_dtype)}
 
     def _predict_windows(self, w: Windows) -> np.ndarray:
         if len(w) == 0:

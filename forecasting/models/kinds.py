@@ -51,6 +51,11 @@ class ModelKind:
     def deep(self) -> bool:
         return self.family == "deep"
 
+    @property
+    def combines_members(self) -> bool:
+        """An ensemble: its run (and bundle) holds member runs (bundles) of other kinds."""
+        return self.family == "ensemble"
+
 
 _BASELINE = Capabilities(static=False, known_future=False, observed=False, exportable=False)
 

@@ -162,7 +162,7 @@ def read_run(folder: Path) -> tuple[dict[str, Any], TrainConfig | None]:
             f"({', '.join(KINDS)})"
         )
     _check_run_files(folder, meta)
-    if KINDS[meta["kind"]].family == "ensemble":
+    if KINDS[meta["kind"]].combines_members:
         return meta, None
     cfg = load_yaml_model(
         TrainConfig, contained_path(folder, "config.yaml", str(folder), owner="run")
@@ -193,7 +193,7 @@ def _load_model(
     folder: Path, meta: dict[str, Any], cfg: TrainConfig | None
 ) -> tuple[Model, dict[str, Any]]:
     kind = model_kind(meta["kind"])
-    if kind.family == "ensemble":  # members in subfolders, each a run of its own
+    if kind.combines_members:  # members in subfolders, each a run of its own
         return kind.estimator_class().load(folder), meta
     if kind.capabilities.exportable:  # learned weights under model/
         return kind.estimator_class().load(folder / "model"), meta

@@ -57,7 +57,7 @@ FLAT = {
 }  # fmt: skip
 
 
-def workspace(root: Path) -> WS:
+def workspace(root: Path, days: int = 40) -> WS:
     """The real parts every case starts from, made once (about 30 s on 2 cores)."""
     from forecasting.config.data import load_data_config
     from forecasting.data.prepare import prepare
@@ -66,7 +66,7 @@ def workspace(root: Path) -> WS:
     from training.train import train
 
     root.mkdir(parents=True, exist_ok=True)
-    write_synthetic(SyntheticSpec(households=6, days=40, seed=11), root / "synth")
+    write_synthetic(SyntheticSpec(households=6, days=days, seed=11), root / "synth")
     data = root / "synth" / "data.yaml"
     w: WS = {"root": root, "data": data, "readings": root / "synth" / "readings.csv"}
     for name, cfg in (("train", TRAIN), ("ae", AUTOENCODER)):
@@ -142,15 +142,20 @@ def yml(path: Path, obj: object) -> Path:
     return text(path, yaml.safe_dump(obj, sort_keys=False))
 
 
-def data_config(w: WS, d: Path, **changes: object) -> Path:
-    cfg = yaml.safe_load(w["data"].read_text())
+def edited_yaml(source: Path, dest: Path, changes: dict[str, object]) -> Path:
+    """A copy of the YAML at `source` with dotted keys (`input.timezone`) set to new values."""
+    cfg = yaml.safe_load(source.read_text())
     for key, value in changes.items():
         node = cfg
         *parents, last = key.split(".")
         for p in parents:
             node = node[p]
         node[last] = value
-    return yml(d / "data.yaml", cfg)
+    return yml(dest, cfg)
+
+
+def data_config(w: WS, d: Path, **changes: object) -> Path:
+    return edited_yaml(w["data"], d / "data.yaml", changes)
 
 
 def readings(
@@ -172,15 +177,10 @@ def copy(w: WS, key: str, d: Path) -> Path:
 
 def manifest_edit(w: WS, d: Path, edit: Callable[[dict], None], reseal: bool = True) -> Path:
     """A copy of the bundle whose manifest `edit` changes, resealed (a deliberate editor) or not."""
-    from forecasting.bundle_format import write_manifest
+    from tests.serving.bundle_fuzz import edit_manifest
 
     b = copy(w, "bundle", d)
-    m = json.loads((b / "manifest.json").read_text())
-    edit(m)
-    if reseal:
-        write_manifest(b / "manifest.json", m)
-    else:
-        (b / "manifest.json").write_text(json.dumps(m))
+    edit_manifest(b, edit, reseal)
     return b
 
 
@@ -287,14 +287,7 @@ def _parquet(d: Path, cols: dict[str, list]) -> Path:
 
 
 def train_config(w: WS, d: Path, **changes: object) -> Path:
-    cfg = yaml.safe_load(w["train_config"].read_text())
-    for key, value in changes.items():
-        node = cfg
-        *parents, last = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[last] = value
-    return yml(d / "train.yaml", cfg)
+    return edited_yaml(w["train_config"], d / "train.yaml", changes)
 
 
 def _train_cases() -> list[Case]:

@@ -10,42 +10,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.config.model import AutoencoderConfig, CNNLSTMConfig, TFTConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.errors import BundleError
 from forecasting.export.onnx_export import ParityError, check_parity, export_model
+from forecasting.models.kinds import KINDS as REGISTRY
 from serving.load import load_bundle
-from tests.models.helpers import features, fitted, households, origins
 
 TRAINER = TrainerConfig(accelerator="cpu", max_epochs=1, progress_bar="none")
-KINDS = ["lightgbm", "xgboost", "cnn_lstm", "tft", "lstm_autoencoder"]
+KINDS = [k for k, v in REGISTRY.items() if v.capabilities.exportable and not v.combines_members]
 
 
 @pytest.fixture(scope="module")
-def data():
-    return households()
+def data(tiny_models):
+    return tiny_models["data"]
 
 
 @pytest.fixture(scope="module")
-def models(data):
-    from forecasting.models.deep.anomaly import AnomalyDetector
-    from forecasting.models.deep.estimator import CNNLSTMForecaster
-    from forecasting.models.deep.tft import TFTForecaster
-
-    f, st = data
-    fit = (f, st, origins(8, 30), origins(31, 33), TRAINER)
-    six_hourly = pd.date_range("2024-01-09", "2024-01-30", freq="6h", tz="UTC")
-    return {
-        "lightgbm": fitted("lightgbm", f, st),
-        "xgboost": fitted("xgboost", f, st),
-        "cnn_lstm": CNNLSTMForecaster(CNNLSTMConfig(hidden_size=8, conv_channels=4), features())
-        .fit(*fit),
-        "tft": TFTForecaster(TFTConfig(hidden_size=8, hidden_continuous_size=4), features())
-        .fit(*fit),
-        "lstm_autoencoder": AnomalyDetector(
-            AutoencoderConfig(hidden_size=8, latent_size=4), features()
-        ).fit(f, None, six_hourly, six_hourly[-8:], TRAINER),
-    }  # fmt: skip
+def models(tiny_models):
+    return tiny_models
 
 
 @pytest.mark.parametrize("kind", KINDS)

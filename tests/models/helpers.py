@@ -58,3 +58,49 @@ def fitted(kind: str, frame: pd.DataFrame, static: pd.DataFrame) -> GBMForecaste
     )
     model = GBMForecaster(cfg, features(), [0.1, 0.5, 0.9], horizon=24, lookback=168)
     return model.fit(frame, static, origins(8, 30), origins(31, 35))
+
+
+def tiny_models() -> dict[str, object]:
+    """One tiny fitted model of every trained kind on `households()` (shared by the export and
+    contract tests through the session fixture `tiny_models`), and the data under "data"."""
+    from forecasting.config.model import AutoencoderConfig, CNNLSTMConfig, TFTConfig
+    from forecasting.config.trainer import TrainerConfig
+    from forecasting.models.deep.anomaly import AnomalyDetector
+    from forecasting.models.deep.estimator import CNNLSTMForecaster
+    from forecasting.models.deep.tft import TFTForecaster
+
+    trainer = TrainerConfig(accelerator="cpu", max_epochs=1, progress_bar="none")
+    f, st = households()
+    fit = (f, st, origins(8, 30), origins(31, 33), trainer)
+    six_hourly = pd.date_range("2024-01-09", "2024-01-30", freq="6h", tz="UTC")
+    return {
+        "data": (f, st),
+        "lightgbm": fitted("lightgbm", f, st),
+        "xgboost": fitted("xgboost", f, st),
+        "cnn_lstm": CNNLSTMForecaster(CNNLSTMConfig(hidden_size=8, conv_channels=4), features())
+        .fit(*fit),
+        "tft": TFTForecaster(TFTConfig(hidden_size=8, hidden_continuous_size=4), features())
+        .fit(*fit),
+        "lstm_autoencoder": AnomalyDetector(
+            AutoencoderConfig(hidden_size=8, latent_size=4), features()
+        ).fit(f, None, six_hourly, six_hourly[-8:], trainer),
+    }  # fmt: skip
+
+
+def synthetic_bundle(
+    root, name: str, spec: dict, train: dict, validation: dict, model: dict, trainer=None
+):
+    """Generated households (`SyntheticSpec(**spec)`) under root/synth, a run trained on them
+    under root/run and its bundle under root/bundle; returns the data config's path."""
+    from forecasting.config.model import TrainConfig
+    from forecasting.data.synthetic import SyntheticSpec, write_synthetic
+    from forecasting.export import export_run
+    from training.train import train as train_run
+
+    write_synthetic(SyntheticSpec(**spec), root / "synth")
+    data = root / "synth" / "data.yaml"
+    cfg = TrainConfig(name=name, data=str(data), train=train, validation=validation, model=model,
+                      trainer=trainer)  # fmt: skip
+    train_run(cfg, root / "run")
+    export_run(root / "run", root / "bundle")
+    return data

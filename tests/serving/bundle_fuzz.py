@@ -67,16 +67,18 @@ def _set(obj: Any, path: tuple[Any, ...], value: Any, delete: bool = False) -> N
         obj[path[-1]] = value
 
 
-def _edit_manifest(edit: Callable[[dict[str, Any]], None], reseal: bool) -> Callable[[Path], None]:
-    def apply(b: Path) -> None:
-        m = json.loads((b / "manifest.json").read_text())
-        edit(m)
-        if reseal:
-            write_manifest(b / "manifest.json", m)
-        else:
-            (b / "manifest.json").write_text(json.dumps(m))
+def edit_manifest(bundle: Path, edit: Callable[[dict[str, Any]], None], reseal: bool) -> None:
+    """Change the manifest of `bundle` in place: resealed (a deliberate editor) or not."""
+    m = json.loads((bundle / "manifest.json").read_text())
+    edit(m)
+    if reseal:
+        write_manifest(bundle / "manifest.json", m)
+    else:
+        (bundle / "manifest.json").write_text(json.dumps(m))
 
-    return apply
+
+def _edit_manifest(edit: Callable[[dict[str, Any]], None], reseal: bool) -> Callable[[Path], None]:
+    return lambda b: edit_manifest(b, edit, reseal)
 
 
 def mutations(manifest: dict[str, Any], n: int, seed: int = 0) -> list[Mutation]:

@@ -28,23 +28,17 @@ def monthly_of(frame: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     from forecasting.config.data import load_data_config
-    from forecasting.config.model import TrainConfig
     from forecasting.data.prepare import prepare
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from forecasting.export import export_run
-    from training.train import train
+    from tests.models.helpers import synthetic_bundle
 
     root = tmp_path_factory.mktemp("impute")
-    write_synthetic(SyntheticSpec(households=16, days=100, seed=3), root / "train")
-    cfg = TrainConfig(
-        name="imp_lightgbm",
-        data=str(root / "train" / "data.yaml"),
+    synthetic_bundle(
+        root, "imp_lightgbm", {"households": 16, "days": 100, "seed": 3},
         train={"start": "2023-10-22", "end": "2023-12-31"},
         validation={"start": "2024-01-01", "end": "2024-01-10"},
         model={"kind": "lightgbm", "n_estimators": 40, "num_leaves": 15},
-    )
-    train(cfg, root / "run")
-    export_run(root / "run", root / "bundle")
+    )  # fmt: skip
     # other households of the same kind, never seen by the model or the archetypes
     write_synthetic(SyntheticSpec(households=6, days=100, seed=11), root / "heldout")
     held = prepare(load_data_config(root / "heldout" / "data.yaml"))

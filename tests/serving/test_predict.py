@@ -27,23 +27,16 @@ GOLDEN = ROOT / "tests" / "fixtures" / "golden_bundle_v1"
 def job(tmp_path_factory):
     """A LightGBM bundle and its canonical data: 8 generated households copied into 40 series."""
     from forecasting.config.data import load_data_config
-    from forecasting.config.model import TrainConfig
     from forecasting.data.prepare import prepare
-    from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from forecasting.export import export_run
-    from training.train import train
+    from tests.models.helpers import synthetic_bundle
 
     root = tmp_path_factory.mktemp("predict")
-    write_synthetic(SyntheticSpec(households=8, days=45, seed=5), root / "synth")
-    cfg = TrainConfig(
-        name="p_lightgbm",
-        data=str(root / "synth" / "data.yaml"),
+    synthetic_bundle(
+        root, "p_lightgbm", {"households": 8, "days": 45, "seed": 5},
         train={"start": "2023-10-22", "end": "2023-11-15"},
         validation={"start": "2023-11-16", "end": "2023-11-20"},
         model={"kind": "lightgbm", "n_estimators": 30, "num_leaves": 15},
-    )
-    train(cfg, root / "run")
-    export_run(root / "run", root / "bundle")
+    )  # fmt: skip
     prepared = prepare(load_data_config(root / "synth" / "data.yaml"))
     frame = prepared.frame[prepared.frame["timestamp"] >= pd.Timestamp("2023-11-18", tz="UTC")]
     copies, statics = [], []

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from forecasting.bundle_format import tensor
 from forecasting.config.features import FeatureConfig
 from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
@@ -44,12 +45,12 @@ from forecasting.features.windows import quiet_nan
 from forecasting.models.common import no_training_windows
 from forecasting.models.deep.estimator import (
     epoch_summary,
-    fit_module,
-    loader,
     read_weights,
+    train_network,
     write_model,
 )
 from forecasting.models.deep.networks import LSTMAutoencoderNet
+from forecasting.models.deep.onnx import TorchGraph
 
 SCORE_COLUMNS = [SERIES, TIME, TARGET, "score", "point", "window", "threshold", "flag"]
 
@@ -68,7 +69,7 @@ def window_features(features: FeatureConfig) -> FeatureConfig:
     )
 
 
-class AnomalyDetector:
+class AnomalyDetector(TorchGraph):
     """`fit(frame, static, train_origins, valid_origins, trainer, run_dir)` trains and
     calibrates; `score(frame, start, end)` returns one row per series and interval with the
     score, the threshold and the flag."""
@@ -118,6 +119,23 @@ class AnomalyDetector:
         first = lo - (self.config.window - stride) * step if stride < self.config.window else lo
         return pd.date_range(first, hi, freq=stride * step)
 
+    def graph_inputs(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None
+    ) -> dict[str, np.ndarray]:
+        """The ONNX graph's input: the windows of load ending at each origin."""
+        return {"window": self._windows(frame, origins)[1]}
+
+    def onnx_spec(self) -> dict[str, list[dict[str, Any]]]:
+        w = self.config.window
+        n = self.net_.encoder.input_size + 1  # load + expected + calendar
+        return {
+            "inputs": [tensor("window", ["batch", w, n], "float32")],
+            "outputs": [
+                tensor("reconstruction", ["batch", w], "float32"),
+                tensor("latent", ["batch", self.config.latent_size], "float32"),
+            ],
+        }
+
     def build_net(self) -> LSTMAutoencoderNet:
         c = self.config
         n_calendar = len(SEQ_CALENDAR) if self.features.calendar else 0
@@ -137,7 +155,6 @@ class AnomalyDetector:
         trial: Any = None,
     ) -> AnomalyDetector:
         from forecasting.models.deep.modules import ReconstructionModule
-        from forecasting.models.deep.trainer import build_trainer
 
         t0 = time.perf_counter()
         train, x, mask = self._windows(frame, train_origins)
@@ -150,20 +167,16 @@ class AnomalyDetector:
             _, vx, vm = self._windows(frame, valid_origins)
             vk = vm.mean(axis=1) >= 0.5
             val = (vx[vk], vm[vk]) if vk.any() else None
-        tcfg = trainer or TrainerConfig()
-        pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, val is not None, trial=trial)
-        self.net_ = self.build_net()
-        module = ReconstructionModule(
-            self.net_, self.config.learning_rate, self.config.weight_decay
-        )
-        bs = self.config.batch_size
+
+        def module() -> ReconstructionModule:
+            self.net_ = self.build_net()
+            return ReconstructionModule(
+                self.net_, self.config.learning_rate, self.config.weight_decay
+            )
+
         t1 = time.perf_counter()
-        best = fit_module(
-            pl_trainer,
-            module,
-            loader((x, mask), bs, shuffle=True, workers=tcfg.num_workers),
-            loader(val, bs, shuffle=False, workers=tcfg.num_workers) if val else None,
-            ckpt,
+        best, pl_trainer, log = train_network(
+            module, (x, mask), val, self.config.batch_size, trainer, run_dir, trial
         )
         self.net_ = self.net_.cpu().float().eval()
         fit_s = time.perf_counter() - t1

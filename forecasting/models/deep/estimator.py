@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from forecasting.bundle_format import tensor
 from forecasting.config.model import CNNLSTMConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.data.schema import SERIES
@@ -34,6 +36,7 @@ from forecasting.features.windows import learn_categories
 from forecasting.forecasts.frames import long_forecast, to_target_units
 from forecasting.models.common import WindowModel, training_windows
 from forecasting.models.deep.networks import CNNLSTMNet
+from forecasting.models.deep.onnx import TorchGraph
 
 WEIGHTS = "weights.pt"
 
@@ -52,7 +55,7 @@ def loader(arrays: tuple[np.ndarray, ...], batch_size: int, shuffle: bool, worke
     )
 
 
-class SequenceForecaster(WindowModel):
+class SequenceForecaster(TorchGraph, WindowModel):
     """Global quantile forecaster over sequence windows. `fit(frame, static, train_origins,
     valid_origins, trainer, run_dir)` trains with Lightning; `forecast(frame, origins, static)`
     forecasts every series at every origin; `attention(...)` returns attention weights."""
@@ -74,6 +77,28 @@ class SequenceForecaster(WindowModel):
             self.categories_,
             self.freq,
         )
+
+    def graph_inputs(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> dict[str, np.ndarray]:
+        """The ONNX graph's inputs for every series at every origin."""
+        arrays = self.sequences(frame, origins, static).arrays()[:4]
+        return dict(zip(["past", "future", "static_cat", "static_real"], arrays, strict=True))
+
+    def onnx_spec(self) -> dict[str, list[dict[str, Any]]]:
+        cols, h, lb = self.columns_, self.horizon, self.lookback
+        return {
+            "inputs": [
+                tensor("past", ["batch", lb, len(cols["past"])], "float32"),
+                tensor("future", ["batch", h, len(cols["future"])], "float32"),
+                tensor("static_cat", ["batch", len(cols["static_cat"])], "int64"),
+                tensor("static_real", ["batch", len(cols["static_real"])], "float32"),
+            ],
+            "outputs": [
+                tensor("quantiles", ["batch", h, len(self.quantiles)], "float32"),
+                tensor("attention", ["batch", h, lb], "float32"),
+            ],
+        }
 
     def _learn_inputs(self, frame: pd.DataFrame, static: pd.DataFrame | None) -> None:
         self.categories_ = learn_categories(static, self.features.static)
@@ -111,7 +136,6 @@ class SequenceForecaster(WindowModel):
         trial: Any = None,
     ) -> SequenceForecaster:
         from forecasting.models.deep.modules import QuantileModule
-        from forecasting.models.deep.trainer import build_trainer
 
         t0 = time.perf_counter()
         self._learn_inputs(frame, static)
@@ -123,20 +147,17 @@ class SequenceForecaster(WindowModel):
             self.lookback,
         )
         t1 = time.perf_counter()
-        tcfg = trainer or TrainerConfig()
-        pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, valid is not None, trial=trial)
-        self.net_ = self.build_net()
-        module = QuantileModule(
-            self.net_, self.quantiles, self.config.learning_rate, self.config.weight_decay
-        )
-        bs, workers = self.config.batch_size, tcfg.num_workers
-        best = fit_module(
-            pl_trainer,
-            module,
-            loader(train.arrays(), bs, shuffle=True, workers=workers),
-            loader(valid.arrays(), bs, shuffle=False, workers=workers) if valid else None,
-            ckpt,
-        )
+
+        def module() -> Any:
+            self.net_ = self.build_net()
+            return QuantileModule(
+                self.net_, self.quantiles, self.config.learning_rate, self.config.weight_decay
+            )
+
+        best, pl_trainer, log = train_network(
+            module, train.arrays(), valid.arrays() if valid else None, self.config.batch_size,
+            trainer, run_dir, trial,
+        )  # fmt: skip
         self.net_ = self.net_.cpu().float().eval()
         self.fit_info_ = _fit_info(train, valid, t1 - t0, time.perf_counter() - t1, pl_trainer, log)
         self.fit_info_["best_checkpoint"] = best
@@ -236,6 +257,33 @@ class CNNLSTMForecaster(SequenceForecaster):
 def _labelled(s: Sequences) -> Sequences:
     """Windows with at least one known target in the horizon."""
     return s.select(np.isfinite(s.y).any(axis=1))
+
+
+def train_network(
+    build_module: Callable[[], Any],
+    train: tuple[np.ndarray, ...],
+    valid: tuple[np.ndarray, ...] | None,
+    batch_size: int,
+    trainer: TrainerConfig | None,
+    run_dir: Path | None,
+    trial: Any = None,
+) -> tuple[str | None, Any, Any]:
+    """Train the Lightning module `build_module()` makes on arrays (validation arrays or None)
+    with the trainer the `trainer:` block builds; (best checkpoint, Lightning trainer, epoch
+    log). The module is built after the trainer has seeded every generator, so a seed gives
+    the same initial weights."""
+    from forecasting.models.deep.trainer import build_trainer
+
+    tcfg = trainer or TrainerConfig()
+    pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, valid is not None, trial=trial)
+    best = fit_module(
+        pl_trainer,
+        build_module(),
+        loader(train, batch_size, shuffle=True, workers=tcfg.num_workers),
+        loader(valid, batch_size, shuffle=False, workers=tcfg.num_workers) if valid else None,
+        ckpt,
+    )
+    return best, pl_trainer, log
 
 
 def fit_module(trainer: Any, module: Any, train: Any, valid: Any, ckpt: str | None) -> str | None:

@@ -1,0 +1,34 @@
+"""The install extras: what a serving-only install (`pip install meterforecast`) lacks."""
+
+from __future__ import annotations
+
+# modules of the `[train]` extra: a command that imports one on a serving-only install says so
+TRAINING_STACK = frozenset({
+    "torch", "lightning", "pytorch_forecasting", "lightgbm", "xgboost", "sklearn", "shap",
+    "optuna", "optuna_integration", "sqlalchemy", "matplotlib",
+})  # fmt: skip
+
+
+def require_training_stack(command: str) -> None:
+    """Refuse, in one line, a command of the training stack on a serving-only install."""
+    from forecasting.errors import InputError
+
+    for module in sorted(TRAINING_STACK):
+        if not installed(module):
+            raise InputError(
+                f"`forecasting {command}` needs the training stack ({module} is not installed): "
+                "pip install 'meterforecast[train]'"
+            )
+
+
+def installed(module: str) -> bool:
+    """Whether `module` can be imported here, without importing it."""
+    import importlib.util
+    import sys
+
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ValueError, ImportError):  # a lazily loaded module with no spec: it is there
+        return True

@@ -1,0 +1,38 @@
+"""Every YAML file shipped under configs/ loads with the loader its folder is for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _loader(folder: str):
+    from forecasting.config.base import load_yaml_model
+    from forecasting.config.data import load_data_config
+    from forecasting.config.demo import DemoConfig
+    from forecasting.config.model import load_train_config
+    from forecasting.config.tuning import load_tuning_config
+    from forecasting.tariffs.spec import load_tariff
+
+    return {
+        "data": load_data_config,
+        "models": load_train_config,
+        "tuning": load_tuning_config,
+        "tariffs": load_tariff,
+        "demo": lambda p: load_yaml_model(DemoConfig, p),
+    }[folder]
+
+
+SHIPPED = sorted(p.relative_to(ROOT / "configs") for p in (ROOT / "configs").rglob("*.yaml"))
+
+
+def test_every_config_folder_has_a_loader():
+    assert {p.parts[0] for p in SHIPPED} == {"data", "models", "tuning", "tariffs", "demo"}
+
+
+@pytest.mark.parametrize("rel", SHIPPED, ids=str)
+def test_the_shipped_config_loads(rel: Path):
+    assert _loader(rel.parts[0])(ROOT / "configs" / rel) is not None

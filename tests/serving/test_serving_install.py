@@ -1,0 +1,91 @@
+"""The base install is the serving side: a fresh virtual environment with `pip install .` (no
+extra) holds no torch, lightning, boosters or shap, and runs `predict`, `bill` and `impute` on the
+committed serving kit (`tests/fixtures/serving_kit`, made by `make_serving_kit.py`). A command of
+the training stack says, in one line, which extra to install."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.serving.install import fresh_install
+
+ROOT = Path(__file__).resolve().parents[2]
+KIT = ROOT / "tests" / "fixtures" / "serving_kit"
+TRAINING_STACK = ["torch", "lightning", "pytorch_forecasting", "lightgbm", "xgboost", "shap",
+                  "sklearn", "optuna", "matplotlib"]  # fmt: skip
+OFFLINE = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable")
+
+
+@pytest.fixture(scope="module")
+def serving_env(tmp_path_factory) -> Path:
+    env = tmp_path_factory.mktemp("serving") / "venv"
+    pip = fresh_install(env)
+    if pip.returncode != 0 and any(m in pip.stderr for m in OFFLINE):
+        pytest.skip(f"the package index cannot be reached: {pip.stderr.strip().splitlines()[-1]}")
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    return env
+
+
+def forecasting(env: Path, *args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([env / "bin" / "forecasting", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_serving_install_has_no_training_stack(serving_env):
+    probe = "import importlib.util as u, json, sys; print(json.dumps({m: u.find_spec(m) is not None for m in sys.argv[1:]}))"
+    found = subprocess.run([serving_env / "bin" / "python", "-c", probe, *TRAINING_STACK],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert json.loads(found.stdout) == dict.fromkeys(TRAINING_STACK, False)
+
+
+@pytest.mark.slow
+def test_predict_bill_and_impute_run_on_the_serving_install(serving_env, tmp_path):
+    r = forecasting(serving_env, "predict", "--bundle", KIT / "bundle", "--input",
+                    KIT / "input.parquet", "--static", KIT / "static.csv", "--output", "fc",
+                    "--no-progress", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    fc = pd.read_parquet(tmp_path / "fc" / "forecasts")
+    assert fc["series_id"].nunique() == pd.read_csv(KIT / "static.csv")["series_id"].nunique()
+    assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+
+    tariff = ROOT / "configs" / "tariffs" / "uk_flat_example.yaml"
+    r = forecasting(serving_env, "bill", "--tariff", tariff, "--usage", KIT / "usage.csv",
+                    "--output", "bills", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "bills" / "summary.json").read_text())
+    assert summary["rows_in"] == len(pd.read_csv(KIT / "usage.csv")) == summary["rows_billed"]
+
+    r = forecasting(serving_env, "impute", "--bundle", KIT / "bundle", "--monthly",
+                    KIT / "monthly.csv", "--static", KIT / "static.csv", "--weather",
+                    KIT / "weather.csv", "--output", "imputed", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    monthly = pd.read_csv(KIT / "monthly.csv")
+    profiles = pd.read_parquet(tmp_path / "imputed" / "profiles.parquet")
+    sums = profiles.groupby("series_id")["p50"].sum()
+    want = monthly.groupby("series_id")["kwh"].sum()
+    pd.testing.assert_series_equal(
+        sums.sort_index(), want.sort_index(), check_names=False, rtol=1e-6
+    )
+
+
+@pytest.mark.slow
+def test_a_training_command_names_the_extra_in_one_line(serving_env, tmp_path):
+    cfg = ROOT / "configs" / "models" / "lightgbm.yaml"
+    r = forecasting(serving_env, "train", "--config", cfg, "--output", "run", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "meterforecast[train]" in lines[0], r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_serving_kit_is_a_sealed_bundle_this_version_reads():
+    from serving.load import load_bundle
+
+    bundle = load_bundle(KIT / "bundle")
+    assert bundle.manifest["format_version"] == 2 and "archetypes.json" in bundle.manifest["files"]
