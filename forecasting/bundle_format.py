@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.folders import sha256 as sha256  # re-exported: the bundle format's digest
+from forecasting.folders import write_json
 
 BUNDLE_FORMAT = 2  # 2: the manifest carries its own seal (`manifest_sha256`)
 READABLE_FORMATS = (1, 2)
@@ -31,7 +32,7 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Write `manifest` sealed: the seal is computed on the JSON as it will be read back."""
     plain = json.loads(json.dumps({k: v for k, v in manifest.items() if k != SEAL}, default=str))
     plain[SEAL] = manifest_digest(plain)
-    path.write_text(json.dumps(plain, indent=2), encoding="utf-8")
+    write_json(path, plain)
     return plain
 
 

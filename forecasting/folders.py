@@ -9,9 +9,11 @@ or one of its own inputs (or a folder holding one, or inside one).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from forecasting.errors import InputError
 
@@ -106,3 +108,20 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """`write(tmp)` to a hidden file beside `path`, fsynced, then renamed over `path`: a reader
+    sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: Any, indent: int | None = 2) -> None:
+    """The one JSON writer: UTF-8, indented, values JSON lacks (timestamps, paths) as text,
+    written atomically."""
+    text = json.dumps(obj, indent=indent, default=str)
+    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))

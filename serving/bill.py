@@ -20,7 +20,6 @@ What OUTPUT holds:
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import tempfile
@@ -36,6 +35,7 @@ import pyarrow.parquet as pq
 from forecasting.data.readers import describe_columns, file_columns, resolve_inputs
 from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
+from forecasting.folders import write_json
 from forecasting.tariffs.engine import BillEngine, infer_step
 from serving.stream import BAD, FILE, ROW, distinct_series, open_source, partition, read_group
 
@@ -202,7 +202,7 @@ class BillJob:
             changes.to_csv(self.output / "changes.csv", index=False)
             summary["baseline"] = self.baseline.tariff.name
             summary["comparison"] = compare_summary(changes, self.group_by)
-        (self.output / "summary.json").write_text(json.dumps(summary, indent=2), "utf-8")
+        write_json(self.output / "summary.json", summary)
         (self.output / "summary.md").write_text(render_summary(summary), "utf-8")
         return summary
 

@@ -33,6 +33,7 @@ from forecasting.data.numbers import parse_number_text
 from forecasting.data.readers import describe_columns, file_columns, read_table, resolve_inputs
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import BundleError, InputError
+from forecasting.folders import write_json
 from serving.load import load_bundle
 from serving.tables import read_time_table
 
@@ -423,5 +424,5 @@ class ImputeJob:
             "samples": self.samples,
             "notes": self.notes,
         }
-        (self.output / "summary.json").write_text(json.dumps(summary, indent=2), "utf-8")
+        write_json(self.output / "summary.json", summary)
         return summary

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 from forecasting.bundle_format import MANIFEST, sha256
 from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import BundleError, InputError
+from forecasting.folders import write_atomic, write_json
 from serving.kinds import BUNDLE_KINDS, bundle_kind
 from serving.load import load_bundle
 from serving.stream import (
@@ -73,21 +74,9 @@ def covariates_needed(manifest: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    _write_atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, default=str), "utf-8"))
-
-
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    _write_atomic(path, lambda p: pq.write_table(table, p))
+    write_atomic(path, lambda p: pq.write_table(table, p))
 
 
 @dataclass
@@ -160,7 +149,7 @@ class PredictJob:
                 "new --output"
             )
         self.job.mkdir(parents=True, exist_ok=True)
-        _write_json(path, args)
+        write_json(path, args)
 
     def _ledger(self) -> dict[int, dict[str, Any]]:
         path = self.job / LEDGER
@@ -189,7 +178,7 @@ class PredictJob:
             return dict(json.loads(path.read_text("utf-8")))
         n = distinct_series(self.source)
         scan = {"series": n, "groups": max(1, math.ceil(n / self.batch_size))}
-        _write_json(path, scan)
+        write_json(path, scan)
         return scan
 
     def _partition(self, groups: int) -> dict[str, Any]:
@@ -201,7 +190,7 @@ class PredictJob:
         shutil.rmtree(final, ignore_errors=True)
         tmp.mkdir(parents=True)
         meta = partition(self.source, groups, tmp, step=self.step)
-        _write_json(tmp / "_meta.json", meta)
+        write_json(tmp / "_meta.json", meta)
         tmp.rename(final)
         return meta
 
@@ -268,7 +257,7 @@ class PredictJob:
         errs = [pd.read_parquet(self.job / "errors" / f"g={g:05d}.parquet") for g in sorted(done)]
         errors = pd.concat(errs, ignore_index=True) if errs else _no_errors()
         errors = errors.sort_values([SERIES, "origin"], na_position="first", kind="stable")
-        _write_atomic(self.output / ERRORS_FILE, lambda p: errors.to_csv(p, index=False))
+        write_atomic(self.output / ERRORS_FILE, lambda p: errors.to_csv(p, index=False))
         rows_out = sum(e["rows_out"] for e in done.values())
         summary = {
             "bundle": str(self.bundle_dir),
@@ -290,7 +279,7 @@ class PredictJob:
             "seconds_forecasting": round(sum(e["seconds"] for e in done.values()), 2),
         }
         summary["series_per_s"] = round(summary["series"] / max(seconds, 1e-9), 1)
-        _write_json(self.output / SUMMARY, summary)
+        write_json(self.output / SUMMARY, summary)
         shutil.rmtree(self.job / PARTITION, ignore_errors=True)
         return summary
 

@@ -14,7 +14,6 @@ and of the learned weights are written to the run's metrics.json.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from forecasting.data.prepare import Prepared, prepare
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
-from forecasting.folders import check_output_folder
+from forecasting.folders import check_output_folder, write_json
 from forecasting.forecasts.combine import align, block_index, combine, horizon_blocks
 from forecasting.models.ensemble import MEMBERS, WEIGHTS
 from forecasting.models.kinds import KINDS, model_kind
@@ -326,7 +325,7 @@ def _write(
         "files": files,
     }
     for name, obj in ((WEIGHTS, spec), ("metrics.json", metrics)):
-        (output / name).write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
+        write_json(output / name, obj)
     (output / "config.yaml").write_text(
         yaml.safe_dump({"ensemble": {"runs": [str(r) for r in runs], "sum_to_one": sum_to_one}}),
         encoding="utf-8",

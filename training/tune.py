@@ -15,7 +15,6 @@ written beside it.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -36,7 +35,7 @@ from forecasting.data.schema import format_freq
 from forecasting.errors import ConfigError, ForecastingError
 from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import pinball, quantile_column
-from forecasting.folders import check_output_folder
+from forecasting.folders import check_output_folder, write_json
 from forecasting.models.kinds import model_kind
 from training.train import fit_model, period_splitter, train
 
@@ -457,7 +456,7 @@ def write_summary(
         for t in trials
     ]
     output.mkdir(parents=True, exist_ok=True)
-    (output / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_json(output / "summary.json", summary)
     if complete:
         history_plot(summary, output / "history.png")
     return summary

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from forecasting.cli.extras import require_training_stack
+from forecasting.folders import write_json
 
 app = typer.Typer(
     help="Smart-meter forecasting: validate and prepare meter data, forecast, export, bill.",
@@ -293,13 +294,12 @@ def evaluate_cmd(
 ) -> None:
     """Backtest a run with daily origins at 00:00 local time, against seasonal naive."""
     require_training_stack("evaluate")
-    import json
 
     from training.evaluate import evaluate_run
 
     result, fcs = evaluate_run(run, start, end, input, data_config)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    write_json(output, result)
     if forecasts is not None:
         fcs["model"].to_parquet(forecasts, index=False)
     m, b = result["model"], result["seasonal_naive"]
@@ -464,14 +464,13 @@ def anomalies_cmd(
     JSON beside it.
     """
     require_training_stack("anomalies")
-    import json
 
     from forecasting.anomaly.detect import detect_run, write_scores
 
     scores, summary = detect_run(run, input, data_config, start, end)
     write_scores(scores, output)
     summary_path = output.with_suffix(".summary.json")
-    summary_path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    write_json(summary_path, summary)
     typer.echo(
         f"scored {summary['scored_intervals']:,} intervals of {summary['series']} series "
         f"({summary['start']} .. {summary['end']}); threshold {summary['threshold']:.3f}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ import typer
 
 from forecasting.config.base import load_yaml_model
 from forecasting.config.demo import DemoConfig
-from forecasting.folders import check_output_folder
+from forecasting.folders import check_output_folder, write_json
 
 DEMO_MARKER = "demo.json"  # written first: marks a folder the demo may replace
 
@@ -276,7 +275,7 @@ def run_demo(config_path: Path, output: Path) -> None:
         output, (DEMO_MARKER, "backtest_metrics.json"), "demo output", [config_path]
     )
     output.mkdir(parents=True, exist_ok=True)
-    (output / DEMO_MARKER).write_text(json.dumps({"config": str(config_path)}, indent=2))
+    write_json(output / DEMO_MARKER, {"config": str(config_path)})
 
     s = cfg.synthetic
     _step(
@@ -358,7 +357,7 @@ def run_demo(config_path: Path, output: Path) -> None:
     typer.echo("    " + _metrics_table(results).replace("\n", "\n    "))
     fc = forecasts["lightgbm"]
     fc.to_parquet(output / "backtest_lightgbm.parquet", index=False)
-    (output / "backtest_metrics.json").write_text(json.dumps(results, indent=2))
+    write_json(output / "backtest_metrics.json", results)
     ratio = results["lightgbm"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
     deep = results["cnn_lstm"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
     ens = results["ensemble"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]

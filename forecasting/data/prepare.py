@@ -8,7 +8,6 @@ interval. Nothing is dropped silently: rows_in = rows_out + rows_quarantined, ch
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from forecasting.data.resample import regular_grid, to_output_frequency
 from forecasting.data.schema import format_freq
 from forecasting.data.static import from_readings, join_static_file
 from forecasting.errors import InputError
+from forecasting.folders import write_json
 
 
 @dataclass
@@ -243,8 +243,8 @@ def write_prepared(prepared: Prepared, out_dir: str | Path) -> dict[str, Path]:
     prepared.static.to_parquet(paths["static"], index=False)
     write_quarantine(prepared.quarantine, paths["quarantine"])
     prepared.gaps.to_parquet(paths["gaps"], index=False)
-    paths["report"].write_text(json.dumps(prepared.report, indent=2, default=str))
-    paths["dataset"].write_text(json.dumps(prepared.dataset, indent=2, default=str))
+    write_json(paths["report"], prepared.report)
+    write_json(paths["dataset"], prepared.dataset)
     return paths
 
 

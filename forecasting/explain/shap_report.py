@@ -11,7 +11,6 @@ output) is checked on every explained row and recorded.
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from forecasting.data.prepare import prepare
 from forecasting.data.schema import TIME
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import quantile_column
+from forecasting.folders import write_json
 from forecasting.models.gbm import GBMForecaster
 from training.evaluate import daily_origins
 
@@ -163,7 +163,7 @@ def explain_run(
         "groups": groups.to_dict(),
         "files": ["importance.csv", *images, "report.html"],
     }
-    (output / "explain.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_json(output / "explain.json", summary)
     (output / "report.html").write_text(_html(summary, table, groups, images), encoding="utf-8")
     return summary
 

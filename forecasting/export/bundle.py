@@ -30,6 +30,7 @@ from forecasting.bundle_format import (
     write_manifest,
 )
 from forecasting.errors import InputError
+from forecasting.folders import write_json
 from forecasting.models.kinds import model_kind
 
 
@@ -113,7 +114,7 @@ def export_model_run(
         (tmp / MODEL_FILE).write_bytes(exported.onnx)
         manifest["files"] = {MODEL_FILE: sha256(tmp / MODEL_FILE)}
         if archetypes is not None and "archetypes" in archetypes:
-            (tmp / ARCHETYPES).write_text(json.dumps(archetypes), encoding="utf-8")
+            write_json(tmp / ARCHETYPES, archetypes, indent=None)
             manifest["files"][ARCHETYPES] = sha256(tmp / ARCHETYPES)
             manifest["archetypes"] = {"k": archetypes["k"], "customers": archetypes["customers"]}
         elif archetypes is not None:

@@ -120,6 +120,7 @@ def ensemble_parity(
 
     from forecasting.config.data import load_data_config
     from forecasting.data.prepare import prepare
+    from forecasting.export.onnx_export import compare_outputs
     from forecasting.models.ensemble import EnsembleForecaster
     from serving.load import load_bundle
 
@@ -143,17 +144,6 @@ def ensemble_parity(
             f"ensemble parity: native and onnxruntime forecast different rows ({len(native)} vs "
             f"{len(onnx)})"
         )
-    diff = np.abs(a - b)
-    rel = diff / np.maximum(np.abs(a), 1e-6)
-    bad = diff > atol + rtol * np.abs(a)
-    report = {
-        "rows": len(m),
-        "outside_tolerance": int(bad.any(axis=1).sum()),
-        "max_abs_diff": float(diff.max()),
-        "max_rel_diff": float(rel.max()),
-        "rtol": rtol,
-        "atol": atol,
-    }
-    if bad.any():
-        raise InputError(f"ensemble parity failed: {report}")
+    report = compare_outputs([a], [b], rtol, atol, "the ensemble bundle", "real windows")
+    report |= {"rtol": rtol, "atol": atol}
     return {"real": report}

@@ -84,24 +84,38 @@ def check_parity(
     report: dict[str, Any] = {"rtol": rtol, "atol": atol}
     for case, inputs in cases.items():
         ours = session.run(None, inputs)
-        ref = native_outputs(model, inputs)
-        diffs = [
-            np.abs(a.astype("float64") - b.astype("float64"))
-            for a, b in zip(ours, ref, strict=True)
-        ]
-        rel = [d / np.maximum(np.abs(b), 1e-3) for d, b in zip(diffs, ref, strict=True)]
-        bad = [int((d > atol + rtol * np.abs(b)).sum()) for d, b in zip(diffs, ref, strict=True)]
-        report[case] = {
-            "rows": len(next(iter(inputs.values()))),
-            "max_abs_diff": float(max(d.max() for d in diffs)),
-            "max_rel_diff": float(max(r.max() for r in rel)),
-            "outside_tolerance": int(sum(bad)),
-        }
-        if sum(bad):
-            raise ParityError(
-                f"ONNX export of {model.kind!r} does not match the native model on {case} inputs: "
-                f"{sum(bad)} values differ by more than {atol} + {rtol} x |native| (max abs "
-                f"{report[case]['max_abs_diff']:.3g}); nothing was written"
-            )
+        report[case] = compare_outputs(
+            native_outputs(model, inputs), ours, rtol, atol, f"ONNX export of {model.kind!r}",
+            f"{case} inputs",
+        )  # fmt: skip
     exported.parity = report
+    return report
+
+
+REL_FLOOR = 1e-3  # relative differences are reported against max(|native|, this)
+
+
+def compare_outputs(
+    native: list[np.ndarray], ours: list[np.ndarray], rtol: float, atol: float, what: str,
+    case: str,
+) -> dict[str, Any]:  # fmt: skip
+    """The parity report of `ours` against `native` (arrays of the same shapes, one per
+    output); a `ParityError` when any value differs by more than atol + rtol x |native|."""
+    diffs = [
+        np.abs(a.astype("float64") - b.astype("float64")) for a, b in zip(ours, native, strict=True)
+    ]
+    rel = [d / np.maximum(np.abs(b), REL_FLOOR) for d, b in zip(diffs, native, strict=True)]
+    bad = sum(int((d > atol + rtol * np.abs(b)).sum()) for d, b in zip(diffs, native, strict=True))
+    report = {
+        "rows": len(native[0]),
+        "max_abs_diff": float(max(d.max() for d in diffs)) if native[0].size else 0.0,
+        "max_rel_diff": float(max(r.max() for r in rel)) if native[0].size else 0.0,
+        "outside_tolerance": bad,
+    }
+    if bad:
+        raise ParityError(
+            f"{what} does not match the native model on {case}: {bad} values differ by more "
+            f"than {atol} + {rtol} x |native| (max abs {report['max_abs_diff']:.3g}); nothing "
+            "was written"
+        )
     return report

@@ -8,7 +8,11 @@ and enough observed history before it. Pure numpy/pandas, shared by training and
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,3 +130,45 @@ def missing_covariates(frame: pd.DataFrame, needed: list[str]) -> None:
             f"the model needs covariate column(s) {missing}, which the data does not have; "
             f"columns present: {[c for c in frame.columns if c not in (SERIES, TIME, TARGET)]}"
         )
+
+
+@contextmanager
+def quiet_nan() -> Iterator[None]:
+    """Silence numpy's 'mean of empty slice' warnings (all-missing windows give NaN by design)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+# ---- what both window layouts compute from each pair's history ---------------------------
+
+
+def scaled_history(hist: np.ndarray, cfg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(level, scale, scaled history) per pair: the mean |target| over the lookback, the
+    divisor (at least `cfg.scale_floor`; 1 without scaling, float32) and `hist / scale`."""
+    with np.errstate(all="ignore"), quiet_nan():
+        level = np.nanmean(np.abs(hist), axis=1)
+    scale = np.maximum(level, cfg.scale_floor) if cfg.scaling == "mean" else np.ones_like(level)
+    scale = scale.astype("float32")
+    return level, scale, hist / scale[:, None]
+
+
+def lag_at_target(hs: np.ndarray, k: int, horizon: int) -> np.ndarray:
+    """The scaled target `k` intervals before each target time [pairs, horizon]: NaN where that
+    time is at or after the origin (never read from the horizon)."""
+    lookback = hs.shape[1]
+    pos = lookback - k + np.arange(horizon)
+    lag = np.full((len(hs), horizon), np.nan, dtype="float32")
+    valid = (pos < lookback) & (pos >= 0)
+    lag[:, valid] = hs[:, pos[valid]]
+    return lag
+
+
+def same_hour(hs: np.ndarray, days: int, per_day: int, horizon: int, shift: int = 0) -> np.ndarray:
+    """The scaled target at the same time of day (+ `shift` intervals) on each of the last
+    `days` days before each target time [pairs, horizon, days]; NaN inside the horizon."""
+    lookback = hs.shape[1]
+    d = np.arange(1, days + 1)
+    pos = lookback - per_day * d[None, :] + np.arange(horizon)[:, None] + shift  # [horizon, days]
+    ok = (pos < lookback) & (pos >= 0)
+    return np.where(ok[None], hs[:, np.clip(pos, 0, lookback - 1)], np.nan)

@@ -28,8 +28,17 @@ from forecasting.config.features import FeatureConfig
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.schema import SERIES, TARGET
 from forecasting.features.build import calendar_features
-from forecasting.features.grid import PairGrid, empty_skipped, missing_covariates, pair_grid
-from forecasting.features.windows import quiet_nan, static_codes
+from forecasting.features.grid import (
+    PairGrid,
+    empty_skipped,
+    lag_at_target,
+    missing_covariates,
+    pair_grid,
+    quiet_nan,
+    same_hour,
+    scaled_history,
+)
+from forecasting.features.windows import static_codes
 
 # bounded calendar encodings: the networks need no raw hour or month numbers
 SEQ_CALENDAR = [
@@ -130,11 +139,7 @@ def make_sequences(
         return _empty(cols, len(cat_cols), 1 + len(real_cols), lookback, horizon, skipped)
     n = len(pg)
     hist = pg.hist
-    with np.errstate(all="ignore"), quiet_nan():
-        level = np.nanmean(np.abs(hist), axis=1)
-    scale = np.maximum(level, cfg.scale_floor) if cfg.scaling == "mean" else np.ones(n)
-    scale = scale.astype("float32")
-    hs = hist / scale[:, None]
+    _, scale, hs = scaled_history(hist, cfg)
     observed = np.isfinite(hs)
 
     def standard(column: str, start: int, stop: int) -> np.ndarray:
@@ -152,17 +157,10 @@ def make_sequences(
     future += [standard(c, 0, horizon) for c in cfg.known_future]
     h = np.arange(horizon)
     for k in (k for k in cfg.lags if k <= lookback):
-        pos = lookback - k + h
-        valid = pos < lookback
-        lag = np.zeros((n, horizon), dtype="float32")
-        lag[:, valid] = np.nan_to_num(hs[:, pos[valid]])
-        future.append(lag)
+        future.append(np.nan_to_num(lag_at_target(hs, k, horizon)))
     if cfg.profile_days:
         per_day = max(1, int(pd.Timedelta("1D") / pg.step))
-        days = np.arange(1, cfg.profile_days + 1)
-        pos = lookback - per_day * days[None, :] + h[:, None]  # [horizon, days]
-        ok = (pos < lookback) & (pos >= 0)
-        stack = np.where(ok[None], hs[:, np.clip(pos, 0, lookback - 1)], np.nan)
+        stack = same_hour(hs, cfg.profile_days, per_day, horizon)
         with np.errstate(all="ignore"), quiet_nan():
             future.append(np.nan_to_num(np.nanmean(stack, axis=2)))
     future.append(np.broadcast_to((h + 1) / horizon, (n, horizon)))

@@ -18,9 +18,6 @@ any size, including ones it never saw. Pure numpy/pandas, shared by training and
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +28,15 @@ from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.features.build import CALENDAR, calendar_features
-from forecasting.features.grid import empty_skipped, missing_covariates, pair_grid
+from forecasting.features.grid import (
+    empty_skipped,
+    lag_at_target,
+    missing_covariates,
+    pair_grid,
+    quiet_nan,
+    same_hour,
+    scaled_history,
+)
 
 INDEX = [SERIES, "origin", TIME, "horizon"]
 
@@ -158,12 +163,7 @@ def make_windows(
     s_idx, o_idx, hist, n_pairs = pg.s_idx, pg.o_idx, pg.hist, len(pg)
     series = pg.series
 
-    with np.errstate(all="ignore"):
-        level = np.nanmean(np.abs(hist), axis=1)
-    scale = (
-        np.maximum(level, cfg.scale_floor) if cfg.scaling == "mean" else np.ones_like(level)
-    ).astype("float32")
-    hs = hist / scale[:, None]
+    level, scale, hs = scaled_history(hist, cfg)
 
     pair: dict[str, np.ndarray] = {"level": level.astype("float32"), "last": hs[:, -1]}
     with np.errstate(all="ignore"), quiet_nan():
@@ -179,26 +179,16 @@ def make_windows(
     for name, values in pair.items():
         feats[name] = np.broadcast_to(values[:, None], (n_pairs, horizon))
     for k in cfg.lags:
-        pos = lookback - k + h  # position in `hs` of t - k
-        lag = np.full((n_pairs, horizon), np.nan, dtype="float32")
-        valid = pos < lookback
-        lag[:, valid] = hs[:, pos[valid]]
-        feats[f"lag_{k}"] = lag
+        feats[f"lag_{k}"] = lag_at_target(hs, k, horizon)
     if cfg.profile_days:
-        days = np.arange(1, cfg.profile_days + 1)
-        pos = lookback - per_day * days[None, :] + h[:, None]  # [horizon, days]
-        valid = (pos < lookback) & (pos >= 0)
-        stack = np.where(valid[None], hs[:, np.clip(pos, 0, lookback - 1)], np.nan)
+        stack = same_hour(hs, cfg.profile_days, per_day, horizon)
         with np.errstate(all="ignore"), quiet_nan():
             feats["profile_mean"] = np.nanmean(stack, axis=2)
             feats["profile_median"] = np.nanmedian(stack, axis=2)
             feats["profile_std"] = np.nanstd(stack, axis=2)
             # the same hour +-1 interval: household routines shift a little from day to day
-            near = [stack]
-            for shift in (-1, 1):
-                p2 = pos + shift
-                ok2 = (p2 < lookback) & (p2 >= 0)
-                near.append(np.where(ok2[None], hs[:, np.clip(p2, 0, lookback - 1)], np.nan))
+            near = [stack] + [same_hour(hs, cfg.profile_days, per_day, horizon, shift)
+                              for shift in (-1, 1)]  # fmt: skip
             feats["profile_near_mean"] = np.nanmean(np.concatenate(near, axis=2), axis=2)
 
     times = pg.times
@@ -247,11 +237,3 @@ def _empty(cols: list[str], skipped: pd.DataFrame) -> Windows:
     )
     X = pd.DataFrame({c: pd.Series([], dtype="float32") for c in cols})
     return Windows(index, X, np.zeros(0), np.zeros(0), skipped)
-
-
-@contextmanager
-def quiet_nan() -> Iterator[None]:
-    """Silence numpy's 'mean of empty slice' warnings (all-missing windows give NaN by design)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield

@@ -29,6 +29,7 @@ from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.features.windows import Windows, learn_categories, make_windows
+from forecasting.folders import write_json
 from forecasting.forecasts.frames import to_target_units
 from forecasting.models.common import WindowModel, training_windows
 
@@ -298,7 +299,7 @@ class GBMForecaster(WindowModel):
             "best_iterations": self.best_iterations_,
             "files": files,
         }
-        (folder / "model.json").write_text(json.dumps(meta, indent=2))
+        write_json(folder / "model.json", meta)
         return [*files, "model.json"]
 
     @classmethod

@@ -28,7 +28,7 @@ from forecasting.config.model import (
     YesterdayConfig,
 )
 from forecasting.errors import ForecastingError, InputError
-from forecasting.folders import contained_path, sha256
+from forecasting.folders import contained_path, sha256, write_json
 from forecasting.models.baselines import SeasonalNaive, WeekdayHourProfile, Yesterday
 from forecasting.models.kinds import KINDS, model_kind
 
@@ -113,7 +113,7 @@ def save_run(
 
 
 def _dump_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
+    write_json(path, obj)
 
 
 def seal_run(folder: Path, run: dict[str, Any], files: list[str]) -> None:

@@ -35,13 +35,13 @@ from forecasting.config.features import FeatureConfig
 from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.features.grid import quiet_nan
 from forecasting.features.sequences import (
     SEQ_CALENDAR,
     Sequences,
     make_sequences,
     sequence_columns,
 )
-from forecasting.features.windows import quiet_nan
 from forecasting.models.common import no_training_windows
 from forecasting.models.deep.estimator import (
     epoch_summary,

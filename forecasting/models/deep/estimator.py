@@ -33,6 +33,7 @@ from forecasting.features.sequences import (
     static_norms,
 )
 from forecasting.features.windows import learn_categories
+from forecasting.folders import write_json
 from forecasting.forecasts.frames import long_forecast, to_target_units
 from forecasting.models.common import WindowModel, training_windows
 from forecasting.models.deep.networks import CNNLSTMNet
@@ -302,7 +303,7 @@ def write_model(folder: Path, net: torch.nn.Module, meta: dict[str, Any]) -> lis
     """A model folder: the network's state dict (tensors only) and `model.json`."""
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), folder / WEIGHTS)
-    (folder / "model.json").write_text(json.dumps(meta, indent=2))
+    write_json(folder / "model.json", meta)
     return [WEIGHTS, "model.json"]
 
 
