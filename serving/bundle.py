@@ -162,10 +162,10 @@ class Bundle(ManifestView):
         m = self.manifest
         chunk = chunk or default_session_batch(self.kind)
         meta = m["model"]
-        layout = bundle_kind(self.kind)
-        if not layout.forecasts:
+        kind = bundle_kind(self.kind)
+        if not kind.forecasts:
             raise BundleError(f"a {self.kind!r} bundle scores anomalies; it does not forecast")
-        if layout.layout == "rows":
+        if kind.layout == "rows":
             from forecasting.features.windows import make_windows
 
             w = make_windows(

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any
 
-from forecasting.cli.extras import TRAINING_STACK
+from forecasting.cli.extras import TRAINING_STACK, missing_stack_message
 
 MULTI_VALUE = ("--runs", "-r")  # of `ensemble`: `--runs A B C` as well as `--runs A --runs B`
 MULTI_VALUE_COMMAND = "ensemble"
@@ -87,11 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         missing = (exc.name or "").split(".")[0] if isinstance(exc, ModuleNotFoundError) else ""
         if missing in TRAINING_STACK:  # a serving-only install asked to train
             command = " ".join(a for a in args[:2] if not a.startswith("-"))
-            print(
-                f"error: `forecasting {command}` needs the training stack ({missing} is not "
-                "installed): pip install 'meterforecast[train]'",
-                file=sys.stderr,
-            )
+            print(f"error: {missing_stack_message(command, missing)}", file=sys.stderr)
             sys.exit(2)
         print(
             f"error: unexpected {type(exc).__name__}: {one_line(str(exc))[:500]} "

@@ -9,16 +9,20 @@ TRAINING_STACK = frozenset({
 })  # fmt: skip
 
 
+def missing_stack_message(command: str, module: str) -> str:
+    return (
+        f"`forecasting {command}` needs the training stack ({module} is not installed): "
+        "pip install 'meterforecast[train]'"
+    )
+
+
 def require_training_stack(command: str) -> None:
     """Refuse, in one line, a command of the training stack on a serving-only install."""
     from forecasting.errors import InputError
 
     for module in sorted(TRAINING_STACK):
         if not installed(module):
-            raise InputError(
-                f"`forecasting {command}` needs the training stack ({module} is not installed): "
-                "pip install 'meterforecast[train]'"
-            )
+            raise InputError(missing_stack_message(command, module))
 
 
 def installed(module: str) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from forecasting.errors import InputError
+from forecasting.models.contract import ExportableGraph
 
 
 @dataclass
@@ -31,7 +32,7 @@ def export_model(model: Any) -> Exported:
     """The ONNX graph of a fitted model: each exportable kind describes its graph
     (`onnx_spec`), converts itself (`to_onnx`) and computes the native reference
     (`native_outputs`); the baselines learn no weights and have nothing to export."""
-    if not hasattr(model, "to_onnx"):
+    if not isinstance(model, ExportableGraph):
         raise InputError(
             f"models of kind {model.kind!r} have nothing to export (they learn no weights)"
         )

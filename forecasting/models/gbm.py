@@ -74,8 +74,9 @@ class GBMForecaster(WindowModel):
     ) -> GBMForecaster:
         """Fit on the windows at `train_origins`, early-stopping on those at `valid_origins`.
         `trainer` and `run_dir` are the deep models' (the same `fit` for every kind); the
-        boosters take neither. With an Optuna `trial` (and validation windows), the validation loss is reported per
-        boosting round and a trial the pruner stops raises `optuna.TrialPruned`."""
+        boosters take neither. With an Optuna `trial` (and validation windows), the validation
+        loss is reported per boosting round and a trial the pruner stops raises
+        `optuna.TrialPruned`."""
         t0 = time.perf_counter()
         self.categories_ = learn_categories(static, self.features.static)
         train, valid = training_windows(
