@@ -44,11 +44,11 @@ def main() -> None:
 
     import pandas as pd
 
-    from forecasting.anomaly.faults import FAULT_KINDS, inject_faults
     from forecasting.anomaly.metrics import detection_scores
     from forecasting.anomaly.zscore import calibrate, flag, zscore_scores
     from forecasting.config.data import load_data_config
     from forecasting.config.model import load_train_config
+    from forecasting.data.faults import FAULT_KINDS, inject_faults
     from forecasting.data.prepare import prepare
     from forecasting.models.registry import load_run
     from training.train import train

@@ -1,1 +1,1 @@
-"""Meter fault injection, a rolling z-score baseline detector and detection metrics."""
+"""A rolling z-score baseline detector and detection metrics (meter faults: data/faults.py)."""

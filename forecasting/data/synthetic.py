@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from forecasting.data.faults import apply_meter_fault
 from forecasting.errors import InputError
 
 ARCHETYPES = ("family", "commuter", "home_worker", "retired")
@@ -34,7 +35,7 @@ VALIDATION_FAULTS = (
     "bad_timestamp",
     "nonexistent_time",
 )
-ANOMALY_FAULTS = ("flatline", "zeros", "drop")
+ANOMALY_FAULTS = ("flatline", "stuck_zero", "drop")  # kinds of data/faults.py
 
 
 @dataclass(frozen=True)
@@ -301,15 +302,10 @@ def _inject(
             length = int(rng.integers(24, 96))
             j = min(i + length, (i // per + 1) * per - 1)
             seg = slice(i, j)
-            current = pd.to_numeric(df.loc[seg, "import_kwh"], errors="coerce")
-            if kind == "flatline":
-                df.loc[seg, "import_kwh"] = (
-                    float(current.iloc[0]) if pd.notna(current.iloc[0]) else 0.2
-                )
-            elif kind == "zeros":
-                df.loc[seg, "import_kwh"] = 0.0
-            else:
-                df.loc[seg, "import_kwh"] = (current * 0.3).round(3)
+            current = pd.to_numeric(df.loc[seg, "import_kwh"], errors="coerce").to_numpy()
+            # the generator's drops keep 30% of the load, a flat line with no first value 0.2
+            faulty = apply_meter_fault(kind, current, rng, fallback=0.2, multiplier=0.3)
+            df.loc[seg, "import_kwh"] = np.round(faulty, 3)
             note(sid, kind, i, j - 1, j - i)
     out = pd.concat([df.drop(index=drop), *extra])
     return out

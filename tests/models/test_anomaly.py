@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.anomaly.faults import FAULT_KINDS, inject_faults
 from forecasting.anomaly.metrics import detection_scores
 from forecasting.anomaly.zscore import calibrate, flag, zscore_scores
 from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
+from forecasting.data.faults import FAULT_KINDS, inject_faults
 from forecasting.errors import InputError
 from forecasting.models.deep.anomaly import SCORE_COLUMNS, AnomalyDetector
 from tests.models.helpers import START, features, households
