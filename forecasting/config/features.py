@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel
+from forecasting.config.values import Zone
 
 RollingStat = Literal["mean", "std", "max", "min"]
 MAX_INTERVALS = 100_000  # the longest lag or window: over 11 years of hours
@@ -15,18 +16,15 @@ MAX_INTERVALS = 100_000  # the longest lag or window: over 11 years of hours
 class FeatureConfig(StrictModel):
     """Feature recipe. Lags and windows are in intervals of the canonical frame (hours).
 
-    Row features (`build_features`) put lags and windows relative to each row's time. Window
-    features (`make_windows`, used by the multi-horizon models) anchor windows at the
-    forecast origin and lags at the target time; a lag that would reach past the origin for a
-    given step is left missing for that step, never filled from the future.
+    Window features (`make_windows` for the boosted models, `make_sequences` for the deep
+    ones) anchor rolling windows at the forecast origin (they end at the last interval before
+    it) and lags at the target time; a lag that would reach past the origin for a given step
+    is left missing for that step, never filled from the future.
     """
 
     lags: list[int] = Field(default_factory=lambda: [1, 24, 168])
     rolling_windows: list[int] = Field(default_factory=lambda: [24, 168])
     rolling_stats: list[RollingStat] = Field(default_factory=lambda: ["mean", "std", "max"])  # type: ignore[arg-type]
-    rolling_shift: int = Field(
-        default=1, ge=1, le=MAX_INTERVALS, description="windows end this many intervals back"
-    )
     profile_days: int = Field(
         default=7,
         ge=0,
@@ -45,7 +43,7 @@ class FeatureConfig(StrictModel):
         description="smallest scale (target units), for near-empty homes",
     )
     calendar: bool = True
-    timezone: str = Field(default="UTC", description="local time for calendar features")
+    timezone: Zone = Field(default=Zone("UTC"), description="local time for calendar features")
     holidays: dict[str, object] = Field(
         default_factory=dict, description="HolidayCalendar.to_dict()"
     )
@@ -55,6 +53,20 @@ class FeatureConfig(StrictModel):
     known_future: list[str] = Field(default_factory=list, description="covariates known ahead")
     observed: list[str] = Field(default_factory=list, description="covariates only known up to now")
     static: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_rolling_shift(cls, data: Any) -> Any:
+        """Bundles and configs written while it was a field carry `rolling_shift: 1`, what window
+        features always do; any other value asked for something they never did."""
+        if isinstance(data, dict) and "rolling_shift" in data:
+            data = dict(data)
+            if data.pop("rolling_shift") != 1:
+                raise ValueError(
+                    "rolling_shift is retired: rolling windows always end at the interval "
+                    "before the origin (rolling_shift 1); remove the key"
+                )
+        return data
 
     @field_validator("lags", "rolling_windows")
     @classmethod

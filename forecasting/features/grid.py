@@ -11,8 +11,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -120,6 +120,28 @@ def pair_grid(
     )
     pg.s_idx, pg.o_idx, pg.hist = pg.s_idx[ok], pg.o_idx[ok], hist[ok]
     return pg
+
+
+class RowsOfPairs:
+    """What the window dataclasses share: their length and row selection (every table and
+    array field is cut by the mask; `skipped` is kept whole)."""
+
+    index: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def select(self, mask: np.ndarray) -> Self:
+        cut = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.name == "skipped":
+                cut[f.name] = value
+            elif isinstance(value, pd.DataFrame):
+                cut[f.name] = value[mask].reset_index(drop=True)
+            else:
+                cut[f.name] = value[mask]
+        return type(self)(**cut)
 
 
 def missing_covariates(frame: pd.DataFrame, needed: list[str]) -> None:

@@ -27,17 +27,9 @@ import pandas as pd
 from forecasting.config.features import FeatureConfig
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.schema import SERIES, TARGET
-from forecasting.features.build import calendar_features
-from forecasting.features.grid import (
-    PairGrid,
-    empty_skipped,
-    lag_at_target,
-    missing_covariates,
-    pair_grid,
-    quiet_nan,
-    same_hour,
-    scaled_history,
-)
+from forecasting.features import grid
+from forecasting.features.calendar import calendar_features
+from forecasting.features.grid import PairGrid, RowsOfPairs
 from forecasting.features.windows import static_codes
 
 # bounded calendar encodings: the networks need no raw hour or month numbers
@@ -47,7 +39,7 @@ SEQ_CALENDAR = [
 
 
 @dataclass
-class Sequences:
+class Sequences(RowsOfPairs):
     """Model-ready arrays of every (series, origin) pair; `index` holds series_id and origin."""
 
     index: pd.DataFrame
@@ -58,21 +50,6 @@ class Sequences:
     y: np.ndarray
     scale: np.ndarray
     skipped: pd.DataFrame
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def select(self, mask: np.ndarray) -> Sequences:
-        return Sequences(
-            self.index[mask].reset_index(drop=True),
-            self.past[mask],
-            self.future[mask],
-            self.static_cat[mask],
-            self.static_real[mask],
-            self.y[mask],
-            self.scale[mask],
-            self.skipped,
-        )
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The network inputs and label, in the order the deep models take them."""
@@ -130,16 +107,16 @@ def make_sequences(
     `frame` may carry rows after the origin with known-future covariates and a missing
     target (serving) or with the target (backtests: it becomes `y` only)."""
     categories = categories or {}
-    missing_covariates(frame, [*cfg.known_future, *cfg.observed])
+    grid.missing_covariates(frame, [*cfg.known_future, *cfg.observed])
     cols = sequence_columns(cfg, lookback, horizon)
     cat_cols, real_cols = static_layout(cfg, categories)
-    pg = pair_grid(frame, origins, horizon, lookback, freq, min_history)
+    pg = grid.pair_grid(frame, origins, horizon, lookback, freq, min_history)
     if pg is None or len(pg) == 0:
-        skipped = empty_skipped() if pg is None else pg.skipped
+        skipped = grid.empty_skipped() if pg is None else pg.skipped
         return _empty(cols, len(cat_cols), 1 + len(real_cols), lookback, horizon, skipped)
     n = len(pg)
     hist = pg.hist
-    _, scale, hs = scaled_history(hist, cfg)
+    _, scale, hs = grid.scaled_history(hist, cfg)
     observed = np.isfinite(hs)
 
     def standard(column: str, start: int, stop: int) -> np.ndarray:
@@ -157,11 +134,11 @@ def make_sequences(
     future += [standard(c, 0, horizon) for c in cfg.known_future]
     h = np.arange(horizon)
     for k in (k for k in cfg.lags if k <= lookback):
-        future.append(np.nan_to_num(lag_at_target(hs, k, horizon)))
+        future.append(np.nan_to_num(grid.lag_at_target(hs, k, horizon)))
     if cfg.profile_days:
         per_day = max(1, int(pd.Timedelta("1D") / pg.step))
-        stack = same_hour(hs, cfg.profile_days, per_day, horizon)
-        with np.errstate(all="ignore"), quiet_nan():
+        stack = grid.same_hour(hs, cfg.profile_days, per_day, horizon)
+        with np.errstate(all="ignore"), grid.quiet_nan():
             future.append(np.nan_to_num(np.nanmean(stack, axis=2)))
     future.append(np.broadcast_to((h + 1) / horizon, (n, horizon)))
 

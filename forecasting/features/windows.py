@@ -27,8 +27,10 @@ from forecasting.config.features import FeatureConfig
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
-from forecasting.features.build import CALENDAR, calendar_features
+from forecasting.features.calendar import CALENDAR, calendar_features
 from forecasting.features.grid import (
+    PairGrid,
+    RowsOfPairs,
     empty_skipped,
     lag_at_target,
     missing_covariates,
@@ -42,7 +44,7 @@ INDEX = [SERIES, "origin", TIME, "horizon"]
 
 
 @dataclass
-class Windows:
+class Windows(RowsOfPairs):
     """Rows of (series, origin, step): `index` (series_id, origin, timestamp, horizon),
     float32 features `X`, label `y` in target units (NaN where unknown) and the per-row
     divisor `scale` (1 without scaling). `skipped` lists (series_id, origin, reason) pairs
@@ -53,18 +55,6 @@ class Windows:
     y: np.ndarray
     scale: np.ndarray
     skipped: pd.DataFrame
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def select(self, mask: np.ndarray) -> Windows:
-        return Windows(
-            self.index[mask].reset_index(drop=True),
-            self.X[mask].reset_index(drop=True),
-            self.y[mask],
-            self.scale[mask],
-            self.skipped,
-        )
 
 
 def learn_categories(static: pd.DataFrame | None, columns: list[str]) -> dict[str, list[str]]:
@@ -100,22 +90,37 @@ def static_codes(
     return out
 
 
+def window_families(
+    cfg: FeatureConfig, frame_columns: list[str] | None = None
+) -> dict[str, list[str]]:
+    """The features `make_windows` builds for `cfg`, by family, in column order:
+    the step, the history at the origin, target lags, same-hour profiles, calendar,
+    known-future covariates (with degree hours), observed covariates and static attributes."""
+    history = ["level", "last"]
+    for w in cfg.rolling_windows:
+        history += [f"roll_{s}_{w}" for s in cfg.rolling_stats]
+    profile = ["profile_mean", "profile_median", "profile_std", "profile_near_mean"]
+    known = list(cfg.known_future)
+    if cfg.temperature and (frame_columns is None or cfg.temperature in frame_columns):
+        known += ["hdh", "cdh"]
+    return {
+        "step": ["horizon"],
+        "history": history,
+        "lags": [f"lag_{k}" for k in cfg.lags],
+        "profile": profile if cfg.profile_days else [],
+        # weekday enters as `dow`; trees need no weekday circle
+        "calendar": [c for c in CALENDAR if c not in ("dow_sin", "dow_cos")]
+        if cfg.calendar
+        else [],
+        "known_future": known,
+        "observed": [f"{c}_last" for c in cfg.observed],
+        "static": list(cfg.static),
+    }
+
+
 def window_columns(cfg: FeatureConfig, frame_columns: list[str] | None = None) -> list[str]:
     """Names of the features `make_windows` builds for `cfg` (in order)."""
-    cols = ["horizon", "level", "last"]
-    for w in cfg.rolling_windows:
-        cols += [f"roll_{s}_{w}" for s in cfg.rolling_stats]
-    cols += [f"lag_{k}" for k in cfg.lags]
-    if cfg.profile_days:
-        cols += ["profile_mean", "profile_median", "profile_std", "profile_near_mean"]
-    if cfg.calendar:  # weekday enters as `dow`; trees need no weekday circle
-        cols += [c for c in CALENDAR if c not in ("dow_sin", "dow_cos")]
-    cols += list(cfg.known_future)
-    if cfg.temperature and (frame_columns is None or cfg.temperature in frame_columns):
-        cols += ["hdh", "cdh"]
-    cols += [f"{c}_last" for c in cfg.observed]
-    cols += list(cfg.static)
-    return cols
+    return [c for cols in window_families(cfg, frame_columns).values() for c in cols]
 
 
 def check_geometry(cfg: FeatureConfig, lookback: int, horizon: int, per_day: int) -> None:
@@ -164,49 +169,16 @@ def make_windows(
     series = pg.series
 
     level, scale, hs = scaled_history(hist, cfg)
-
-    pair: dict[str, np.ndarray] = {"level": level.astype("float32"), "last": hs[:, -1]}
-    with np.errstate(all="ignore"), quiet_nan():
-        for w in cfg.rolling_windows:
-            block = hs[:, -w:]
-            for stat in cfg.rolling_stats:
-                pair[f"roll_{stat}_{w}"] = getattr(np, f"nan{stat}")(block, axis=1)
-
-    # per-row arrays: pairs x horizon, flattened pair-major
-    h = np.arange(horizon)
     rows_t = pg.positions(0, horizon)  # grid index of each target time
-    feats: dict[str, np.ndarray] = {"horizon": np.broadcast_to(h + 1, (n_pairs, horizon))}
-    for name, values in pair.items():
-        feats[name] = np.broadcast_to(values[:, None], (n_pairs, horizon))
-    for k in cfg.lags:
-        feats[f"lag_{k}"] = lag_at_target(hs, k, horizon)
-    if cfg.profile_days:
-        stack = same_hour(hs, cfg.profile_days, per_day, horizon)
-        with np.errstate(all="ignore"), quiet_nan():
-            feats["profile_mean"] = np.nanmean(stack, axis=2)
-            feats["profile_median"] = np.nanmedian(stack, axis=2)
-            feats["profile_std"] = np.nanstd(stack, axis=2)
-            # the same hour +-1 interval: household routines shift a little from day to day
-            near = [stack] + [same_hour(hs, cfg.profile_days, per_day, horizon, shift)
-                              for shift in (-1, 1)]  # fmt: skip
-            feats["profile_near_mean"] = np.nanmean(np.concatenate(near, axis=2), axis=2)
-
-    times = pg.times
-    if cfg.calendar:
-        cal = HolidayCalendar.from_dict(cfg.holidays) if cfg.holidays else None
-        cal_frame = calendar_features(pd.Series(times), cfg.timezone, cal)
-        for col in cols:
-            if col in cal_frame:
-                feats[col] = cal_frame[col].to_numpy(dtype="float32")[rows_t]
-    for c in cfg.known_future:
-        feats[c] = pg.take(c, 0, horizon)
-    if "hdh" in cols and cfg.temperature:
-        temp = pg.take(cfg.temperature, 0, horizon)
-        feats["hdh"] = np.clip(cfg.heating_base - temp, 0, None)
-        feats["cdh"] = np.clip(temp - cfg.cooling_base, 0, None)
-    for c in cfg.observed:
-        last = pg.take(c, -1, 0)[:, 0]
-        feats[f"{c}_last"] = np.broadcast_to(last[:, None], (n_pairs, horizon))
+    # per-row arrays [pairs, horizon], one family at a time
+    feats: dict[str, np.ndarray] = {
+        "horizon": np.broadcast_to(np.arange(1, horizon + 1), (n_pairs, horizon)),
+        **_history_family(level, hs, cfg, horizon),
+        **{f"lag_{k}": lag_at_target(hs, k, horizon) for k in cfg.lags},
+        **_profile_family(hs, cfg, per_day, horizon),
+        **_calendar_family(pg, cfg, rows_t),
+        **_covariate_family(pg, cfg, cols, horizon),
+    }
     codes = static_codes(static, series, cfg.static, categories or {})
     for c, values in codes.items():
         feats[c] = np.broadcast_to(values[s_idx][:, None], (n_pairs, horizon))
@@ -216,14 +188,72 @@ def make_windows(
         {
             SERIES: np.repeat(series[s_idx].astype(str), horizon),
             "origin": np.repeat(pg.origins[o_idx], horizon),
-            TIME: times[rows_t.reshape(-1)],
-            "horizon": np.tile(h + 1, n_pairs).astype("int64"),
+            TIME: pg.times[rows_t.reshape(-1)],
+            "horizon": np.tile(np.arange(1, horizon + 1), n_pairs).astype("int64"),
         }
     )
     index[SERIES] = index[SERIES].astype("string")
     y = pg.take(TARGET, 0, horizon).reshape(-1).astype("float64")
     y[~pg.present[s_idx[:, None], rows_t].reshape(-1)] = np.nan
     return Windows(index, X, y, np.repeat(scale, horizon).astype("float64"), pg.skipped)
+
+
+def _history_family(
+    level: np.ndarray, hs: np.ndarray, cfg: FeatureConfig, horizon: int
+) -> dict[str, np.ndarray]:
+    """The series at the origin: its level, last value and rolling statistics of the
+    lookback's end (the same for every step of a pair)."""
+    pair: dict[str, np.ndarray] = {"level": level.astype("float32"), "last": hs[:, -1]}
+    with np.errstate(all="ignore"), quiet_nan():
+        for w in cfg.rolling_windows:
+            block = hs[:, -w:]
+            for stat in cfg.rolling_stats:
+                pair[f"roll_{stat}_{w}"] = getattr(np, f"nan{stat}")(block, axis=1)
+    return {k: np.broadcast_to(v[:, None], (len(hs), horizon)) for k, v in pair.items()}
+
+
+def _profile_family(
+    hs: np.ndarray, cfg: FeatureConfig, per_day: int, horizon: int
+) -> dict[str, np.ndarray]:
+    """The series at the same time of day over the last `profile_days` days before each
+    target time, and at the same hour +-1 interval (routines shift a little from day to day)."""
+    if not cfg.profile_days:
+        return {}
+    stack = same_hour(hs, cfg.profile_days, per_day, horizon)
+    near = [stack] + [same_hour(hs, cfg.profile_days, per_day, horizon, shift) for shift in (-1, 1)]
+    with np.errstate(all="ignore"), quiet_nan():
+        return {
+            "profile_mean": np.nanmean(stack, axis=2),
+            "profile_median": np.nanmedian(stack, axis=2),
+            "profile_std": np.nanstd(stack, axis=2),
+            "profile_near_mean": np.nanmean(np.concatenate(near, axis=2), axis=2),
+        }
+
+
+def _calendar_family(pg: PairGrid, cfg: FeatureConfig, rows_t: np.ndarray) -> dict[str, np.ndarray]:
+    """Calendar encodings of each target time in local time, with holidays."""
+    if not cfg.calendar:
+        return {}
+    cal = HolidayCalendar.from_dict(cfg.holidays) if cfg.holidays else None
+    cal_frame = calendar_features(pd.Series(pg.times), cfg.timezone, cal)
+    names = window_families(cfg)["calendar"]
+    return {c: cal_frame[c].to_numpy(dtype="float32")[rows_t] for c in names}
+
+
+def _covariate_family(
+    pg: PairGrid, cfg: FeatureConfig, cols: list[str], horizon: int
+) -> dict[str, np.ndarray]:
+    """Known-future covariates at each target time (with heating and cooling degree hours)
+    and observed covariates at the last interval before the origin."""
+    out = {c: pg.take(c, 0, horizon) for c in cfg.known_future}
+    if "hdh" in cols and cfg.temperature:
+        temp = pg.take(cfg.temperature, 0, horizon)
+        out["hdh"] = np.clip(cfg.heating_base - temp, 0, None)
+        out["cdh"] = np.clip(temp - cfg.cooling_base, 0, None)
+    for c in cfg.observed:
+        last = pg.take(c, -1, 0)[:, 0]
+        out[f"{c}_last"] = np.broadcast_to(last[:, None], (len(pg), horizon))
+    return out
 
 
 def _empty(cols: list[str], skipped: pd.DataFrame) -> Windows:

@@ -5,10 +5,13 @@ import pandas as pd
 import pytest
 
 from forecasting.data.holidays import HolidayCalendar
-from forecasting.features import FeatureConfig, build_features, calendar_features, feature_groups
+from forecasting.features import FeatureConfig, calendar_features, make_windows, window_families
+
+ORIGIN = pd.Timestamp("2024-04-05 00:00", tz="UTC")
+ORIGINS = pd.DatetimeIndex([ORIGIN])
 
 
-def frame(n_series: int = 3, hours: int = 400, seed: int = 0) -> pd.DataFrame:
+def frame(n_series: int = 3, hours: int = 440, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     t = pd.date_range("2024-03-20", periods=hours, freq="h", tz="UTC")
     return pd.DataFrame(
@@ -16,33 +19,46 @@ def frame(n_series: int = 3, hours: int = 400, seed: int = 0) -> pd.DataFrame:
             "series_id": np.repeat([f"S{i}" for i in range(n_series)], hours),
             "timestamp": np.tile(t, n_series),
             "target": rng.gamma(2.0, 0.3, n_series * hours),
-            "temperature": np.tile(10 + 5 * np.sin(np.arange(hours) / 24), n_series),
+            "temperature": np.tile(10 + 8 * np.sin(np.arange(hours) / 24), n_series),
         }
     )
 
 
-def test_features_never_see_the_current_or_future_target():
+def windows(f: pd.DataFrame, cfg: FeatureConfig | None = None, horizon: int = 24):
+    return make_windows(f, ORIGINS, cfg or FeatureConfig(), horizon=horizon, lookback=336)
+
+
+def test_window_features_never_read_the_target_at_or_after_the_origin():
     f = frame()
-    cfg = FeatureConfig()
-    before = build_features(f, cfg)
-    i = 250  # a row of series S0
+    before = windows(f)
     changed = f.copy()
-    changed.loc[i:, "target"] = changed.loc[i:, "target"] * 100 + 50  # rewrite now and the future
-    after = build_features(changed, cfg)
-    cols = [c for c in before.columns if c.startswith(("lag_", "roll_"))]
-    pd.testing.assert_frame_equal(before.loc[:i, cols], after.loc[:i, cols])
-    assert not np.allclose(before.loc[i + 1 : i + 30, "lag_1"], after.loc[i + 1 : i + 30, "lag_1"])
+    later = changed["timestamp"] >= ORIGIN
+    changed.loc[later, "target"] = changed.loc[later, "target"] * 100 + 50  # rewrite the future
+    after = windows(changed)
+    pd.testing.assert_frame_equal(before.X, after.X)
+    assert not np.allclose(before.y, after.y)  # the label does see it
 
 
-def test_lags_stay_within_each_series():
-    f = frame(hours=200)
-    out = build_features(f, FeatureConfig(lags=[1, 24], rolling_windows=[24]))
-    first_rows = out.groupby("series_id").head(1)
-    assert first_rows["lag_1"].isna().all()
-    s1 = out[out["series_id"] == "S1"].reset_index(drop=True)
-    assert s1.loc[30, "lag_24"] == s1.loc[6, "target"]
-    assert s1.loc[:23, "roll_mean_24"].isna().all()  # the window would reach into S0
-    assert s1.loc[24, "roll_mean_24"] == pytest.approx(s1.loc[0:23, "target"].mean())
+def test_lags_sit_at_the_target_time_and_stop_at_the_origin():
+    f = frame()
+    w = windows(f, FeatureConfig(lags=[1, 24], scaling="none"))
+    s1 = f[f["series_id"] == "S1"].set_index("timestamp")["target"]
+    rows = w.index["series_id"] == "S1"
+    x, steps = w.X[rows.to_numpy()], w.index.loc[rows, "horizon"].to_numpy()
+    expected_24 = [s1[ORIGIN + pd.Timedelta(hours=int(h) - 1 - 24)] for h in steps]
+    np.testing.assert_allclose(x["lag_24"], expected_24, rtol=1e-6)
+    assert x["lag_1"].iloc[0] == pytest.approx(s1[ORIGIN - pd.Timedelta(hours=1)], rel=1e-6)
+    assert x["lag_1"].iloc[1:].isna().all()  # one hour back from step 2 is inside the horizon
+
+
+def test_each_series_is_built_from_its_own_readings_only():
+    f = frame()
+    before = windows(f)
+    changed = f.copy()
+    changed.loc[changed["series_id"] == "S0", "target"] *= 7
+    after = windows(changed)
+    others = (before.index["series_id"] != "S0").to_numpy()
+    pd.testing.assert_frame_equal(before.X[others], after.X[others])
 
 
 def test_calendar_in_local_time_across_dst_with_holidays():
@@ -57,11 +73,22 @@ def test_calendar_in_local_time_across_dst_with_holidays():
     assert good_friday["is_holiday"].iloc[0] == 1 and out["is_holiday"].sum() == 0
 
 
-def test_degree_hours_and_groups():
-    f = frame(hours=50)
+def test_degree_hours_and_families_name_every_column_once():
+    f = frame()
     cfg = FeatureConfig(known_future=["temperature"])
-    out = build_features(f, cfg)
-    assert ((out["hdh"] > 0) == (out["temperature"] < 15.5)).all()
-    groups = feature_groups(cfg, list(out.columns))
-    assert "hdh" in groups["known_future"] and "lag_1" in groups["observed"]
-    assert not set(groups["known_future"]) & set(groups["observed"])
+    w = windows(f, cfg)
+    temp = f.set_index(["series_id", "timestamp"])["temperature"]
+    at_target = temp.loc[list(zip(w.index["series_id"], w.index["timestamp"], strict=True))]
+    assert ((w.X["hdh"] > 0).to_numpy() == (at_target < 15.5).to_numpy()).all()
+    families = window_families(cfg, list(f.columns))
+    names = [c for cols in families.values() for c in cols]
+    assert names == list(w.X.columns) and len(set(names)) == len(names)
+    assert "hdh" in families["known_future"] and "lag_24" in families["lags"]
+    no_temperature = window_families(cfg.model_copy(update={"temperature": None}))
+    assert "hdh" not in no_temperature["known_future"]
+
+
+def test_the_retired_rolling_shift_is_read_from_old_bundles_and_refused_otherwise():
+    assert FeatureConfig.model_validate({"rolling_shift": 1}) == FeatureConfig()
+    with pytest.raises(ValueError, match="rolling_shift is retired"):
+        FeatureConfig.model_validate({"rolling_shift": 3})
