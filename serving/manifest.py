@@ -26,8 +26,8 @@ from pydantic import (
 )
 
 from forecasting.bundle_format import MODEL_FILE, READABLE_FORMATS, SEAL, manifest_digest
-from forecasting.config.data import parse_frequency, parse_timezone
 from forecasting.config.features import FeatureConfig
+from forecasting.config.values import Frequency, Zone
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.errors import BundleError, ConfigError, InputError
 from forecasting.folders import contained_path
@@ -71,8 +71,8 @@ class ManifestFields(_Loose):
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(min_length=1, max_length=99)
     horizon: Annotated[StrictInt, Field(ge=1, le=100_000)]
     lookback: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
-    freq: str
-    timezone: str
+    freq: Frequency
+    timezone: Zone
     nonnegative: StrictBool
     model: dict[str, Any]
     inputs: list[TensorSpec] | None = None
@@ -127,11 +127,6 @@ def check_manifest(path: Path, raw: Any) -> dict[str, Any]:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         _fail(path, f"field {key!r}: {err['msg']}")
-    for field, check in (("freq", parse_frequency), ("timezone", parse_timezone)):
-        try:
-            check(getattr(m, field))
-        except ValueError as exc:
-            _fail(path, f"field {field!r}: {exc}")
     if m.quantiles != sorted(set(m.quantiles)):
         _fail(path, f"quantiles {m.quantiles} are not strictly increasing")
     folder = path.parent
@@ -155,7 +150,6 @@ def _check_model(path: Path, m: ManifestFields) -> None:
     try:
         model = ModelFields.model_validate(m.model)
         features = FeatureConfig.model_validate(model.features, strict=True)
-        parse_timezone(features.timezone)
         holidays = HolidaysFields.model_validate(features.holidays)
         if holidays.country:  # a country or region the holidays package does not know
             HolidayCalendar.from_dict(features.holidays).holiday_dates([2020])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting.config.data import DataConfig, load_data_config, parse_frequency
+from forecasting.config.data import DataConfig, load_data_config
 from forecasting.config.features import FeatureConfig
 from forecasting.config.model import Period, TrainConfig, load_train_config
 from forecasting.data.prepare import Prepared, prepare
@@ -118,7 +118,7 @@ def fit_model(
     resolved, metrics). `trial` (an Optuna trial) turns on pruning: boosted models report
     their validation loss per iteration, deep models per epoch, and a pruned trial raises
     `optuna.TrialPruned`."""
-    freq = format_freq(parse_frequency(data_cfg.output_frequency))
+    freq = format_freq(data_cfg.output_frequency.step)
     tz = data_cfg.calendar.timezone
     features = resolve_features(cfg, prepared, data_cfg)
     cfg = cfg.model_copy(update={"features": features})

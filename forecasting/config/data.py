@@ -6,64 +6,16 @@ current working directory (the project root for the commands in the README).
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import re
-import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
+from forecasting.config.values import ConfigPath, Frequency, Zone
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def expand_path(value: str) -> Path:
-    """Expand `${VAR}` and `${VAR:-default}` and `~` in a configured path."""
-
-    def sub(m: re.Match[str]) -> str:
-        return os.environ.get(m.group(1), m.group(2) or "")
-
-    return Path(os.path.expanduser(_ENV.sub(sub, value)))
-
-
-def parse_timezone(name: str) -> dt.tzinfo:
-    """An IANA zone name (`Europe/London`), `UTC`, or a fixed offset such as `+10:00`."""
-    m = re.fullmatch(r"(?:UTC)?([+-])(\d{1,2}):?(\d{2})", name.strip())
-    if m:
-        sign = 1 if m.group(1) == "+" else -1
-        delta = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
-        return dt.timezone(sign * delta)
-    if name.upper() == "UTC":
-        return dt.UTC
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown timezone {name!r}: use an IANA name such as 'Europe/London', "
-            "'America/New_York', 'UTC', or a fixed offset such as '+10:00'"
-        ) from None
-
-
-def parse_frequency(value: str) -> pd.Timedelta:
-    try:
-        td = pd.Timedelta(pd.tseries.frequencies.to_offset(value))
-    except (ValueError, TypeError):
-        raise ValueError(f"invalid frequency {value!r}: use e.g. '15min', '30min', '1h'") from None
-    if td <= pd.Timedelta(0) or td > pd.Timedelta(days=1):
-        raise ValueError(f"frequency {value!r} must be between 1 minute and 1 day")
-    return td
-
-
-def _valid_timezone(name: str) -> str:
-    parse_timezone(name)
-    return name
-
-
-TimezoneName = Annotated[str, AfterValidator(_valid_timezone)]
+TimezoneName = Zone  # a validated zone name that carries its tzinfo
 Aggregate = Literal["mean", "sum", "min", "max", "first", "last"]
 
 
@@ -117,7 +69,7 @@ class NumberFormatFields(StrictModel):
 class InputSpec(NumberFormatFields):
     """The main file(s) of meter readings in long format."""
 
-    path: str = Field(description="file, folder of files, or glob of CSV/parquet")
+    path: ConfigPath = Field(description="file, folder of files, or glob of CSV/parquet")
     format: Literal["auto", "csv", "parquet"] = "auto"
     delimiter: str = ","
     encoding: str = "utf-8"
@@ -125,7 +77,9 @@ class InputSpec(NumberFormatFields):
     series_id_value: str | None = Field(default=None, description="id when the file is one series")
     timestamp: ColumnName
     timestamp_format: str | None = Field(default=None, description="strptime format; None = ISO")
-    timezone: TimezoneName = Field(default="UTC", description="clock of the timestamps in the file")
+    timezone: TimezoneName = Field(
+        default=Zone("UTC"), description="clock of the timestamps in the file"
+    )
     label: Literal["start", "end"] = Field(
         default="start",
         description="whether a timestamp marks the start or the end of its interval",
@@ -167,19 +121,19 @@ class ValidationSpec(StrictModel):
 class HolidaySpec(StrictModel):
     country: str | None = Field(default=None, description="ISO code for the `holidays` package")
     subdivision: str | None = None
-    file: str | None = Field(default=None, description="CSV with one date per row")
+    file: ConfigPath | None = Field(default=None, description="CSV with one date per row")
     date_column: str | None = None
 
 
 class CalendarSpec(StrictModel):
     timezone: TimezoneName = Field(
-        default="UTC", description="local time for calendar features and origins"
+        default=Zone("UTC"), description="local time for calendar features and origins"
     )
     holidays: HolidaySpec = Field(default_factory=HolidaySpec)
 
 
 class StaticSpec(StrictModel):
-    path: str
+    path: ConfigPath
     id_column: ColumnName
     columns: list[str] = Field(default_factory=list, description="empty = all other columns")
     delimiter: str = ","
@@ -189,10 +143,10 @@ class CovariateSource(NumberFormatFields):
     """A time series shared by all series (weather, a price signal), joined on time."""
 
     name: str
-    path: str
+    path: ConfigPath
     timestamp: ColumnName
     timestamp_format: str | None = None
-    timezone: TimezoneName = "UTC"
+    timezone: TimezoneName = Zone("UTC")
     label: Literal["start", "end"] = "start"
     delimiter: str = ","
     columns: dict[str, ColumnSpec]
@@ -208,26 +162,26 @@ class DataConfig(StrictModel):
     name: str
     description: str = ""
     input: InputSpec
-    frequency: str = Field(default="auto", description="source interval, or 'auto' to infer it")
-    output_frequency: str = "1h"
+    frequency: Literal["auto"] | Frequency = Field(
+        default="auto", description="source interval, or 'auto' to infer it from the data"
+    )
+    output_frequency: Frequency = Frequency("1h")
     calendar: CalendarSpec = Field(default_factory=CalendarSpec)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     gaps: FillPolicy = Field(default_factory=FillPolicy)
     static: StaticSpec | None = None
     covariates: list[CovariateSource] = Field(default_factory=list)
 
-    @field_validator("frequency")
+    @field_validator("frequency", mode="before")
     @classmethod
-    def _freq(cls, v: str) -> str:
-        if v != "auto":
-            parse_frequency(v)
-        return v
+    def _freq(cls, v: object) -> object:
+        # one message for a bad value, not one per member of the union
+        return v if v == "auto" or not isinstance(v, str) else Frequency(v)
 
-    @field_validator("output_frequency")
-    @classmethod
-    def _out_freq(cls, v: str) -> str:
-        parse_frequency(v)
-        return v
+    @property
+    def source_step(self) -> pd.Timedelta | None:
+        """The configured source interval; None for 'auto' (inferred from the data)."""
+        return self.frequency.step if isinstance(self.frequency, Frequency) else None
 
     @model_validator(mode="after")
     def _names_unique(self) -> DataConfig:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.config.data import CovariateSource, parse_timezone
+from forecasting.config.data import CovariateSource
 from forecasting.data import timestamps as ts
 from forecasting.data.gaps import fill
 from forecasting.data.numbers import NumberFormat, parse_numbers
@@ -40,7 +40,7 @@ def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> Covariate
     )
     wall = parsed.values
     q.reject(wall.isna().to_numpy(), "unparseable_timestamp", "timestamp cannot be parsed")
-    tz = parse_timezone(source.timezone)
+    tz = source.timezone.tzinfo
     step = ts.infer_frequency(pd.Series("x", index=wall.index), wall.where(q.alive)) or out_freq
     shift = step if source.label == "end" else pd.Timedelta(0)
     if parsed.instants:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.config.data import DataConfig, parse_frequency, parse_timezone
+from forecasting.config.data import DataConfig
 from forecasting.data import timestamps as ts
 from forecasting.data.numbers import NumberFormat, parse_numbers
 from forecasting.data.quarantine import Quarantine
@@ -78,7 +78,8 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
         q.reject((values < 0).to_numpy(), "negative_target", "negative energy")
 
     # frequency and localisation
-    if config.frequency == "auto":
+    configured = config.source_step
+    if configured is None:
         freq = ts.infer_frequency(sid[q.alive], wall[q.alive])
         if freq is None:
             raise InputError(
@@ -86,8 +87,8 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
             )
         notes.append(f"inferred source frequency {format_freq(freq)}")
     else:
-        freq = parse_frequency(config.frequency)
-    tz = parse_timezone(spec.timezone)
+        freq = configured
+    tz = spec.timezone.tzinfo
     shift = freq if spec.label == "end" else pd.Timedelta(0)
     wall_start = wall - shift
     alive_now = q.alive

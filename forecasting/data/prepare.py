@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from forecasting import __version__
-from forecasting.config.data import DataConfig, parse_frequency, parse_timezone
+from forecasting.config.data import DataConfig
 from forecasting.data import gaps as gap_tools
 from forecasting.data.covariates import join_covariates, load_covariate
 from forecasting.data.holidays import HolidayCalendar
@@ -54,7 +54,7 @@ class Prepared:
 def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
     ing = ingest(config, input_path)
     q = ing.quarantine
-    out_freq = parse_frequency(config.output_frequency)
+    out_freq = config.output_frequency.step
     aggs = {name: spec.aggregate for name, spec in config.input.covariates.items()}
     frame, rs = to_output_frequency(
         ing.readings, ing.frequency, out_freq, aggs, q, config.validation.partial_intervals
@@ -139,7 +139,7 @@ def _gap_summary(
         "remaining_missing_intervals": int(after["missing"].sum()),
         "remaining_gap_examples": gap_tools.gap_examples(frame, out_freq),
         "remaining_gaps_at_clock_change": gap_tools.gaps_at_clock_change(
-            frame, out_freq, parse_timezone(config.input.timezone)
+            frame, out_freq, config.input.timezone.tzinfo
         ),
         "worst_series": [
             {

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from forecasting.config.data import expand_path
+from forecasting.config.values import as_path
 from forecasting.errors import InputError
 
 FILE_COL = "_file"
@@ -28,7 +28,7 @@ SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", 
 
 def resolve_inputs(path: str | Path, what: str = "input") -> list[Path]:
     """Expand a file, a folder (its CSV/parquet files) or a glob into a sorted list of files."""
-    p = expand_path(str(path))
+    p = as_path(path)
     if any(ch in str(p) for ch in "*?["):
         files = sorted(Path(f) for f in glob.glob(str(p)) if Path(f).is_file())
         if not files:

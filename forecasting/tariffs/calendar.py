@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasting.config.data import parse_frequency, parse_timezone
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.readers import read_table, resolve_inputs
 from forecasting.errors import ConfigError, InputError
@@ -102,9 +101,7 @@ class PriceSignal:
             )
         if ts.dt.tz is None:
             try:
-                ts = ts.dt.tz_localize(
-                    parse_timezone(s.timezone), ambiguous="infer", nonexistent="raise"
-                )
+                ts = ts.dt.tz_localize(s.timezone.tzinfo, ambiguous="infer", nonexistent="raise")
             except (ValueError, TypeError) as exc:  # pandas' DST errors subclass ValueError
                 raise InputError(
                     f"{where}: local times of the signal cannot be placed in {s.timezone} "
@@ -164,7 +161,7 @@ class TariffCalendar:
         fi = tariff.feed_in
         self.feed_in_bands = self._band_index(fi.bands) if fi is not None and fi.bands else None
         d = tariff.demand
-        self.demand_step = parse_frequency(d.interval) if d is not None else None
+        self.demand_step = d.interval.step if d is not None else None
         self.demand_table = (
             window_table(d.windows, self.holidays is not None)
             if d is not None and d.windows

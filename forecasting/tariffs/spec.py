@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
-from forecasting.config.data import HolidaySpec, TimezoneName, parse_frequency
+from forecasting.config.data import HolidaySpec, TimezoneName
+from forecasting.config.values import ConfigPath, Frequency, Zone
 
 DAY_TYPES = ("weekday", "weekend", "holiday")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -158,10 +159,10 @@ class TimeOfUse(StrictModel):
 class Signal(StrictModel):
     """A time series of price levels (a CSV or parquet file with a timestamp and a level)."""
 
-    path: str
+    path: ConfigPath
     timestamp: str
     column: str
-    timezone: TimezoneName = "UTC"
+    timezone: TimezoneName = Zone("UTC")
     label: Literal["start", "end"] = "start"
 
 
@@ -194,14 +195,8 @@ class Demand(StrictModel):
     over `interval` (energy in the interval / its length), within `windows` (default: always)."""
 
     rate: float = Field(ge=0, description="per kW per billing period")
-    interval: str = "30min"
+    interval: Frequency = Frequency("30min")  # a positive step of at most a day
     windows: list[Window] | None = None
-
-    @field_validator("interval")
-    @classmethod
-    def _interval(cls, v: str) -> str:
-        parse_frequency(v)  # a positive step of at most a day
-        return v
 
 
 class FeedIn(StrictModel):
@@ -366,7 +361,8 @@ def load_tariff(path: str | Path) -> Tariff:
     tariff = load_yaml_model(Tariff, path)
     if isinstance(tariff.energy, Dynamic):
         sig = tariff.energy.signal
-        beside = Path(path).parent / sig.path
-        if not Path(sig.path).is_absolute() and not Path(sig.path).exists() and beside.exists():
-            sig.path = str(beside)
+        given = sig.path.expanded
+        beside = Path(path).parent / given
+        if not given.is_absolute() and not given.exists() and beside.exists():
+            sig.path = ConfigPath(str(beside))
     return tariff
