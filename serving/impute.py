@@ -209,6 +209,89 @@ def scale_to_totals(
 
 
 @dataclass
+class Band:
+    """P10 / P50 / P90 over a plan's hours (0 outside its periods)."""
+
+    p10: np.ndarray
+    p50: np.ndarray
+    p90: np.ndarray
+
+    def scaled_to(self, plan: Plan, banded: bool) -> Band:
+        """P50 scaled so each period sums to its total; P10/P90 by the same factor, kept
+        around P50 (`banded`: a model band; otherwise the three are the scaled template)."""
+        p, j, inside = plan.p, plan.j, plan.inside
+        sums = np.array([self.p50[inside & (j == q)].sum() for q in range(len(p.kwh))])
+        p50 = scale_to_totals(self.p50, j, inside, p.kwh)
+        if not banded:
+            return Band(p50, p50, p50)
+        factor = np.divide(p.kwh, sums, out=np.zeros_like(p.kwh), where=sums > 0)[j]
+        return Band(np.minimum(self.p10 * factor, p50), p50, np.maximum(self.p90 * factor, p50))
+
+
+@dataclass
+class Plan:
+    """One customer's imputation before the model: its hours (with the model's lookback
+    before the first period), the period of each hour, the archetype probabilities, each
+    archetype's shape scaled to the totals (`per_k`, archetypes x hours) and their mix."""
+
+    p: Periods
+    hours: pd.DatetimeIndex
+    j: np.ndarray
+    inside: np.ndarray
+    probs: np.ndarray
+    per_k: np.ndarray
+    template: np.ndarray
+    notes: list[str]
+
+    @property
+    def assignment(self) -> dict[str, Any]:
+        """The customer's row of `assignments.csv`."""
+        return {
+            SERIES: self.p.sid,
+            "archetype": int(np.argmax(self.probs)),
+            **{f"p_{k}": round(float(v), 6) for k, v in enumerate(self.probs)},
+            "notes": "; ".join(self.notes),
+        }
+
+    def flat(self) -> Band:
+        """The template itself as the band (imputation without the model)."""
+        return Band(self.template, self.template, self.template)
+
+    def profile(self, band: Band) -> pd.DataFrame:
+        """The customer's rows of `profiles.parquet`: the hours inside its periods."""
+        keep = self.inside
+        return pd.DataFrame({
+            SERIES: self.p.sid, "period": np.array(self.p.labels)[self.j[keep]],
+            TIME: self.hours[keep], "p10": band.p10[keep], "p50": band.p50[keep],
+            "p90": band.p90[keep],
+        })  # fmt: skip
+
+
+@dataclass
+class BatchForecast:
+    """The bundle's forecasts of one batch, indexed by (series_id, timestamp), and the reason
+    the bundle gave for each customer it skipped."""
+
+    table: pd.DataFrame | None
+    reasons: dict[str, str]
+
+    def band(self, plan: Plan, errors: dict[str, str]) -> Band | None:
+        """The customer's forecast band, or None (and an error) where hours lack a forecast."""
+        sid = plan.p.sid
+        fc = None
+        if self.table is not None and sid in self.table.index.get_level_values(0):
+            fc = self.table.loc[sid].reindex(plan.hours[plan.inside])
+        if fc is None or fc["p50"].isna().any():
+            why = self.reasons.get(sid, "")
+            errors[sid] = f"the bundle left hours of its periods without a forecast {why}".strip()
+            return None
+        lo, mid, hi = (np.zeros(len(plan.hours)) for _ in range(3))
+        inside = plan.inside
+        lo[inside], mid[inside], hi[inside] = (fc[q].to_numpy() for q in ("p10", "p50", "p90"))
+        return Band(lo, mid, hi)
+
+
+@dataclass
 class ImputeJob:
     bundle_path: str
     monthly: str
@@ -284,103 +367,90 @@ class ImputeJob:
             w[c] = 0.0
         return w
 
-    def _batch(self, batch: list[Periods], arch: Archetypes, statics: dict[str, Any],
-               bundle: Any, weather: pd.DataFrame | None) -> tuple[list[Any], list[Any], list[Any]]:  # fmt: skip
-        m = bundle.manifest
-        step = pd.Timedelta(m["freq"])
-        lookback = int(m["lookback"]) if self.use_model else 0
-        plans, frames, origins = [], [], set()
-        asg = []
-        for p in batch:
-            probs, notes = arch.posterior(p, statics[p.sid])
-            hours = pd.date_range(
-                p.starts[0] - lookback * step, p.ends[-1], freq=step, inclusive="left"
-            )
-            j, inside = period_index(p, hours)
-            per_k = scale_to_totals(arch.shares(hours), j, inside, p.kwh)
-            template = probs @ per_k
-            plans.append((p, hours, j, inside, probs, per_k, template))
-            asg.append({SERIES: p.sid, "archetype": int(np.argmax(probs)),
-                        **{f"p_{k}": round(float(v), 6) for k, v in enumerate(probs)},
-                        "notes": "; ".join(notes)})  # fmt: skip
-            if self.use_model:
-                f = pd.DataFrame({SERIES: p.sid, TIME: hours, TARGET: template})
-                if weather is not None:
-                    cov = weather.reindex(hours)
-                    if cov.isna().any().any():
-                        gap = cov.index[cov.isna().any(axis=1)][0]
-                        self.errors[p.sid] = (
-                            f"the weather does not cover {gap} (needed from {hours[0]} to {hours[-1]})"
-                        )
-                        continue
-                    f = pd.concat([f.reset_index(drop=True), cov.reset_index(drop=True)], axis=1)
-                frames.append(f)
-                for s, e in zip(p.starts, p.ends, strict=True):
-                    origins.update(
-                        pd.date_range(s, e, freq=step * int(m["horizon"]), inclusive="left")
-                    )
-        forecasts = None
-        reasons: dict[str, str] = {}
-        if self.use_model and frames:
-            frame = pd.concat(frames, ignore_index=True)
-            static = self.static[self.static[SERIES].isin(frame[SERIES].unique())]
-            fc, skipped = bundle.forecast(frame, pd.DatetimeIndex(sorted(origins)), static)
-            if len(skipped) and "reason" in skipped:
-                first = skipped.drop_duplicates(SERIES)
-                reasons = dict(
-                    zip(first[SERIES].astype(str), first["reason"].astype(str), strict=True)
-                )
-            forecasts = (
-                fc.drop_duplicates([SERIES, TIME], keep="first")
-                .set_index([SERIES, TIME])
-                .sort_index()
-            )
+    def _batch(
+        self,
+        batch: list[Periods],
+        arch: Archetypes,
+        statics: dict[str, Any],
+        bundle: Any,
+        weather: pd.DataFrame | None,
+    ) -> tuple[list[pd.DataFrame], list[dict[str, Any]], list[pd.DataFrame]]:
+        """(profiles, assignments, samples) of one batch of customers: every customer is
+        planned from the archetypes, the batch is forecast by the bundle in one call, then each
+        customer's band is scaled to its totals."""
+        step = pd.Timedelta(bundle.manifest["freq"])
+        lookback = int(bundle.manifest["lookback"]) if self.use_model else 0
+        plans = [self._plan(p, arch, statics[p.sid], lookback, step) for p in batch]
+        forecasts = self._forecast(plans, bundle, weather, step) if self.use_model else None
         out, samples = [], []
         rng = np.random.default_rng(self.seed)
-        for p, hours, j, inside, probs, per_k, template in plans:
-            if p.sid in self.errors:
+        for plan in plans:
+            if plan.p.sid in self.errors:
                 continue
-            lo, mid, hi = template, template, template
-            if forecasts is not None:
-                fc = (
-                    forecasts.loc[p.sid].reindex(hours[inside])
-                    if p.sid in forecasts.index.get_level_values(0)
-                    else None
-                )
-                if fc is None or fc["p50"].isna().any():
-                    why = reasons.get(p.sid, "")
-                    self.errors[p.sid] = (
-                        f"the bundle left hours of its periods without a forecast {why}".strip()
+            band = forecasts.band(plan, self.errors) if forecasts is not None else plan.flat()
+            if band is None:
+                continue
+            band = band.scaled_to(plan, banded=forecasts is not None)
+            out.append(plan.profile(band))
+            if self.samples:
+                samples.append(self._samples(plan, band, rng))
+        return out, [a.assignment for a in plans if a.p.sid not in self.errors], samples
+
+    def _plan(
+        self, p: Periods, arch: Archetypes, static_row: dict[str, Any], lookback: int,
+        step: pd.Timedelta,
+    ) -> Plan:  # fmt: skip
+        """Assign one customer to the archetypes and mix their shapes into its template."""
+        probs, notes = arch.posterior(p, static_row)
+        hours = pd.date_range(
+            p.starts[0] - lookback * step, p.ends[-1], freq=step, inclusive="left"
+        )
+        j, inside = period_index(p, hours)
+        per_k = scale_to_totals(arch.shares(hours), j, inside, p.kwh)
+        return Plan(p, hours, j, inside, probs, per_k, probs @ per_k, notes)
+
+    def _forecast(
+        self, plans: list[Plan], bundle: Any, weather: pd.DataFrame | None, step: pd.Timedelta
+    ) -> BatchForecast:
+        """The bundle's forecasts over every customer's periods, from its template as history
+        and the weather of those hours (a customer the weather does not cover is an error)."""
+        frames, origins = [], set()
+        every = step * int(bundle.manifest["horizon"])
+        for plan in plans:
+            f = pd.DataFrame({SERIES: plan.p.sid, TIME: plan.hours, TARGET: plan.template})
+            if weather is not None:
+                cov = weather.reindex(plan.hours)
+                if cov.isna().any().any():
+                    gap = cov.index[cov.isna().any(axis=1)][0]
+                    self.errors[plan.p.sid] = (
+                        f"the weather does not cover {gap} (needed from {plan.hours[0]} "
+                        f"to {plan.hours[-1]})"
                     )
                     continue
-                lo, mid, hi = (np.zeros(len(hours)) for _ in range(3))
-                lo[inside], mid[inside], hi[inside] = (
-                    fc["p10"].to_numpy(),
-                    fc["p50"].to_numpy(),
-                    fc["p90"].to_numpy(),
-                )
-            sums = np.array([mid[inside & (j == q)].sum() for q in range(len(p.kwh))])
-            p50 = scale_to_totals(mid, j, inside, p.kwh)
-            factor = np.divide(p.kwh, sums, out=np.zeros_like(p.kwh), where=sums > 0)[j]
-            band_lo = np.minimum(lo * factor, p50) if forecasts is not None else p50
-            band_hi = np.maximum(hi * factor, p50) if forecasts is not None else p50
-            keep = inside
-            out.append(pd.DataFrame({
-                SERIES: p.sid, "period": np.array(p.labels)[j[keep]], TIME: hours[keep],
-                "p10": band_lo[keep], "p50": p50[keep], "p90": band_hi[keep],
-            }))  # fmt: skip
-            if self.samples:
-                samples.append(self._samples(p, hours[keep], j[keep], probs, per_k[:, keep],
-                                             template[keep], p50[keep], band_lo[keep], band_hi[keep], rng))  # fmt: skip
-        return out, [a for a in asg if a[SERIES] not in self.errors], samples
+                f = pd.concat([f.reset_index(drop=True), cov.reset_index(drop=True)], axis=1)
+            frames.append(f)
+            for s, e in zip(plan.p.starts, plan.p.ends, strict=True):
+                origins.update(pd.date_range(s, e, freq=every, inclusive="left"))
+        if not frames:
+            return BatchForecast(None, {})
+        frame = pd.concat(frames, ignore_index=True)
+        static = self.static[self.static[SERIES].isin(frame[SERIES].unique())]
+        fc, skipped = bundle.forecast(frame, pd.DatetimeIndex(sorted(origins)), static)
+        reasons: dict[str, str] = {}
+        if len(skipped) and "reason" in skipped:
+            first = skipped.drop_duplicates(SERIES)
+            reasons = dict(zip(first[SERIES].astype(str), first["reason"].astype(str), strict=True))
+        table = fc.drop_duplicates([SERIES, TIME], keep="first").set_index([SERIES, TIME])
+        return BatchForecast(table.sort_index(), reasons)
 
-    def _samples(self, p: Periods, hours: pd.DatetimeIndex, j: np.ndarray, probs: np.ndarray,
-                 per_k: np.ndarray, template: np.ndarray, p50: np.ndarray, lo: np.ndarray,
-                 hi: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:  # fmt: skip
+    def _samples(self, plan: Plan, band: Band, rng: np.random.Generator) -> pd.DataFrame:
         """Paths: an archetype drawn by its probability reshapes the profile; AR(1) noise in
         log space with the P10-P90 width; each path rescaled to every period's total."""
+        keep = plan.inside
+        per_k, template, hours = plan.per_k[:, keep], plan.template[keep], plan.hours[keep]
+        lo, p50, hi = band.p10[keep], band.p50[keep], band.p90[keep]
         n = self.samples
-        ks = rng.choice(len(probs), size=n, p=probs)
+        ks = rng.choice(len(plan.probs), size=n, p=plan.probs)
         ratio = np.divide(
             per_k[ks],
             template[None, :],
@@ -392,10 +462,9 @@ class ImputeJob:
         for t in range(1, eps.shape[1]):
             eps[:, t] = 0.7 * eps[:, t - 1] + np.sqrt(1 - 0.49) * eps[:, t]
         paths = p50[None, :] * ratio * np.exp(sigma[None, :] * eps)
-        inside = np.ones(len(hours), dtype=bool)
-        paths = scale_to_totals(paths, j, inside, p.kwh)
+        paths = scale_to_totals(paths, plan.j[keep], np.ones(len(hours), dtype=bool), plan.p.kwh)
         return pd.DataFrame({
-            SERIES: p.sid, "sample": np.repeat(np.arange(n), len(hours)),
+            SERIES: plan.p.sid, "sample": np.repeat(np.arange(n), len(hours)),
             TIME: np.tile(hours, n), "kwh": paths.ravel(),
         })  # fmt: skip
 

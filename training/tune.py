@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from forecasting.config.data import DataConfig, load_data_config, parse_frequency
+from forecasting.config.data import DataConfig, load_data_config
 from forecasting.config.model import TrainConfig, load_train_config
 from forecasting.config.tuning import ParamRange, TuningConfig, load_tuning_config
 from forecasting.data.prepare import Prepared, prepare
@@ -121,7 +121,7 @@ def validation_score(
     """Rolling-origin backtest over the validation period: pinball per quantile, their mean
     (`loss`, the objective) and the MAE of the median, in target units."""
     assert cfg.validation is not None
-    freq = format_freq(parse_frequency(data_cfg.output_frequency))
+    freq = format_freq(data_cfg.output_frequency.step)
     splitter = period_splitter(cfg.validation, cfg, data_cfg.calendar.timezone, freq)
     fc = backtest(model, prepared.frame, splitter, static=prepared.static)
     if len(fc) == 0:
@@ -240,10 +240,6 @@ def tune(
     `threads` caps the cores this worker's models use: several workers on one machine
     should share its cores (OpenMP threads of two boosters on the same cores slow both
     down many times over). `prepared` (already prepared data) skips reading the input."""
-    import optuna
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
-
     say = echo or (lambda m: print(m, file=sys.stderr, flush=True))
     cfg = config if isinstance(config, TuningConfig) else load_tuning_config(config)
     base = load_train_config(cfg.base)
@@ -253,14 +249,41 @@ def tune(
         )
     if threads is not None:
         cfg = cfg.model_copy(update={"fixed": {**cfg.fixed, **thread_fields(base, threads)}})
-    model_cls = type(base.model)
-    space = search_space(model_cls, cfg.params, cfg.ranges)
+    space = search_space(type(base.model), cfg.params, cfg.ranges)
     trial_config(base, {}, cfg.fixed, cfg.trainer)  # fail now on a bad `fixed` / `trainer`
     output = Path(cfg.output)
     n_trials = trials or cfg.trials
     timeout = timeout_minutes or cfg.timeout_minutes
     check_output_folder(output, ("summary.json", "study.db"), "study folder", [cfg.base], "output")
-    url = storage or cfg.storage or default_storage(output)
+    url = check_storage_url(storage or cfg.storage or default_storage(output))
+    name = study_name or cfg.study_name
+    study, done = _open_study(cfg, url, name, worker)
+    _check_space(study, base.model.kind, space)
+    data_cfg = load_data_config(base.data)
+
+    def data() -> Prepared:
+        nonlocal prepared
+        if prepared is None:
+            prepared = prepare(data_cfg, input_path or base.input)
+        return prepared
+
+    say(f"study {name!r} on {safe_url(url)}: {done} of {n_trials} trials finished")
+    t0 = time.perf_counter()
+    if done < n_trials:
+        objective = _objective(base, cfg, space, data_cfg, data(), worker, say)
+        _run_trials(study, objective, n_trials, done, timeout)
+    elapsed = time.perf_counter() - t0
+    best_run = None
+    if not _completed(study):
+        say("no trial completed: nothing to train")
+    elif train_best:
+        best_run = _train_best(study, cfg, base, output, data, say)
+    summary = write_summary(study, cfg, url, n_trials, timeout, space, output, best_run, elapsed)
+    return TuneResult(output, name, safe_url(url), summary, best_run)
+
+
+def check_storage_url(url: str) -> str:
+    """Refuse an in-memory SQLite study: it keeps nothing and cannot be shared or resumed."""
     if url.startswith("sqlite") and (
         ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite:/")
     ):
@@ -268,7 +291,13 @@ def tune(
             f"study storage {url!r} is in memory: it keeps no study and cannot be shared or "
             "resumed; use a file (sqlite:///path/study.db) or a database URL"
         )
-    name = study_name or cfg.study_name
+    return url
+
+
+def _open_study(cfg: TuningConfig, url: str, name: str, worker: int) -> tuple[Any, int]:
+    """(the study, created or joined, and how many trials it has finished)."""
+    import optuna
+
     store = open_storage(url, cfg.heartbeat_seconds)
     done = _count(store, name, FINISHED)
     study = optuna.create_study(
@@ -279,40 +308,49 @@ def tune(
         sampler=make_sampler(cfg, worker, done),
         pruner=make_pruner(cfg),
     )
-    _check_space(study, base.model.kind, space)
-    data_cfg = load_data_config(base.data)
-    say(f"study {name!r} on {safe_url(url)}: {done} of {n_trials} trials finished")
-    t0 = time.perf_counter()
-    if done < n_trials:
-        if prepared is None:
-            prepared = prepare(data_cfg, input_path or base.input)
-        objective = _objective(base, cfg, space, data_cfg, prepared, worker, say)
-        study.optimize(
-            objective,
-            n_trials=n_trials - done,
-            timeout=timeout * 60 if timeout else None,
-            callbacks=[
-                MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))
-            ],
-            catch=(ForecastingError,),
-            gc_after_trial=True,
-        )
-    elapsed = time.perf_counter() - t0
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    best_run = None
-    if not complete:
-        say("no trial completed: nothing to train")
-    elif train_best:
-        best = study.best_trial
-        best_cfg = trial_config(base, best.params, cfg.fixed, cfg.trainer)
-        best_cfg = best_cfg.model_copy(update={"name": f"{cfg.name}_best"})
-        best_run = output / "best"
-        say(f"training the best trial #{best.number} (loss {best.value:.5f}) -> {best_run}")
-        if prepared is None:
-            prepared = prepare(data_cfg, input_path or base.input)
-        train(best_cfg, best_run, prepared=prepared)
-    summary = write_summary(study, cfg, url, n_trials, timeout, space, output, best_run, elapsed)
-    return TuneResult(output, name, safe_url(url), summary, best_run)
+    return study, done
+
+
+def _run_trials(
+    study: Any, objective: Any, n_trials: int, done: int, timeout: float | None
+) -> None:
+    """Trials until the study holds `n_trials` finished ones (counting other workers') or the
+    time budget is spent; a trial that fails on bad input is recorded as failed."""
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    study.optimize(
+        objective,
+        n_trials=n_trials - done,
+        timeout=timeout * 60 if timeout else None,
+        callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))],
+        catch=(ForecastingError,),
+        gc_after_trial=True,
+    )
+
+
+def _completed(study: Any) -> list[Any]:
+    from optuna.trial import TrialState
+
+    return list(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def _train_best(
+    study: Any,
+    cfg: TuningConfig,
+    base: TrainConfig,
+    output: Path,
+    data: Callable[[], Prepared],
+    say: Callable[[str], None],
+) -> Path:
+    """Train the best trial's parameters into OUTPUT/best."""
+    best = study.best_trial
+    best_cfg = trial_config(base, best.params, cfg.fixed, cfg.trainer)
+    best_cfg = best_cfg.model_copy(update={"name": f"{cfg.name}_best"})
+    best_run = output / "best"
+    say(f"training the best trial #{best.number} (loss {best.value:.5f}) -> {best_run}")
+    train(best_cfg, best_run, prepared=data())
+    return best_run
 
 
 def thread_fields(base: TrainConfig, threads: int) -> dict[str, Any]:

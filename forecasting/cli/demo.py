@@ -67,11 +67,52 @@ def _train(
     return load_run(run_dir)[0], result.metrics
 
 
+def _lightgbm(cfg: DemoConfig) -> Any:
+    from forecasting.config.model import LightGBMConfig
+
+    m = cfg.model
+    return LightGBMConfig(
+        n_estimators=m.n_estimators, learning_rate=m.learning_rate,
+        num_leaves=m.num_leaves, early_stopping_rounds=30,
+    )  # fmt: skip
+
+
+def _features(cfg: DemoConfig, data_config: Path, prepared: Any, origin: Any) -> None:
+    """Step 3: the feature windows of the first backtest origin, from the same `make_windows`
+    that training, backtests and the torch-free serving bundles run."""
+    import pandas as pd
+
+    from forecasting.config.data import load_data_config
+    from forecasting.config.model import TrainConfig
+    from forecasting.features.windows import learn_categories, make_windows, window_families
+    from training.train import resolve_features
+
+    train_cfg = TrainConfig(
+        data=str(data_config), name="demo_lightgbm", model=_lightgbm(cfg),
+        horizon=cfg.backtest.horizon,
+    )  # fmt: skip
+    feats = resolve_features(train_cfg, prepared, load_data_config(data_config))
+    _step(3, "build features: the windows training and the serving bundles both build")
+    categories = learn_categories(prepared.static, feats.static)
+    w = make_windows(
+        prepared.frame, pd.DatetimeIndex([origin]), feats,
+        train_cfg.horizon, train_cfg.lookback, prepared.static, categories,
+    )  # fmt: skip
+    typer.echo(
+        f"    first backtest origin {origin.tz_convert(feats.timezone):%Y-%m-%d %H:%M}: "
+        f"{w.index['series_id'].nunique()} households x "
+        f"{train_cfg.horizon} steps = {len(w):,} rows x {w.X.shape[1]} features"
+    )
+    for family, cols in window_families(feats, list(prepared.frame.columns)).items():
+        if cols:
+            typer.echo(f"    {family:<13} {len(cols):>2}: {', '.join(cols)}")
+
+
 def _train_models(
     cfg: DemoConfig, data_config: Path, prepared: Any, test_start: Any, output: Path
 ) -> dict[str, Any]:
     """Step 4: the global LightGBM and CNN-LSTM forecasters and the LSTM autoencoder."""
-    from forecasting.config.model import AutoencoderConfig, CNNLSTMConfig, LightGBMConfig
+    from forecasting.config.model import AutoencoderConfig, CNNLSTMConfig
     from forecasting.config.trainer import TrainerConfig
 
     m, d = cfg.model, cfg.deep
@@ -84,46 +125,43 @@ def _train_models(
     trainer = TrainerConfig(
         accelerator="cpu", max_epochs=d.max_epochs, progress_bar="none", seed=cfg.synthetic.seed
     )
+    deep_trainer = trainer.model_copy(update={"logger": "none"})
+    runs: dict[str, dict[str, Any]] = {
+        "lightgbm": {"model": _lightgbm(cfg)},
+        "cnn_lstm": {
+            "model": CNNLSTMConfig(hidden_size=d.hidden_size, conv_channels=d.hidden_size // 2),
+            "trainer": deep_trainer,
+        },
+        "autoencoder": {
+            "model": AutoencoderConfig(
+                hidden_size=d.hidden_size, false_alarm_rate=d.anomaly_false_alarm_rate
+            ),
+            "trainer": deep_trainer,
+            "origin_hour": None,  # windows at every 6th hour, not one origin a day
+            "origin_step": 6,
+        },
+    }
+    said = {  # what each run prints once it is trained, from its metrics
+        "lightgbm": lambda r: (
+            f"lightgbm   {r['train_rows']:,} rows; fit {r['fit_seconds']} s; "
+            f"trees per quantile {r['best_iterations']}"
+        ),
+        "cnn_lstm": lambda r: (
+            f"cnn_lstm   {r['train_windows']:,} windows; {r['epochs']} "
+            f"epochs, {r['epoch_seconds_mean']:.1f} s each ({r['windows_per_second']:,.0f} windows/s)"
+        ),
+        "autoencoder": lambda r: (
+            f"autoencoder {r['train_windows']:,} windows; {r['epochs']} "
+            f"epochs; flag threshold calibrated for {d.anomaly_false_alarm_rate:.0%} false alarms"
+        ),
+    }
     models: dict[str, Any] = {}
-    lgb, r = _train(
-        cfg, data_config, prepared, test_start, output / "run_lightgbm",
-        name="demo_lightgbm",
-        model=LightGBMConfig(
-            n_estimators=m.n_estimators, learning_rate=m.learning_rate,
-            num_leaves=m.num_leaves, early_stopping_rounds=30,
-        ),
-    )  # fmt: skip
-    models["lightgbm"] = lgb
-    typer.echo(
-        f"    lightgbm   {r['train_rows']:,} rows; fit {r['fit_seconds']} s; trees per quantile "
-        f"{r['best_iterations']} -> {output / 'run_lightgbm'}"
-    )
-    cnn, r = _train(
-        cfg, data_config, prepared, test_start, output / "run_cnn_lstm",
-        name="demo_cnn_lstm",
-        model=CNNLSTMConfig(hidden_size=d.hidden_size, conv_channels=d.hidden_size // 2),
-        trainer=trainer.model_copy(update={"logger": "none"}),
-    )  # fmt: skip
-    models["cnn_lstm"] = cnn
-    typer.echo(
-        f"    cnn_lstm   {r['train_windows']:,} windows; {r['epochs']} epochs, "
-        f"{r['epoch_seconds_mean']:.1f} s each ({r['windows_per_second']:,.0f} windows/s) "
-        f"-> {output / 'run_cnn_lstm'}"
-    )
-    ae, r = _train(
-        cfg, data_config, prepared, test_start, output / "run_autoencoder",
-        name="demo_autoencoder", origin_hour=None, origin_step=6,
-        model=AutoencoderConfig(
-            hidden_size=d.hidden_size, false_alarm_rate=d.anomaly_false_alarm_rate
-        ),
-        trainer=trainer.model_copy(update={"logger": "none"}),
-    )  # fmt: skip
-    models["autoencoder"] = ae
-    typer.echo(
-        f"    autoencoder {r['train_windows']:,} windows; {r['epochs']} epochs; flag threshold "
-        f"calibrated for {d.anomaly_false_alarm_rate:.0%} false alarms -> "
-        f"{output / 'run_autoencoder'}"
-    )
+    for kind, settings in runs.items():
+        run_dir = output / f"run_{kind}"
+        models[kind], r = _train(
+            cfg, data_config, prepared, test_start, run_dir, name=f"demo_{kind}", **settings
+        )
+        typer.echo(f"    {said[kind](r)} -> {run_dir}")
     return models
 
 
@@ -253,19 +291,135 @@ def _serve(output: Path, paths: dict[str, Path]) -> None:
     typer.echo("    " + table.replace("\n", "\n    "))
 
 
-def run_demo(config_path: Path, output: Path) -> None:
-    import numpy as np
+def _generate(cfg: DemoConfig, output: Path) -> tuple[dict[str, Path], Any]:
+    """Step 1: synthetic households with the generator's listed faults."""
     import pandas as pd
 
+    from forecasting.data.synthetic import SyntheticSpec, write_synthetic
+
+    s = cfg.synthetic
+    _step(
+        1,
+        f"generate {s.households} synthetic households x {s.days} days of half-hourly kWh (seed {s.seed})",
+    )
+    spec = SyntheticSpec(households=s.households, days=s.days, start=s.start, seed=s.seed)
+    raw = write_synthetic(spec, output / "raw")
+    faults = pd.read_csv(raw["faults"])
+    counts = faults["kind"].value_counts().sort_index().items()
+    typer.echo(
+        f"    raw files in {raw['readings'].parent}; {len(faults)} faults injected "
+        f"({', '.join(f'{k} {v}' for k, v in counts)})"
+    )
+    return raw, faults
+
+
+def _prepare(data_config: Path, output: Path) -> tuple[Any, Any, dict[str, Path]]:
+    """Step 2: validate, quarantine and prepare the raw files; report what happened."""
     from forecasting.config.data import load_data_config
     from forecasting.data.prepare import prepare, write_prepared
     from forecasting.data.report import render_report
-    from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from forecasting.evaluation.backtest import RollingOrigin, backtest
+
+    _step(2, f"validate and prepare with {data_config}")
+    data_cfg = load_data_config(data_config)
+    t = time.perf_counter()
+    prepared = prepare(data_cfg)
+    paths = write_prepared(prepared, output / "prepared")
+    report = render_report(prepared.report, data_cfg.calendar.timezone)
+    typer.echo("    " + report.replace("\n", "\n    "))
+    typer.echo(
+        f"    -> {paths['frame']} ({len(prepared.frame):,} hourly rows, {time.perf_counter() - t:.1f} s)"
+    )
+    return data_cfg, prepared, paths
+
+
+def _backtest(
+    cfg: DemoConfig, prepared: Any, splitter: Any, models: dict[str, Any], output: Path
+) -> Any:
+    """Step 6: every baseline and model over the same rolling origins; returns the
+    LightGBM's forecasts (plotted in step 10)."""
+    from forecasting.evaluation.backtest import backtest
     from forecasting.evaluation.metrics import score
-    from forecasting.evaluation.plots import plot_attention, plot_forecast
-    from forecasting.features import FeatureConfig, build_features, feature_groups
     from forecasting.models.baselines import SeasonalNaive, WeekdayHourProfile, Yesterday
+
+    b, q = cfg.backtest, cfg.quantiles
+    _step(
+        6,
+        f"rolling-origin backtest: {b.horizon} h ahead, origins daily at {b.origin_hour:02d}:00 local, last {b.last_days} days",
+    )
+    contenders = {
+        "seasonal_naive": SeasonalNaive(season=168, quantiles=q),
+        "yesterday": Yesterday(quantiles=q),
+        "weekday_profile": WeekdayHourProfile(weeks=2, quantiles=q, timezone=splitter.timezone),
+        **{k: models[k] for k in ("lightgbm", "lightgbm_tuned", "cnn_lstm", "ensemble")},
+    }
+    results, forecasts = {}, {}
+    for name, m in contenders.items():
+        t = time.perf_counter()
+        fc = backtest(m, prepared.frame, splitter, static=prepared.static)
+        forecasts[name] = fc
+        results[name] = score(fc, q)
+        results[name]["seconds"] = round(time.perf_counter() - t, 2)
+    n_origins = forecasts["seasonal_naive"]["origin"].nunique()
+    typer.echo(
+        f"    {n_origins} origins x {prepared.frame['series_id'].nunique()} series; kWh per hour"
+    )
+    typer.echo("    " + _metrics_table(results).replace("\n", "\n    "))
+    forecasts["lightgbm"].to_parquet(output / "backtest_lightgbm.parquet", index=False)
+    write_json(output / "backtest_metrics.json", results)
+    naive = results["seasonal_naive"]["mae"]
+    ratios = {k: results[k]["mae"] / naive for k in ("lightgbm", "cnn_lstm", "ensemble")}  # type: ignore[operator]
+    typer.echo(
+        f"    MAE vs seasonal naive: LightGBM {ratios['lightgbm']:.2f}x, "
+        f"CNN-LSTM {ratios['cnn_lstm']:.2f}x, ensemble {ratios['ensemble']:.2f}x"
+    )
+    return forecasts["lightgbm"]
+
+
+def _explain(output: Path) -> None:
+    """Step 7: SHAP values of the LightGBM run's P50, with the report."""
+    from forecasting.explain.shap_report import explain_run
+
+    _step(7, "explain the LightGBM forecasts with SHAP (TreeExplainer)")
+    t = time.perf_counter()
+    ex = explain_run(output / "run_lightgbm", output / "explain", max_rows=1000)
+    top = ", ".join(f"{r['feature']} {r['share']:.0%}" for r in ex["top_features"][:4])
+    typer.echo(
+        f"    top drivers of P50: {top}; additivity error {ex['additivity_max_abs_error']:.0e}"
+    )
+    typer.echo(f"    -> {output / 'explain' / 'report.html'} ({time.perf_counter() - t:.1f} s)")
+
+
+def _plots(cfg: DemoConfig, prepared: Any, fc: Any, cnn_lstm: Any, tz: str, output: Path) -> None:
+    """Step 10: one household's last week of LightGBM forecasts and the CNN-LSTM's attention."""
+    import numpy as np
+    import pandas as pd
+
+    from forecasting.evaluation.plots import plot_attention, plot_forecast
+
+    _step(10, "plot")
+    series = cfg.plot_series or str(prepared.frame.groupby("series_id")["target"].mean().idxmax())
+    last = fc[fc["origin"] >= fc["origin"].max() - pd.Timedelta(days=6)]
+    png = plot_forecast(
+        last, series, output / "forecast.png", tz,
+        f"{series}: LightGBM day-ahead forecasts (P10-P90), last 7 origins",
+    )  # fmt: skip
+    origin = fc["origin"].max()
+    index, weights = cnn_lstm.attention(prepared.frame, pd.DatetimeIndex([origin]), prepared.static)
+    row = int(np.flatnonzero(index["series_id"].to_numpy() == series)[0])
+    att = plot_attention(
+        weights[row], output / "attention.png",
+        f"{series}: CNN-LSTM attention over the last {weights.shape[2]} h, "
+        f"origin {origin.tz_convert(tz):%Y-%m-%d %H:%M}",
+    )  # fmt: skip
+    typer.echo(f"    {png}\n    {att}")
+
+
+def run_demo(config_path: Path, output: Path) -> None:
+    """The twelve steps, each printing what it did; everything lands under `output`."""
+    import pandas as pd
+
+    from forecasting.cli.demo_adapters import bills_step, impute_step
+    from forecasting.evaluation.backtest import RollingOrigin
 
     cfg = load_yaml_model(DemoConfig, config_path)
     t_all = time.perf_counter()
@@ -277,137 +431,25 @@ def run_demo(config_path: Path, output: Path) -> None:
     output.mkdir(parents=True, exist_ok=True)
     write_json(output / DEMO_MARKER, {"config": str(config_path)})
 
-    s = cfg.synthetic
-    _step(
-        1,
-        f"generate {s.households} synthetic households x {s.days} days of half-hourly kWh (seed {s.seed})",
-    )
-    spec = SyntheticSpec(households=s.households, days=s.days, start=s.start, seed=s.seed)
-    raw = write_synthetic(spec, output / "raw")
-    faults = pd.read_csv(raw["faults"])
-    typer.echo(
-        f"    raw files in {raw['readings'].parent}; {len(faults)} faults injected "
-        f"({', '.join(f'{k} {v}' for k, v in faults['kind'].value_counts().sort_index().items())})"
-    )
-
-    _step(2, f"validate and prepare with {raw['config']}")
-    data_cfg = load_data_config(raw["config"])
-    t = time.perf_counter()
-    prepared = prepare(data_cfg)
-    paths = write_prepared(prepared, output / "prepared")
-    typer.echo(
-        "    " + render_report(prepared.report, data_cfg.calendar.timezone).replace("\n", "\n    ")
-    )
-    typer.echo(
-        f"    -> {paths['frame']} ({len(prepared.frame):,} hourly rows, {time.perf_counter() - t:.1f} s)"
-    )
-
-    _step(3, "build features (the same code serving will use)")
-    feat_cfg = FeatureConfig(
-        timezone=data_cfg.calendar.timezone,
-        holidays=prepared.dataset["holidays"],
-        known_future=["temperature", "cloud_cover"],
-        observed=["export_kwh"],
-        static=["archetype", "heating", "has_pv", "has_ev"],
-    )
-    feats = build_features(prepared.frame, feat_cfg, prepared.static)
-    for group, cols in feature_groups(feat_cfg, list(feats.columns)).items():
-        typer.echo(f"    {group:<13} {len(cols):>2}: {', '.join(cols)}")
-
-    b = cfg.backtest
+    raw, faults = _generate(cfg, output)
+    data_cfg, prepared, paths = _prepare(raw["config"], output)
+    tz, b = data_cfg.calendar.timezone, cfg.backtest
     end = prepared.frame["timestamp"].max()
-    test_start = (end - pd.Timedelta(days=b.last_days)).tz_convert(data_cfg.calendar.timezone)
+    splitter = RollingOrigin(
+        horizon=b.horizon, lookback=b.lookback, step=b.step, origin_hour=b.origin_hour,
+        timezone=tz, start=end - pd.Timedelta(days=b.last_days), end=end,
+    )  # fmt: skip
+    _features(cfg, raw["config"], prepared, splitter.origins(prepared.frame)[0])
+    test_start = (end - pd.Timedelta(days=b.last_days)).tz_convert(tz)
     models = _train_models(cfg, raw["config"], prepared, test_start, output)
     models |= _tune_and_ensemble(cfg, prepared, output)
-
-    _step(
-        6,
-        f"rolling-origin backtest: {b.horizon} h ahead, origins daily at {b.origin_hour:02d}:00 local, last {b.last_days} days",
-    )
-    splitter = RollingOrigin(
-        horizon=b.horizon,
-        lookback=b.lookback,
-        step=b.step,
-        origin_hour=b.origin_hour,
-        timezone=data_cfg.calendar.timezone,
-        start=end - pd.Timedelta(days=b.last_days),
-        end=end,
-    )
-    results, forecasts = {}, {}
-    for name, m in {
-        "seasonal_naive": SeasonalNaive(season=168, quantiles=cfg.quantiles),
-        "yesterday": Yesterday(quantiles=cfg.quantiles),
-        "weekday_profile": WeekdayHourProfile(
-            weeks=2, quantiles=cfg.quantiles, timezone=data_cfg.calendar.timezone
-        ),
-        "lightgbm": models["lightgbm"],
-        "lightgbm_tuned": models["lightgbm_tuned"],
-        "cnn_lstm": models["cnn_lstm"],
-        "ensemble": models["ensemble"],
-    }.items():
-        t = time.perf_counter()
-        fc = backtest(m, prepared.frame, splitter, static=prepared.static)
-        forecasts[name] = fc
-        results[name] = score(fc, cfg.quantiles)
-        results[name]["seconds"] = round(time.perf_counter() - t, 2)
-    n_origins = forecasts["seasonal_naive"]["origin"].nunique()
-    typer.echo(
-        f"    {n_origins} origins x {prepared.frame['series_id'].nunique()} series; kWh per hour"
-    )
-    typer.echo("    " + _metrics_table(results).replace("\n", "\n    "))
-    fc = forecasts["lightgbm"]
-    fc.to_parquet(output / "backtest_lightgbm.parquet", index=False)
-    write_json(output / "backtest_metrics.json", results)
-    ratio = results["lightgbm"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
-    deep = results["cnn_lstm"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
-    ens = results["ensemble"]["mae"] / results["seasonal_naive"]["mae"]  # type: ignore[operator]
-    typer.echo(
-        f"    MAE vs seasonal naive: LightGBM {ratio:.2f}x, CNN-LSTM {deep:.2f}x, "
-        f"ensemble {ens:.2f}x"
-    )
-
-    _step(7, "explain the LightGBM forecasts with SHAP (TreeExplainer)")
-    from forecasting.explain.shap_report import explain_run
-
-    t = time.perf_counter()
-    ex = explain_run(output / "run_lightgbm", output / "explain", max_rows=1000)
-    top = ", ".join(f"{r['feature']} {r['share']:.0%}" for r in ex["top_features"][:4])
-    typer.echo(
-        f"    top drivers of P50: {top}; additivity error {ex['additivity_max_abs_error']:.0e}"
-    )
-    typer.echo(f"    -> {output / 'explain' / 'report.html'} ({time.perf_counter() - t:.1f} s)")
-
+    fc = _backtest(cfg, prepared, splitter, models, output)
+    _explain(output)
     _step(8, "score every hour of every household with the LSTM autoencoder and flag anomalies")
     _anomalies(models["autoencoder"], prepared, faults, output)
-
     _step(9, "export to ONNX bundles (parity checked) and batch-forecast on onnxruntime")
     _serve(output, paths)
-
-    _step(10, "plot")
-    series = cfg.plot_series or str(prepared.frame.groupby("series_id")["target"].mean().idxmax())
-    last = fc[fc["origin"] >= fc["origin"].max() - pd.Timedelta(days=6)]
-    png = plot_forecast(
-        last,
-        series,
-        output / "forecast.png",
-        data_cfg.calendar.timezone,
-        f"{series}: LightGBM day-ahead forecasts (P10-P90), last 7 origins",
-    )
-    origin = fc["origin"].max()
-    index, weights = models["cnn_lstm"].attention(
-        prepared.frame, pd.DatetimeIndex([origin]), prepared.static
-    )
-    row = int(np.flatnonzero(index["series_id"].to_numpy() == series)[0])
-    local = origin.tz_convert(data_cfg.calendar.timezone)
-    att = plot_attention(
-        weights[row],
-        output / "attention.png",
-        f"{series}: CNN-LSTM attention over the last {weights.shape[2]} h, origin {local:%Y-%m-%d %H:%M}",
-    )
-    typer.echo(f"    {png}\n    {att}")
-
-    from forecasting.cli.demo_adapters import bills_step, impute_step
-
+    _plots(cfg, prepared, fc, models["cnn_lstm"], tz, output)
     _step(
         11,
         "bill every household's readings under a flat and a TOU tariff; bill tomorrow's forecasts",
@@ -415,7 +457,6 @@ def run_demo(config_path: Path, output: Path) -> None:
     bills_step(output, raw["config"], raw["households"])
     _step(12, "impute hourly profiles from monthly totals with the LightGBM bundle's archetypes")
     impute_step(output, prepared)
-
     typer.secho(
         f"\ndone in {time.perf_counter() - t_all:.1f} s; everything is under {output}/", bold=True
     )

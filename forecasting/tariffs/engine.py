@@ -16,12 +16,13 @@ the minimum charge and (with `prorate`) block sizes shrink by days / days in the
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
-from forecasting.tariffs.calendar import Cycle, TariffCalendar, utc_ns
+from forecasting.tariffs.calendar import Cycle, GridFacts, TariffCalendar, utc_ns
 from forecasting.tariffs.spec import Blocks, Flat, Tariff
 
 SERIES, TIME = "series_id", "timestamp"
@@ -45,6 +46,40 @@ def infer_step(frame: pd.DataFrame) -> pd.Timedelta:
         raise InputError("cannot tell the usage interval: no series has two readings")
     values, counts = np.unique(diffs, return_counts=True)
     return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
+
+
+@dataclass
+class _Grid:
+    """One chunk of customers on the tariff calendar: what every charge line reads.
+    `U` is usage with 0 where `present` is False; `days` the days on supply per (customer,
+    period), 0 where not `billed`; `share` = days / period_days."""
+
+    ids: np.ndarray
+    start: pd.Timestamp
+    step: pd.Timedelta
+    facts: GridFacts
+    U: np.ndarray
+    present: np.ndarray
+    periods: np.ndarray
+    pcode: np.ndarray
+    onehot: np.ndarray
+    days: np.ndarray
+    period_days: np.ndarray
+    billed: np.ndarray
+    b_start: np.ndarray
+    b_end: np.ndarray
+
+    @property
+    def S(self) -> int:
+        return self.U.shape[0]
+
+    @property
+    def P(self) -> int:
+        return len(self.periods)
+
+    @property
+    def share(self) -> np.ndarray:
+        return self.days / self.period_days
 
 
 class BillEngine:
@@ -132,16 +167,52 @@ class BillEngine:
         """Bills from `usage[customer, k]`: kWh in the interval starting `start + k * step`
         (UTC), NaN where there is no reading."""
         t = self.tariff
-        S, T = usage.shape
+        g = self._grid(ids, start, step, usage)
+        energy, kwh = self._energy(g)
+        lines: dict[str, np.ndarray] = {"fixed": t.fixed_per_day * g.days * t.scale}
+        for name, v in energy.items():
+            lines["energy" if isinstance(t.energy, Flat) else f"energy_{name}"] = v
+        extra: dict[str, np.ndarray] = {}
+        if t.demand is not None:
+            extra["demand_kw"] = self._demand(g.U, start, step, g.periods, g.facts.demand_in_window)
+            lines["demand"] = t.demand.rate * extra["demand_kw"] * t.scale
+        if export is not None:
+            extra["kwh_export"], credit = self._export(g, export)
+            if credit is not None:
+                lines["feed_in"] = -credit * t.scale
+        elif t.feed_in is not None:
+            lines["feed_in"] = np.zeros((g.S, g.P))
+        components = {
+            "fixed": lines["fixed"],
+            "energy": sum(energy.values()),
+            "demand": lines.get("demand", 0.0),
+            "feed_in": lines.get("feed_in", 0.0),
+            **energy,
+        }
+        if t.minimum_charge is not None:
+            subtotal = sum(components[c] for c in ("fixed", "energy", "demand", "feed_in"))
+            floor = t.minimum_charge * g.share * t.scale
+            lines["minimum_topup"] = components["minimum"] = np.maximum(floor - subtotal, 0.0)
+        for tax in t.taxes:
+            base = np.zeros((g.S, g.P))
+            for c in tax.applies_to:
+                base = base + components[c]
+            lines[f"tax_{tax.name}"] = tax.rate * base
+        rounded = {
+            k: round_money(np.broadcast_to(v, (g.S, g.P)), t.decimals) for k, v in lines.items()
+        }
+        return self._bills(g, kwh, extra, rounded)
+
+    def _grid(
+        self, ids: np.ndarray, start: pd.Timestamp, step: pd.Timedelta, usage: np.ndarray
+    ) -> _Grid:
+        """The chunk on the tariff calendar: billing periods and each customer's days on supply."""
+        T = usage.shape[1]
         f = self.calendar.facts(start, T, step)
         present = ~np.isnan(usage)
-        U = np.where(present, usage, 0.0)
         periods, pcode = np.unique(f.period, return_inverse=True)
-        P = len(periods)
-        onehot = np.zeros((T, P))
+        onehot = np.zeros((T, len(periods)))
         onehot[np.arange(T), pcode] = 1.0
-        intervals = present.astype("float64") @ onehot
-
         has = present.any(axis=1)
         first = np.argmax(present, axis=1)
         last = T - 1 - np.argmax(present[:, ::-1], axis=1)
@@ -150,114 +221,93 @@ class BillEngine:
         b_end = np.minimum(p_end[None, :], f.date[last][:, None])
         days = (b_end - b_start).astype("int64") + 1
         billed = (days > 0) & has[:, None]
-        days = np.where(billed, days, 0)
-        period_days = ((p_end - p_start).astype("int64") + 1)[None, :]
-        share = days / period_days
-        expected = self._expected(f.date, b_start, b_end, billed, step)
+        g = _Grid(
+            ids, start, step, f, np.where(present, usage, 0.0), present, periods, pcode, onehot,
+            np.where(billed, days, 0), ((p_end - p_start).astype("int64") + 1)[None, :],
+            billed, b_start, b_end,
+        )  # fmt: skip
+        self._check_signal_covers(g)
+        return g
 
+    def _check_signal_covers(self, g: _Grid) -> None:
+        """Refuse usage at times the price signal does not price (no `default` level)."""
+        uncovered = g.facts.energy_item < 0
+        hit = g.present[:, uncovered]
+        if hit.any():
+            s, j = np.argwhere(hit)[0]
+            when = pd.Timestamp(g.start) + g.step * int(np.flatnonzero(uncovered)[j])
+            raise InputError(
+                f"series {g.ids[s]}: usage at {when} is outside the price signal "
+                f"({self.calendar.signal.where if self.calendar.signal else ''}) and the "
+                "tariff has no `default` level"
+            )
+
+    def _energy(self, g: _Grid) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(energy charge per item, kWh columns): kWh per (customer, period, item) is one matrix
+        product with the 0/1 table of the grid; blocks split each period's total instead."""
+        t = self.tariff
         B = len(self.items) if not isinstance(t.energy, Flat | Blocks) else 1
-        item = f.energy_item
-        uncovered = item < 0
-        if uncovered.any():
-            hit = present[:, uncovered]
-            if hit.any():
-                s, j = np.argwhere(hit)[0]
-                when = pd.Timestamp(start) + step * int(np.flatnonzero(uncovered)[j])
-                raise InputError(
-                    f"series {ids[s]}: usage at {when} is outside the price signal "
-                    f"({self.calendar.signal.where if self.calendar.signal else ''}) and the "
-                    "tariff has no `default` level"
-                )
-        table = np.zeros((T, P * B))
-        ok = ~uncovered
-        table[np.flatnonzero(ok), pcode[ok] * B + item[ok]] = 1.0
-        kwh_items = (U @ table).reshape(S, P, B)
-        kwh = kwh_items.sum(axis=2)
-
-        scale = t.scale
-        lines: dict[str, np.ndarray] = {"fixed": t.fixed_per_day * days * scale}
-        energy: dict[str, np.ndarray] = {}
+        table = np.zeros((len(g.pcode), g.P * B))
+        ok = g.facts.energy_item >= 0
+        table[np.flatnonzero(ok), g.pcode[ok] * B + g.facts.energy_item[ok]] = 1.0
+        kwh_items = (g.U @ table).reshape(g.S, g.P, B)
+        kwh = {"kwh": kwh_items.sum(axis=2)}
         if isinstance(t.energy, Blocks):
             limits = np.array([b.up_to if b.up_to is not None else np.inf for b in t.energy.blocks])
-            size = share[..., None] if t.energy.prorate else np.ones_like(share)[..., None]
+            size = g.share[..., None] if t.energy.prorate else np.ones_like(g.share)[..., None]
             upper = limits[None, None, :] * size
             lower = np.concatenate([np.zeros_like(upper[..., :1]), upper[..., :-1]], axis=2)
-            in_block = np.clip(kwh[..., None] - lower, 0.0, upper - lower)
-            for i, name in enumerate(self.items):
-                energy[name] = in_block[..., i] * self.rates[i] * scale
-            kwh_cols = {f"kwh_{n}": in_block[..., i] for i, n in enumerate(self.items)}
-        else:
-            for i, name in enumerate(self.items):
-                energy[name] = kwh_items[..., i] * self.rates[i] * scale
-            kwh_cols = (
-                {} if B == 1 else {f"kwh_{n}": kwh_items[..., i] for i, n in enumerate(self.items)}
-            )
-        energy_total = sum(energy.values())
-        for name, v in energy.items():
-            lines["energy" if isinstance(t.energy, Flat) else f"energy_{name}"] = v
+            kwh_items = np.clip(kwh["kwh"][..., None] - lower, 0.0, upper - lower)
+        if B > 1 or isinstance(t.energy, Blocks):
+            kwh |= {f"kwh_{n}": kwh_items[..., i] for i, n in enumerate(self.items)}
+        energy = {n: kwh_items[..., i] * self.rates[i] * t.scale for i, n in enumerate(self.items)}
+        return energy, kwh
 
-        extra: dict[str, np.ndarray] = {}
-        if t.demand is not None:
-            demand_kw = self._demand(U, start, step, periods, f.demand_in_window)
-            extra["demand_kw"] = demand_kw
-            lines["demand"] = t.demand.rate * demand_kw * scale
-        if export is not None:
-            xp = ~np.isnan(export)
-            X = np.where(xp, export, 0.0)
-            if (X < 0).any():
-                raise InputError("export kWh must not be negative")
-            extra["kwh_export"] = X @ onehot
-            if t.feed_in is not None:
-                if t.feed_in.rate is not None:
-                    credit = extra["kwh_export"] * t.feed_in.rate
-                else:
-                    assert f.feed_in_band is not None and t.feed_in.bands is not None
-                    rates = np.array([b.rate for b in t.feed_in.bands])
-                    credit = X @ (onehot * rates[f.feed_in_band][:, None])
-                lines["feed_in"] = -credit * scale
-        elif t.feed_in is not None:
-            lines["feed_in"] = np.zeros((S, P))
+    def _export(self, g: _Grid, export: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(kWh exported per period, feed-in credit in tariff units or None without feed-in)."""
+        fi = self.tariff.feed_in
+        X = np.where(np.isnan(export), 0.0, export)
+        if (X < 0).any():
+            raise InputError("export kWh must not be negative")
+        kwh_export = X @ g.onehot
+        if fi is None:
+            return kwh_export, None
+        if fi.rate is not None:
+            return kwh_export, kwh_export * fi.rate
+        assert g.facts.feed_in_band is not None and fi.bands is not None
+        rates = np.array([b.rate for b in fi.bands])
+        return kwh_export, X @ (g.onehot * rates[g.facts.feed_in_band][:, None])
 
-        components = {
-            "fixed": lines["fixed"],
-            "energy": energy_total,
-            "demand": lines.get("demand", 0.0),
-            "feed_in": lines.get("feed_in", 0.0),
-            **energy,
-        }
-        if t.minimum_charge is not None:
-            subtotal = lines["fixed"] + energy_total + components["demand"] + components["feed_in"]
-            floor = t.minimum_charge * share * scale
-            lines["minimum_topup"] = np.maximum(floor - subtotal, 0.0)
-            components["minimum"] = lines["minimum_topup"]
-        for tax in t.taxes:
-            base = np.zeros((S, P))
-            for c in tax.applies_to:
-                base = base + components[c]
-            lines[f"tax_{tax.name}"] = tax.rate * base
-        rounded = {k: round_money(np.broadcast_to(v, (S, P)), t.decimals) for k, v in lines.items()}
+    def _bills(
+        self,
+        g: _Grid,
+        kwh: dict[str, np.ndarray],
+        extra: dict[str, np.ndarray],
+        rounded: dict[str, np.ndarray],
+    ) -> pd.DataFrame:
+        """One row per customer and billed period; `total` adds the rounded line items."""
+        t = self.tariff
         total = round_money(sum(rounded.values()), t.decimals)  # type: ignore[arg-type]
-
-        s_idx, p_idx = np.nonzero(billed)
+        s_idx, p_idx = np.nonzero(g.billed)
 
         def take(a: np.ndarray) -> np.ndarray:
-            return np.broadcast_to(a, (S, P))[s_idx, p_idx]
+            return np.broadcast_to(a, (g.S, g.P))[s_idx, p_idx]
 
+        expected = self._expected(g.facts.date, g.b_start, g.b_end, g.billed, g.step)
         out = pd.DataFrame(
             {
-                SERIES: pd.array(ids[s_idx], dtype="string"),
-                "period": self.cycle.label(periods)[p_idx],
-                "period_start": b_start[s_idx, p_idx],
-                "period_end": b_end[s_idx, p_idx],
-                "days": take(days),
-                "period_days": take(period_days),
+                SERIES: pd.array(g.ids[s_idx], dtype="string"),
+                "period": self.cycle.label(g.periods)[p_idx],
+                "period_start": g.b_start[s_idx, p_idx],
+                "period_end": g.b_end[s_idx, p_idx],
+                "days": take(g.days),
+                "period_days": take(g.period_days),
             }
         )
         out["partial"] = out["days"] < out["period_days"]
-        out["intervals"] = take(intervals).astype("int64")
+        out["intervals"] = take(g.present.astype("float64") @ g.onehot).astype("int64")
         out["missing_intervals"] = take(expected).astype("int64") - out["intervals"]
-        out["kwh"] = take(kwh)
-        for k, v in {**kwh_cols, **extra}.items():
+        for k, v in {**kwh, **extra}.items():
             out[k] = take(v)
         out["currency"] = t.currency
         for k, v in rounded.items():
