@@ -7,6 +7,7 @@ and turns pydantic's errors into one readable `ConfigError`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +53,18 @@ class _LineLoader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.2 booleans: only true/false. YAML 1.1 also reads yes/no/on/off as booleans, so
+# `country: NO` (Norway) would become False; a bool field still takes yes/no (pydantic does).
+_BOOL = "tag:yaml.org,2002:bool"
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _expanded_size(node: yaml.Node) -> int:

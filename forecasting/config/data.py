@@ -19,7 +19,9 @@ TimezoneName = Zone  # a validated zone name that carries its tzinfo
 Aggregate = Literal["mean", "sum", "min", "max", "first", "last"]
 
 
-ColumnName = Annotated[str, Field(min_length=1, description="a column of the file")]
+# a column of the file as its header names it; "" is the column whose header cell is empty
+# (the index pandas writes to CSV)
+ColumnName = Annotated[str, Field(description="a column of the file ('' for an unnamed one)")]
 
 
 class ColumnSpec(StrictModel):

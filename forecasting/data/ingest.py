@@ -38,18 +38,18 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     spec = config.input
     path = input_path or spec.path
     cov_cols = {name: c.column for name, c in spec.covariates.items()}
-    wanted = [c for c in [spec.series_id, spec.timestamp, spec.target] if c]
+    wanted = [c for c in [spec.series_id, spec.timestamp, spec.target] if c is not None]
     for c in [*cov_cols.values(), *spec.static_columns]:
         if c not in wanted:
             wanted.append(c)
     raw = read_table(path, wanted, spec.format, spec.delimiter, spec.encoding, ragged="mark")
-    q = Quarantine(raw, spec.series_id, spec.timestamp, [spec.target])
+    q = Quarantine(raw, spec.series_id, spec.timestamp, [spec.target], spec.series_id_value)
     ragged = raw.pop(RAGGED_COL)
     q.reject(ragged.notna().to_numpy(), "ragged_row", ragged.to_numpy())
     notes: list[str] = []
 
     # series id
-    if spec.series_id:
+    if spec.series_id is not None:
         sid = raw[spec.series_id].astype("string").str.strip()
         q.reject(sid.isna() | (sid == ""), "missing_series_id", "empty series id")
         sid = sid.fillna("")

@@ -39,9 +39,18 @@ QUARANTINE_COLUMNS = [
 class Quarantine:
     """Collects rejections for one raw table, first failing check wins."""
 
-    def __init__(self, raw: pd.DataFrame, id_col: str | None, ts_col: str, value_cols: list[str]):
+    def __init__(
+        self,
+        raw: pd.DataFrame,
+        id_col: str | None,
+        ts_col: str,
+        value_cols: list[str],
+        id_value: str | None = None,
+    ):
+        """`id_value` is the series id of a one-series file (no id column)."""
         self.raw = raw
         self.id_col = id_col
+        self.id_value = id_value
         self.ts_col = ts_col
         self.value_cols = value_cols
         self.code = np.zeros(len(raw), dtype=np.int16)  # 0 = alive
@@ -76,9 +85,9 @@ class Quarantine:
         raw = self.raw.iloc[idx]
         reasons = np.array(self._names, dtype=object)[self.code[idx] - 1]
 
-        def text(col: str | None) -> pd.Series:
+        def text(col: str | None, constant: str | None = None) -> pd.Series:
             if col is None:
-                return pd.Series([None] * len(raw), dtype="string")
+                return pd.Series([constant] * len(raw), dtype="string")
             return raw[col].astype("string")
 
         if len(self.value_cols) == 1:
@@ -97,7 +106,7 @@ class Quarantine:
                 "source_row": raw[ROW_COL].astype("int64").to_numpy(),
                 "reason": pd.array(reasons, dtype="string"),
                 "detail": pd.array(self.detail[idx], dtype="string"),
-                "series_id": text(self.id_col).to_numpy(),
+                "series_id": text(self.id_col, self.id_value).to_numpy(),
                 "timestamp": text(self.ts_col).to_numpy(),
                 "value": pd.array(value.to_numpy(), dtype="string"),
             }

@@ -99,26 +99,54 @@ def _count_fields(path: Path, delimiter: str, encoding: str) -> list[tuple[int, 
     return out
 
 
-def _read_csv(path: Path, columns: list[str], delimiter: str, encoding: str) -> pd.DataFrame:
+def _undecodable(path: Path, encoding: str, exc: UnicodeDecodeError) -> InputError:
+    return InputError(f"{path}: not readable as {encoding} text ({exc.reason} at byte {exc.start})")
+
+
+def csv_header(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> list[str]:
+    """The header's column names as the file writes them, without the spaces around them
+    (`Date, Price` names `Price`); an empty header cell (a pandas index written to CSV) is
+    the column `""`."""
+    import csv
+
     try:
         header = pd.read_csv(path, nrows=0, sep=delimiter, encoding=encoding)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: file is empty (no header, no rows)") from None
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not readable as {encoding} text ({exc.reason} at byte {exc.start})"
-        ) from None
+        raise _undecodable(path, encoding, exc) from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
-    stripped = {str(c).strip(): c for c in header.columns}
-    _check_columns(path, columns, list(stripped))
-    usecols = [stripped[c] for c in columns]
+    if len(delimiter) == 1:  # pandas names empty cells 'Unnamed: 0': read the cells themselves
+        try:
+            with path.open(newline="", encoding=encoding) as fh:
+                first = next((r for r in csv.reader(fh, delimiter=delimiter) if r), [])
+        except UnicodeDecodeError as exc:
+            raise _undecodable(path, encoding, exc) from None
+        except csv.Error:
+            first = []  # pandas read the header; its names are the fallback
+        names = [c.lstrip("\ufeff").strip() if i == 0 else c.strip() for i, c in enumerate(first)]
+        if len(names) == len(header.columns):
+            return names
+    return [str(c).strip() for c in header.columns]
+
+
+def _read_csv(path: Path, columns: list[str], delimiter: str, encoding: str) -> pd.DataFrame:
+    names = csv_header(path, delimiter, encoding)
+    _check_columns(path, columns, names)
+    twice = [c for c in dict.fromkeys(columns) if names.count(c) > 1]
+    if twice:
+        raise InputError(
+            f"{path}: column {twice[0]!r} appears {names.count(twice[0])} times in the header; "
+            "rename the copies so the config can name the one to read"
+        )
+    positions = sorted(names.index(c) for c in dict.fromkeys(columns))
     try:
         df = pd.read_csv(
             path,
             sep=delimiter,
             encoding=encoding,
-            usecols=usecols,
+            usecols=positions,  # by position: the names above are the file's, not pandas'
             dtype=str,
             keep_default_na=False,
             na_filter=False,
@@ -126,7 +154,7 @@ def _read_csv(path: Path, columns: list[str], delimiter: str, encoding: str) -> 
         )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: CSV could not be parsed ({str(exc).splitlines()[0]})") from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df.columns = [names[i] for i in positions]
     df = df[columns]
     ragged = ragged_rows(path, delimiter, encoding)
     if ragged:
@@ -157,6 +185,7 @@ def _check_columns(path: Path, wanted: list[str], present: list[str]) -> None:
         raise InputError(
             f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
             + describe_columns(path, present)
+            + ("" if "" not in missing else " ('' names a column whose header cell is empty)")
         )
 
 
@@ -220,10 +249,4 @@ def file_columns(
             return list(pq.read_schema(path).names)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{path}: not a readable parquet file ({exc})") from None
-    try:
-        return [
-            str(c).strip()
-            for c in pd.read_csv(path, nrows=0, sep=delimiter, encoding=encoding).columns
-        ]
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    return csv_header(path, delimiter, encoding)

@@ -1,0 +1,102 @@
+"""Files as new users have them (issue 17): each test reproduces a report first.
+
+Headers with a space after each comma, an unnamed timestamp column (a pandas index written to
+CSV), country codes YAML 1.1 would read as booleans, one-series files in quarantine examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from forecasting.config.data import DataConfig, load_data_config
+from forecasting.data.prepare import prepare
+from forecasting.errors import InputError
+
+HOURS = 24 * 10
+
+
+def prices(hours: int = HOURS, seed: int = 0) -> pd.DataFrame:
+    t = pd.date_range("2024-01-01", periods=hours, freq="h")
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "Date": t.strftime("%Y-%m-%d %H:%M"),
+            "Price": rng.normal(50, 10, hours).round(2),
+            "Load": rng.normal(100, 5, hours).round(1),
+        }
+    )
+
+
+def config(tmp_path: Path, path: Path, **input_fields: object) -> DataConfig:
+    doc = {
+        "name": "market",
+        "input": {
+            "path": str(path),
+            "series_id_value": "BE",
+            "timestamp": "Date",
+            "target": "Price",
+            **input_fields,
+        },
+        "frequency": "1h",
+    }
+    cfg_path = tmp_path / "data.yaml"
+    cfg_path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return load_data_config(cfg_path)
+
+
+def test_a_header_with_a_space_after_each_comma_is_read(tmp_path):
+    df = prices()
+    path = tmp_path / "spaces.csv"
+    lines = ["Date, Price, Load"] + [f"{r.Date}, {r.Price}, {r.Load}" for r in df.itertuples()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    covariates = {"load": {"column": "Load"}}
+    p = prepare(config(tmp_path, path, covariates=covariates))
+    assert len(p.frame) == HOURS
+    np.testing.assert_allclose(p.frame["target"], df["Price"])
+    np.testing.assert_allclose(p.frame["load"], df["Load"])
+
+
+def test_an_unnamed_timestamp_column_is_named_by_the_empty_string(tmp_path):
+    df = prices()
+    path = tmp_path / "index.csv"
+    df.rename(columns={"Date": ""}).to_csv(path, index=False)  # what df.to_csv() writes
+    p = prepare(config(tmp_path, path, timestamp=""))
+    assert len(p.frame) == HOURS and p.frame["timestamp"].iloc[0] == pd.Timestamp(
+        "2024-01-01", tz="UTC"
+    )
+    named = tmp_path / "named.csv"
+    df.to_csv(named, index=False)
+    with pytest.raises(InputError, match="'' names a column whose header cell is empty"):
+        prepare(config(tmp_path, named, timestamp=""))
+
+
+def test_a_column_named_twice_in_the_header_is_refused_by_name(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("Date,Price,Price\n2024-01-01 00:00,1,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match="column 'Price' appears 2 times in the header"):
+        prepare(config(tmp_path, path))
+
+
+def test_country_no_is_norway_and_yes_still_means_true(tmp_path):
+    path = tmp_path / "data.yaml"
+    path.write_text(
+        "name: n\ninput: {path: x.csv, series_id_value: A, timestamp: t, target: v}\n"
+        "calendar: {timezone: Europe/Oslo, holidays: {country: NO}}\n"
+        "validation: {allow_negative: yes}\n",
+        encoding="utf-8",
+    )
+    cfg = load_data_config(path)
+    assert cfg.calendar.holidays.country == "NO" and cfg.validation.allow_negative is True
+
+
+def test_quarantine_examples_of_a_one_series_file_name_its_series(tmp_path):
+    df = prices().astype({"Price": object})
+    df.loc[5, "Price"] = "n/a"
+    path = tmp_path / "one.csv"
+    df.to_csv(path, index=False)
+    p = prepare(config(tmp_path, path))
+    assert p.quarantine["series_id"].tolist() == ["BE"]
