@@ -100,7 +100,8 @@ def evaluate_run(
             f"{frame[TIME].min()} to {frame[TIME].max()} and each origin needs "
             f"{splitter.lookback} intervals of history and {meta['horizon']} after it"
         )
-    known = [c for c in frame.columns if c not in (SERIES, TIME, "target", "filled")]
+    covariates = prepared.dataset.get("covariates", {})
+    known = [c for c, role in covariates.items() if role.get("known_future")]
     forecasts: dict[str, pd.DataFrame] = {}
     seconds: dict[str, float] = {}
     for name, m in (("model", model), ("seasonal_naive", naive)):

@@ -46,9 +46,30 @@ def resolve_features(cfg: TrainConfig, prepared: Prepared, data_cfg: DataConfig)
         updates["observed"] = [c for c, m in covs.items() if not m.get("known_future")]
     if "static" not in given:
         updates["static"] = [c for c in prepared.static.columns if c != SERIES]
-    if "temperature" not in given and f.temperature not in prepared.frame:
-        updates["temperature"] = None
-    return f.model_copy(update=updates)
+    measured = covs.get(f.temperature or "", {}).get("known_future") is False
+    if "temperature" not in given and (f.temperature not in prepared.frame or measured):
+        updates["temperature"] = None  # degree hours read the target time's temperature
+    features = f.model_copy(update=updates)
+    check_covariate_roles(features, covs, str(cfg.data))
+    return features
+
+
+def check_covariate_roles(
+    features: FeatureConfig, covariates: dict[str, dict[str, Any]], where: str
+) -> None:
+    """Refuse a model that would read the horizon of a covariate the data declares measured
+    (`known_future: false`): in a backtest it would see the future."""
+    leaking = [
+        c for c in features.horizon_covariates if covariates.get(c, {}).get("known_future") is False
+    ]
+    if leaking:
+        raise ConfigError(
+            f"covariate(s) {leaking} are measured (known_future: false in {where}) but the model "
+            "reads them at the target times (known-future, or the temperature of degree hours), "
+            "which would read their values after the forecast origin; move them to "
+            "`features.observed` (and set `features.temperature: null`), or declare them "
+            "known_future: true if their horizon really is known (a forecast or a schedule)"
+        )
 
 
 def period_splitter(

@@ -7,7 +7,7 @@ current working directory (the project root for the commands in the README).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
@@ -32,6 +32,28 @@ class ColumnSpec(StrictModel):
     values: dict[str, float] | None = Field(
         default=None, description="map text levels to numbers, e.g. {Low: -1, Normal: 0, High: 1}"
     )
+
+
+def _declared_known_future(data: Any, what: str) -> None:
+    """Refuse a covariate whose role is not declared: a default could leak the future."""
+    if isinstance(data, dict) and "known_future" not in data:
+        raise ValueError(
+            f"say whether {what} is known for the forecast horizon: `known_future: true` for "
+            "forecasts, schedules and calendars (the horizon's values are read), `known_future: "
+            "false` for measurements (only values before the forecast origin are read)"
+        )
+
+
+class InputCovariate(ColumnSpec):
+    """A covariate column of the readings file (a meter's export, a submeter, a flag)."""
+
+    known_future: bool = Field(description="known for the forecast horizon (true) or measured")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role(cls, data: Any) -> Any:
+        _declared_known_future(data, "this covariate of the readings file")
+        return data
 
 
 class FillPolicy(StrictModel):
@@ -93,7 +115,7 @@ class InputSpec(NumberFormatFields):
     unit: str = "kWh"
     scale: float = Field(default=1.0, gt=0, description="multiplier applied to target values")
     static_columns: list[str] = Field(default_factory=list)
-    covariates: dict[str, ColumnSpec] = Field(default_factory=dict)
+    covariates: dict[str, InputCovariate] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _id(self) -> InputSpec:
@@ -153,9 +175,16 @@ class CovariateSource(NumberFormatFields):
     delimiter: str = ","
     columns: dict[str, ColumnSpec]
     known_future: bool = Field(
-        default=True, description="known for the forecast horizon (forecasts or schedules)"
+        description="known for the forecast horizon (forecasts, schedules) or measured"
     )
     fill: FillPolicy = Field(default_factory=FillPolicy)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role(cls, data: Any) -> Any:
+        name = data.get("name") if isinstance(data, dict) else None
+        _declared_known_future(data, f"covariate source {name!r}" if name else "this source")
+        return data
 
 
 class DataConfig(StrictModel):

@@ -54,6 +54,13 @@ class FeatureConfig(StrictModel):
     observed: list[str] = Field(default_factory=list, description="covariates only known up to now")
     static: list[str] = Field(default_factory=list)
 
+    @property
+    def horizon_covariates(self) -> list[str]:
+        """Covariates read at the target times (so their horizon must be known): the
+        known-future ones and the temperature of the degree hours."""
+        extra = [self.temperature] if self.temperature else []
+        return list(dict.fromkeys([*self.known_future, *extra]))
+
     @model_validator(mode="before")
     @classmethod
     def _retired_rolling_shift(cls, data: Any) -> Any:

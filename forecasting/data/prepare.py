@@ -207,7 +207,7 @@ def _dataset(
     static: pd.DataFrame,
     calendar: HolidayCalendar,
 ) -> dict[str, Any]:
-    known = {name: True for name in config.input.covariates}
+    known = {name: c.known_future for name, c in config.input.covariates.items()}
     for source in config.covariates:
         for name in source.columns:
             known[name] = source.known_future

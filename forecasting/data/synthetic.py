@@ -341,7 +341,10 @@ def synthetic_config(folder: Path, spec: SyntheticSpec) -> dict[str, object]:
             "label": "start",
             "target": "import_kwh",
             "unit": "kWh",
-            "covariates": {"export_kwh": {"column": "export_kwh", "aggregate": "sum"}},
+            # the meter's export is measured with the readings: only its past is known
+            "covariates": {
+                "export_kwh": {"column": "export_kwh", "aggregate": "sum", "known_future": False}
+            },
         },
         "frequency": "30min",
         "output_frequency": "1h",
@@ -357,6 +360,7 @@ def synthetic_config(folder: Path, spec: SyntheticSpec) -> dict[str, object]:
                 "name": "weather",
                 "path": str(folder / "weather.csv"),
                 "timestamp": "timestamp",
+                "known_future": True,  # the generated weather stands for a weather forecast
                 "columns": {
                     "temperature": {"column": "temperature"},
                     "cloud_cover": {"column": "cloud_cover"},

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
 from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.errors import InputError
 
 
 class Forecaster(Protocol):
@@ -94,6 +95,23 @@ class RollingOrigin:
             yield Window(origin, hist, fut)
 
 
+def check_horizon_reads(model: Any, frame: pd.DataFrame, known_future: list[str] | None) -> None:
+    """Refuse a model that reads, at the target times, a covariate of `frame` outside
+    `known_future` (a measured one): the backtest would hand it the future."""
+    features = getattr(model, "features", None)
+    if known_future is None or features is None:
+        return
+    reads = [c for c in features.horizon_covariates if c in frame.columns]
+    leaking = [c for c in reads if c not in known_future]
+    if leaking:
+        raise InputError(
+            f"the model reads covariate(s) {leaking} at the target times, but the data declares "
+            f"them measured (known-future here: {known_future or 'none'}): the backtest would "
+            "hand it their future; declare them known_future in the data config only if their "
+            "horizon is really known, or retrain with them as observed covariates"
+        )
+
+
 def backtest(
     model: Forecaster,
     frame: pd.DataFrame,
@@ -111,6 +129,7 @@ def backtest(
     actual = frame[[SERIES, TIME, TARGET]].rename(columns={TARGET: "actual"})
     forecast = getattr(model, "forecast", None)
     if forecast is not None:
+        check_horizon_reads(model, frame, known_future)
         origins = splitter.origins(frame)
         if len(origins) == 0:
             return pd.DataFrame()

@@ -53,7 +53,7 @@ def test_a_header_with_a_space_after_each_comma_is_read(tmp_path):
     path = tmp_path / "spaces.csv"
     lines = ["Date, Price, Load"] + [f"{r.Date}, {r.Price}, {r.Load}" for r in df.itertuples()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    covariates = {"load": {"column": "Load"}}
+    covariates = {"load": {"column": "Load", "known_future": True}}
     p = prepare(config(tmp_path, path, covariates=covariates))
     assert len(p.frame) == HOURS
     np.testing.assert_allclose(p.frame["target"], df["Price"])
