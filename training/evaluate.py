@@ -89,7 +89,7 @@ def evaluate_run(
     frame = prepared.frame
     tz = cfg.calendar.timezone
     quantiles = meta["quantiles"]
-    naive = SeasonalNaive(168, quantiles, meta["freq"], meta["nonnegative"])
+    naive = SeasonalNaive(None, quantiles, meta["freq"], meta["nonnegative"])  # one week
     splitter = daily_origins(
         start, end, meta["horizon"], max(model.lookback, naive.lookback), tz, meta["freq"]
     )

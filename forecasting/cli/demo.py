@@ -347,9 +347,11 @@ def _backtest(
         f"rolling-origin backtest: {b.horizon} h ahead, origins daily at {b.origin_hour:02d}:00 local, last {b.last_days} days",
     )
     contenders = {
-        "seasonal_naive": SeasonalNaive(season=168, quantiles=q),
-        "yesterday": Yesterday(quantiles=q),
-        "weekday_profile": WeekdayHourProfile(weeks=2, quantiles=q, timezone=splitter.timezone),
+        "seasonal_naive": SeasonalNaive(quantiles=q, freq=prepared.dataset["frequency"]),
+        "yesterday": Yesterday(quantiles=q, freq=prepared.dataset["frequency"]),
+        "weekday_profile": WeekdayHourProfile(
+            weeks=2, quantiles=q, freq=prepared.dataset["frequency"], timezone=splitter.timezone
+        ),
         **{k: models[k] for k in ("lightgbm", "lightgbm_tuned", "cnn_lstm", "ensemble")},
     }
     results, forecasts = {}, {}

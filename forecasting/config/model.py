@@ -64,15 +64,19 @@ class SeasonalNaiveConfig(StrictModel):
     """The value one season back; quantiles from the series' past seasonal changes."""
 
     kind: Literal["seasonal_naive"] = "seasonal_naive"
-    season: int = Field(default=168, ge=1, description="intervals back (168: same hour last week)")
-    history: int = Field(default=672, ge=1, description="intervals of history for the quantiles")
+    season: int | None = Field(
+        default=None, ge=1, description="intervals back; default one week at the data's interval"
+    )
+    history: int | None = Field(
+        default=None, ge=1, description="intervals of history for the quantiles; default 4 weeks"
+    )
 
 
 class YesterdayConfig(StrictModel):
-    """Yesterday's profile (season 24) with the same quantile method as seasonal naive."""
+    """Yesterday's profile (a one-day season) with the same quantile method as seasonal naive."""
 
     kind: Literal["yesterday"] = "yesterday"
-    history: int = Field(default=672, ge=1)
+    history: int | None = Field(default=None, ge=1, description="default 4 weeks")
 
 
 class ProfileConfig(StrictModel):

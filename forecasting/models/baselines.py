@@ -12,7 +12,16 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.errors import InputError
 from forecasting.evaluation.metrics import quantile_column
+
+
+def intervals_in(span: str, freq: str | pd.Timedelta) -> int:
+    """How many intervals of `freq` make `span` ('1D', '7D'); refused if not a whole number."""
+    n, rest = divmod(pd.Timedelta(span), pd.Timedelta(freq))
+    if rest or n < 1:
+        raise InputError(f"{span} is not a whole number of {pd.Timedelta(freq)} intervals")
+    return int(n)
 
 
 class SeasonalNaive:
@@ -23,17 +32,20 @@ class SeasonalNaive:
 
     def __init__(
         self,
-        season: int = 168,
+        season: int | None = None,
         quantiles: list[float] | None = None,
         freq: str = "1h",
         nonnegative: bool = True,
-        history: int = 672,
+        history: int | None = None,
     ):
-        self.season = season
+        """`season` and `history` are intervals of `freq`; by default one week and four
+        weeks at that interval (168 and 672 hourly, 336 and 1,344 half-hourly)."""
+        self.season = season or intervals_in("7D", freq)
         self.quantiles = quantiles or [0.1, 0.5, 0.9]
         self.freq = freq
         self.nonnegative = nonnegative
-        self.lookback = max(history, season)  # intervals of history predict() wants
+        history = history or intervals_in("28D", freq)
+        self.lookback = max(history, self.season)  # intervals of history predict() wants
 
     def fit(self, frame: pd.DataFrame) -> SeasonalNaive:
         return self  # nothing to learn globally: everything comes from each series' history
@@ -84,13 +96,12 @@ def _finish(
 
 
 class Yesterday(SeasonalNaive):
-    """Yesterday's profile: seasonal naive with a 24-interval season."""
+    """Yesterday's profile: seasonal naive with a one-day season at the data's interval."""
 
     kind = "yesterday"
 
     def __init__(self, quantiles: list[float] | None = None, freq: str = "1h", **kw: object):
-        per_day = int(pd.Timedelta("1D") / pd.Timedelta(freq))
-        super().__init__(per_day, quantiles, freq, **kw)  # type: ignore[arg-type]
+        super().__init__(intervals_in("1D", freq), quantiles, freq, **kw)  # type: ignore[arg-type]
 
 
 class WeekdayHourProfile:
@@ -112,7 +123,7 @@ class WeekdayHourProfile:
         self.freq = freq
         self.timezone = timezone
         self.nonnegative = nonnegative
-        self.lookback = weeks * 7 * int(pd.Timedelta("1D") / pd.Timedelta(freq))
+        self.lookback = weeks * intervals_in("7D", freq)
 
     def fit(self, frame: pd.DataFrame) -> WeekdayHourProfile:
         return self
