@@ -75,7 +75,17 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     )
     q.reject(nonfinite, "non_finite_target", f"column '{spec.target}' is empty, NaN or infinite")
     if not config.validation.allow_negative:
-        q.reject((values < 0).to_numpy(), "negative_target", "negative energy")
+        negative = q.reject(
+            (values < 0).to_numpy(),
+            "negative_target",
+            "negative energy (legitimate? set validation.allow_negative: true)",
+        )
+        if negative:
+            notes.append(
+                f"{negative:,} rows ({negative / max(len(raw), 1):.1%}) have a negative "
+                f"'{spec.target}' and were quarantined: if negative values are legitimate "
+                "(export, net metering, a price), set `validation.allow_negative: true`"
+            )
 
     # frequency and localisation
     configured = config.source_step

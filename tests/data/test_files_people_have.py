@@ -100,3 +100,20 @@ def test_quarantine_examples_of_a_one_series_file_name_its_series(tmp_path):
     df.to_csv(path, index=False)
     p = prepare(config(tmp_path, path))
     assert p.quarantine["series_id"].tolist() == ["BE"]
+
+
+def test_negative_values_are_quarantined_with_the_key_that_allows_them(tmp_path):
+    df = prices()
+    df["Price"] = df["Price"] - 55  # a market where prices go below zero
+    path = tmp_path / "negative.csv"
+    df.to_csv(path, index=False)
+    p = prepare(config(tmp_path, path))
+    negative = int((df["Price"] < 0).sum())
+    assert len(p.quarantine) == negative > 0
+    note = next(n for n in p.report["notes"] if "negative" in n)
+    assert f"{negative:,} rows" in note and "validation.allow_negative: true" in note
+    assert "allow_negative: true" in p.quarantine["detail"].iloc[0]
+    cfg = config(tmp_path, path)
+    cfg.validation.allow_negative = True
+    kept = prepare(cfg)
+    assert len(kept.quarantine) == 0 and len(kept.frame) == HOURS
