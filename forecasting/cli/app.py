@@ -295,6 +295,7 @@ def evaluate_cmd(
     """Backtest a run with daily origins at 00:00 local time, against seasonal naive."""
     require_training_stack("evaluate")
 
+    from forecasting.cli.tables import number, table
     from training.evaluate import evaluate_run
 
     result, fcs = evaluate_run(run, start, end, input, data_config)
@@ -307,14 +308,20 @@ def evaluate_cmd(
         f"{result['n_series']} series x {result['n_origins']} origins "
         f"({result['start']}..{result['end']}, {result['timezone']})"
     )
-    typer.echo(f"{'':16}{'MAE':>8}{'RMSE':>8}{'qrisk50':>9}{'qrisk90':>9}{'cover':>7}{'peak':>7}")
     cover = next((k for k in m if k.startswith("coverage_")), None)
-    for name, r in (("model", m), ("seasonal_naive", b)):
-        typer.echo(
-            f"{name:<16}{r['mae']:>8.4f}{r['rmse']:>8.4f}{r['qrisk'].get('p50', float('nan')):>9.4f}"
-            f"{r['qrisk'].get('p90', float('nan')):>9.4f}"
-            f"{(r[cover] if cover else float('nan')):>7.3f}{r['peak_error']:>7.3f}"
-        )
+    rows = [
+        [
+            name,
+            number(r["mae"]),
+            number(r["rmse"]),
+            number(r["qrisk"].get("p50")),
+            number(r["qrisk"].get("p90")),
+            number(r[cover] if cover else None, 3),
+            number(r["peak_error"]),
+        ]
+        for name, r in (("model", m), ("seasonal_naive", b))
+    ]
+    typer.echo(table(["", "MAE", "RMSE", "qrisk50", "qrisk90", "cover", "peak"], rows))
     if "mae_ratio_vs_seasonal_naive" in result:
         typer.echo(f"MAE ratio vs seasonal naive: {result['mae_ratio_vs_seasonal_naive']:.3f}")
     if m["n_missing_forecasts"]:
