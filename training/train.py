@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,15 @@ def fit_model(
         metrics |= model.fit_info_
     metrics["train_origins"] = len(train_origins)
     metrics["validation_origins"] = 0 if valid is None else len(valid)
+    few = model_kind(cfg.model.kind).few_origins
+    if len(train_origins) < few:
+        leaf = "".join(f"; {k} {v}" for k, v in metrics.items() if k.startswith("min_"))
+        metrics["warnings"] = [
+            f"{cfg.model.kind} trains on {len(train_origins)} origins "
+            f"({metrics.get('train_rows', metrics.get('train_windows', 0)):,} rows): fewer than "
+            f"the {few} it needs to reliably beat the baselines; expect a weak model{leaf}"
+        ]
+        print(f"warning: {metrics['warnings'][0]}", file=sys.stderr, flush=True)
     return model, cfg, metrics
 
 

@@ -100,6 +100,7 @@ class GBMForecaster(WindowModel):
             "features_seconds": round(t1 - t0, 2),
             "fit_seconds": round(time.perf_counter() - t1, 2),
             "best_iterations": self.best_iterations_,
+            **self.leaf_minimum_,
         }
         if valid is not None:
             pred = self._predict_windows(valid)
@@ -114,6 +115,17 @@ class GBMForecaster(WindowModel):
             )
         return self
 
+    def _leaf_minimum(self, name: str, rows: int) -> Any:
+        """The smallest leaf the booster may grow: the configured value when the config sets
+        it, else the default scaled down for small data (one row in 50 at most, at least 5),
+        so a few weeks of one series still grow trees. Recorded in `leaf_minimum_`."""
+        c = self.config
+        value = getattr(c, name)
+        if name not in c.model_fields_set:
+            value = type(value)(max(5, min(value, rows // 50)))
+        self.leaf_minimum_ = {name: value}
+        return value
+
     def _fit_lightgbm(self, train: Windows, valid: Windows | None, trial: Any = None) -> None:
         import lightgbm as lgb
 
@@ -123,7 +135,7 @@ class GBMForecaster(WindowModel):
             "objective": "quantile",
             "learning_rate": c.learning_rate,
             "num_leaves": c.num_leaves,
-            "min_data_in_leaf": c.min_data_in_leaf,
+            "min_data_in_leaf": self._leaf_minimum("min_data_in_leaf", len(train)),
             "feature_fraction": c.feature_fraction,
             "bagging_fraction": c.bagging_fraction,
             "bagging_freq": c.bagging_freq,
@@ -176,7 +188,7 @@ class GBMForecaster(WindowModel):
             "tree_method": "hist",
             "learning_rate": c.learning_rate,
             "max_depth": c.max_depth,
-            "min_child_weight": c.min_child_weight,
+            "min_child_weight": self._leaf_minimum("min_child_weight", len(train)),
             "subsample": c.subsample,
             "colsample_bytree": c.colsample_bytree,
             "reg_lambda": c.reg_lambda,

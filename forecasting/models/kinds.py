@@ -37,6 +37,7 @@ class ModelKind:
     estimator: str  # "module:Class"
     capabilities: Capabilities
     threads_option: str | None = None  # the library's own thread-count parameter, if any
+    few_origins: int = 0  # training on fewer origins than this gets a warning with the figure
 
     def estimator_class(self) -> Any:
         """The class that fits, forecasts, saves and loads this kind (imported now)."""
@@ -63,12 +64,13 @@ KINDS: dict[str, ModelKind] = {
     k.name: k
     for k in (
         ModelKind("lightgbm", "boosted", "forecasting.models.gbm:GBMForecaster", Capabilities(),
-                  "num_threads"),
+                  "num_threads", few_origins=60),
         ModelKind("xgboost", "boosted", "forecasting.models.gbm:GBMForecaster", Capabilities(),
-                  "n_jobs"),
+                  "n_jobs", few_origins=60),
         ModelKind("cnn_lstm", "deep", "forecasting.models.deep.estimator:CNNLSTMForecaster",
-                  Capabilities()),
-        ModelKind("tft", "deep", "forecasting.models.deep.tft:TFTForecaster", Capabilities()),
+                  Capabilities(), few_origins=90),
+        ModelKind("tft", "deep", "forecasting.models.deep.tft:TFTForecaster", Capabilities(),
+                  few_origins=90),
         ModelKind("lstm_autoencoder", "deep", "forecasting.models.deep.anomaly:AnomalyDetector",
                   Capabilities(quantiles=False, static=False, known_future=False,
                                observed=False, anomaly=True)),

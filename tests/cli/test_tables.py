@@ -8,7 +8,13 @@ from forecasting.cli.tables import number, table
 def test_large_values_never_run_into_their_neighbours():
     rows = [
         ["model", number(1234.56789), number(23456.7), number(0.1234), number(98765.4321)],
-        ["seasonal_naive", number(31234.5), number(123456.0), number(12.3456), number(float("nan"))],
+        [
+            "seasonal_naive",
+            number(31234.5),
+            number(123456.0),
+            number(12.3456),
+            number(float("nan")),
+        ],
     ]
     text = table(["", "MAE", "RMSE", "qrisk50", "peak"], rows)
     lines = text.splitlines()

@@ -117,3 +117,15 @@ def test_negative_values_are_quarantined_with_the_key_that_allows_them(tmp_path)
     cfg.validation.allow_negative = True
     kept = prepare(cfg)
     assert len(kept.quarantine) == 0 and len(kept.frame) == HOURS
+
+
+def test_the_prepared_dataset_hands_pandas_plain_text(tmp_path):
+    """Config values carry their parse but are str subclasses, which pandas' parsers refuse
+    ("Expected str, got Frequency"): what prepare hands on is plain text."""
+    df = prices()
+    path = tmp_path / "p.csv"
+    df.to_csv(path, index=False)
+    p = prepare(config(tmp_path, path))
+    for key in ("frequency", "calendar_timezone"):
+        assert type(p.dataset[key]) is str
+    assert pd.Timedelta(p.dataset["frequency"]) == pd.Timedelta("1h")
