@@ -150,6 +150,8 @@ def _check_model(path: Path, m: ManifestFields) -> None:
     try:
         model = ModelFields.model_validate(m.model)
         features = FeatureConfig.model_validate(model.features, strict=True)
+        if not all(isinstance(v, int) for v in [*features.lags, *features.rolling_windows]):
+            raise ValueError("lags and rolling windows must be counts of intervals in a bundle")
         holidays = HolidaysFields.model_validate(features.holidays)
         if holidays.country:  # a country or region the holidays package does not know
             HolidayCalendar.from_dict(features.holidays).holiday_dates([2020])

@@ -90,10 +90,11 @@ def period_splitter(
         start, end = None, pd.Timestamp(before.start) - step
     else:
         start = end = None
+    horizon, lookback, origin_step = cfg.in_intervals(step).steps
     return RollingOrigin(
-        horizon=cfg.horizon,
-        lookback=cfg.lookback,
-        step=cfg.origin_step,
+        horizon=horizon,
+        lookback=lookback,
+        step=origin_step,
         freq=freq,
         start=start,
         end=end,
@@ -142,6 +143,7 @@ def fit_model(
     `optuna.TrialPruned`."""
     freq = format_freq(data_cfg.output_frequency.step)
     tz = data_cfg.calendar.timezone
+    cfg = cfg.in_intervals(data_cfg.output_frequency.step)  # durations become intervals
     features = resolve_features(cfg, prepared, data_cfg)
     cfg = cfg.model_copy(update={"features": features})
     model = make_model(cfg, features, freq, not data_cfg.validation.allow_negative, tz)

@@ -102,15 +102,24 @@ def synth(
         Path, typer.Option("--output", "-o", help="folder for the raw files and data.yaml")
     ],
     households: Annotated[int, typer.Option(min=1, help="number of households")] = 40,
-    days: Annotated[int, typer.Option(min=2, help="days of half-hourly data")] = 180,
+    days: Annotated[int, typer.Option(min=2, help="days of data")] = 180,
     start: Annotated[str, typer.Option(help="first day (local time)")] = "2023-10-15",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     faults: Annotated[bool, typer.Option(help="inject faults (bad rows, gaps, anomalies)")] = True,
+    interval: Annotated[
+        str, typer.Option(help="reading interval: 5min, 10min, 15min or 30min")
+    ] = "30min",
+    output_interval: Annotated[
+        str, typer.Option(help="the data config's output_frequency (a multiple of the interval)")
+    ] = "1h",
 ) -> None:
     """Generate a synthetic smart-meter dataset (raw files with dirt, plus its data config)."""
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
 
-    spec = SyntheticSpec(households=households, days=days, start=start, seed=seed, faults=faults)
+    spec = SyntheticSpec(
+        households=households, days=days, start=start, seed=seed, faults=faults,
+        interval=interval, output_interval=output_interval,
+    )  # fmt: skip
     paths = write_synthetic(spec, output)
     for key, path in paths.items():
         typer.echo(f"{key:<10} {path}")

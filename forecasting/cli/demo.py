@@ -91,12 +91,14 @@ def _features(cfg: DemoConfig, data_config: Path, prepared: Any, origin: Any) ->
         data=str(data_config), name="demo_lightgbm", model=_lightgbm(cfg),
         horizon=cfg.backtest.horizon,
     )  # fmt: skip
-    feats = resolve_features(train_cfg, prepared, load_data_config(data_config))
+    data_cfg = load_data_config(data_config)
+    train_cfg = train_cfg.in_intervals(data_cfg.output_frequency.step)
+    feats = resolve_features(train_cfg, prepared, data_cfg)
     _step(3, "build features: the windows training and the serving bundles both build")
     categories = learn_categories(prepared.static, feats.static)
     w = make_windows(
         prepared.frame, pd.DatetimeIndex([origin]), feats,
-        train_cfg.horizon, train_cfg.lookback, prepared.static, categories,
+        *train_cfg.steps[:2], prepared.static, categories,
     )  # fmt: skip
     typer.echo(
         f"    first backtest origin {origin.tz_convert(feats.timezone):%Y-%m-%d %H:%M}: "

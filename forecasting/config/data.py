@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
-from forecasting.config.values import ConfigPath, Frequency, Zone
+from forecasting.config.values import ConfigPath, Duration, Frequency, Span, Zone, steps
 
 TimezoneName = Zone  # a validated zone name that carries its tzinfo
 Aggregate = Literal["mean", "sum", "min", "max", "first", "last"]
@@ -60,17 +60,33 @@ class FillPolicy(StrictModel):
     """How missing values are filled. `none` leaves them missing (and reported)."""
 
     method: Literal["none", "linear", "seasonal", "zero", "ffill"] = "none"
-    max_length: int = Field(default=0, ge=0, description="longest gap filled, in output intervals")
-    season: int = Field(default=168, ge=1, description="lag in output intervals for 'seasonal'")
+    max_length: Span = Field(
+        default=0, description="longest gap filled: output intervals, or a duration ('2h')"
+    )
+    season: Span = Field(
+        default=Duration("7D"), description="lag for 'seasonal': intervals or a duration"
+    )
     outside: float | None = Field(
         default=None, description="value used outside the covariate file's time range"
     )
 
     @model_validator(mode="after")
     def _length_needed(self) -> FillPolicy:
+        if isinstance(self.max_length, int) and self.max_length < 0:
+            raise ValueError(f"max_length must not be negative, got {self.max_length}")
+        if isinstance(self.season, int) and self.season < 1:
+            raise ValueError(f"season must be at least 1 interval, got {self.season}")
         if self.method != "none" and self.max_length == 0:
-            raise ValueError(f"fill method '{self.method}' needs max_length > 0 (in intervals)")
+            raise ValueError(
+                f"fill method '{self.method}' needs max_length > 0 (intervals, or a duration "
+                "such as '2h')"
+            )
         return self
+
+    def in_intervals(self, step: pd.Timedelta) -> tuple[int, int]:
+        """(longest gap filled, seasonal lag) in intervals of `step`."""
+        longest = steps(self.max_length, step, "max_length") if self.max_length else 0
+        return longest, steps(self.season, step, "season")
 
 
 class NumberFormatFields(StrictModel):

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel
-from forecasting.config.values import Zone
+from forecasting.config.values import Duration, Span, Zone, steps
+from forecasting.errors import ConfigError
 
 RollingStat = Literal["mean", "std", "max", "min"]
 MAX_INTERVALS = 100_000  # the longest lag or window: over 11 years of hours
 
 
 class FeatureConfig(StrictModel):
-    """Feature recipe. Lags and windows are in intervals of the canonical frame (hours).
+    """Feature recipe. Lags and rolling windows are counts of the frame's intervals (24) or
+    durations ('1D', '7D'); a duration becomes intervals of the data when the model is built
+    (`in_intervals`), so the defaults mean a day and a week at any interval.
 
     Window features (`make_windows` for the boosted models, `make_sequences` for the deep
     ones) anchor rolling windows at the forecast origin (they end at the last interval before
@@ -22,8 +26,8 @@ class FeatureConfig(StrictModel):
     is left missing for that step, never filled from the future.
     """
 
-    lags: list[int] = Field(default_factory=lambda: [1, 24, 168])
-    rolling_windows: list[int] = Field(default_factory=lambda: [24, 168])
+    lags: list[Span] = Field(default_factory=lambda: _spans(1, "1D", "7D"))
+    rolling_windows: list[Span] = Field(default_factory=lambda: _spans("1D", "7D"))
     rolling_stats: list[RollingStat] = Field(default_factory=lambda: ["mean", "std", "max"])  # type: ignore[arg-type]
     profile_days: int = Field(
         default=7,
@@ -77,8 +81,38 @@ class FeatureConfig(StrictModel):
 
     @field_validator("lags", "rolling_windows")
     @classmethod
-    def _positive(cls, v: list[int]) -> list[int]:
-        bad = [x for x in v if not 1 <= x <= MAX_INTERVALS]
+    def _positive(cls, v: list[int | Duration]) -> list[int | Duration]:
+        counts = [x for x in v if isinstance(x, int)]
+        bad = [x for x in counts if not 1 <= x <= MAX_INTERVALS]
         if bad:
             raise ValueError(f"must be interval counts from 1 to {MAX_INTERVALS:,}, got {bad}")
-        return sorted(set(v))
+        return sorted(set(counts)) if len(counts) == len(v) else list(dict.fromkeys(v))
+
+    def in_intervals(self, step: pd.Timedelta) -> FeatureConfig:
+        """This recipe with every lag and window in intervals of `step` (sorted, unique)."""
+        lags = sorted({steps(k, step, "lag") for k in self.lags})
+        windows = sorted({steps(w, step, "rolling window") for w in self.rolling_windows})
+        if lags == self.lags and windows == self.rolling_windows:
+            return self
+        return self.model_copy(update={"lags": lags, "rolling_windows": windows})
+
+    @property
+    def lag_steps(self) -> list[int]:
+        return _counts(self.lags, "lags")
+
+    @property
+    def window_steps(self) -> list[int]:
+        return _counts(self.rolling_windows, "rolling_windows")
+
+
+def _spans(*values: int | str) -> list[int | Duration]:
+    return [v if isinstance(v, int) else Duration(v) for v in values]
+
+
+def _counts(values: list[int | Duration], name: str) -> list[int]:
+    if not all(isinstance(v, int) for v in values):
+        raise ConfigError(
+            f"{name} {[str(v) for v in values]} hold durations: resolve them against the data's "
+            "interval first (FeatureConfig.in_intervals)"
+        )
+    return [int(v) for v in values]

@@ -10,11 +10,14 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
 from forecasting.config.features import FeatureConfig
 from forecasting.config.trainer import TrainerConfig
+from forecasting.config.values import Duration, Span, steps
+from forecasting.errors import ConfigError
 
 
 def tunable(default: Any, low: float, high: float, log: bool = False, **kw: Any) -> Any:
@@ -125,7 +128,9 @@ class AutoencoderConfig(_DeepBase):
     the flag threshold is the validation score quantile giving `false_alarm_rate`."""
 
     kind: Literal["lstm_autoencoder"] = "lstm_autoencoder"
-    window: int = Field(default=24, ge=2, le=100_000, description="intervals per scored window")
+    window: Span = Field(
+        default=Duration("1D"), description="intervals (or a duration) per scored window"
+    )
     stride: int = Field(
         default=6, ge=1, description="intervals between scored windows (scores are averaged)"
     )
@@ -171,16 +176,18 @@ class TrainConfig(StrictModel):
     data: str = Field(description="data config YAML (configs/data/*.yaml), relative to the cwd")
     input: str | None = Field(default=None, description="override the data config's input path")
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
-    horizon: int = Field(
-        default=24, ge=1, le=100_000, description="steps forecast from each origin"
+    horizon: Span = Field(
+        default=Duration("1D"), description="steps forecast from each origin, or a duration"
     )
-    lookback: int = Field(
-        default=168, ge=1, le=1_000_000, description="steps of history each forecast sees"
+    lookback: Span = Field(
+        default=Duration("7D"), description="steps of history each forecast sees, or a duration"
     )
     origin_hour: int | None = Field(
         default=0, ge=0, le=23, description="training origins at this local hour; null: every step"
     )
-    origin_step: int = Field(default=24, ge=1, description="steps between training origins")
+    origin_step: Span = Field(
+        default=Duration("1D"), description="steps (or a duration) between training origins"
+    )
     train: Period | None = Field(
         default=None, description="training origins; default: all before validation"
     )
@@ -188,7 +195,10 @@ class TrainConfig(StrictModel):
         default=None, description="origins for early stopping and metrics"
     )
     features: FeatureConfig = Field(
-        default_factory=lambda: FeatureConfig(lags=[24, 48, 72, 168], rolling_windows=[6, 24, 168])
+        default_factory=lambda: FeatureConfig(
+            lags=["1D", "2D", "3D", "7D"],  # type: ignore[list-item]
+            rolling_windows=["6h", "1D", "7D"],  # type: ignore[list-item]
+        )
     )
     model: ModelConfig
     trainer: TrainerConfig | None = Field(
@@ -221,6 +231,38 @@ class TrainConfig(StrictModel):
         if bad or not v:
             raise ValueError(f"quantiles must lie strictly between 0 and 1, got {v}")
         return sorted(set(v))
+
+    @field_validator("horizon", "lookback", "origin_step")
+    @classmethod
+    def _span_range(cls, v: int | Duration) -> int | Duration:
+        if isinstance(v, int) and not 1 <= v <= 1_000_000:
+            raise ValueError(f"must be a count of intervals from 1 to 1,000,000, got {v}")
+        return v
+
+    def in_intervals(self, step: pd.Timedelta) -> TrainConfig:
+        """This config with every period in intervals of `step` (the data's): horizon,
+        lookback, origin step, feature lags and windows, the autoencoder's window."""
+        update: dict[str, Any] = {
+            "horizon": steps(self.horizon, step, "horizon"),
+            "lookback": steps(self.lookback, step, "lookback"),
+            "origin_step": steps(self.origin_step, step, "origin_step"),
+            "features": self.features.in_intervals(step),
+        }
+        if isinstance(self.model, AutoencoderConfig):
+            window = steps(self.model.window, step, "model.window")
+            update["model"] = self.model.model_copy(update={"window": window})
+        return self.model_copy(update=update)
+
+    @property
+    def steps(self) -> tuple[int, int, int]:
+        """(horizon, lookback, origin step) in intervals; refused before `in_intervals`."""
+        values = (self.horizon, self.lookback, self.origin_step)
+        if not all(isinstance(v, int) for v in values):
+            raise ConfigError(
+                f"horizon {self.horizon}, lookback {self.lookback}, origin_step "
+                f"{self.origin_step}: resolve the durations against the data's interval first"
+            )
+        return values  # type: ignore[return-value]
 
 
 def load_train_config(path: str | Path) -> TrainConfig:

@@ -6,6 +6,8 @@ Loaded, each is a `str` that also carries what the code needs, so nothing below 
 layer parses them again:
 - `Frequency("30min").step` is the `pd.Timedelta`;
 - `Zone("Europe/London").tzinfo` is the `tzinfo` (IANA names, `UTC`, fixed offsets `+10:00`);
+- `Duration("7D").span` is the `pd.Timedelta` of a period (`Span` also takes a whole number
+  of intervals; `steps(span, step)` turns either into intervals of the data);
 - `ConfigPath("${DATA}/x.csv").expanded` is the `Path` with `${VAR}`, `${VAR:-default}` and
   `~` expanded (relative paths resolve from the current working directory).
 """
@@ -18,11 +20,13 @@ import re
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import pandas as pd
-from pydantic import GetCoreSchemaHandler
+from pydantic import BeforeValidator, GetCoreSchemaHandler
 from pydantic_core import core_schema
+
+from forecasting.errors import ConfigError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -68,6 +72,22 @@ def parse_frequency(value: str) -> pd.Timedelta:
 _PARSERS: dict[type, tuple[str, Callable[[str], Any]]] = {}
 
 
+def parse_duration(value: str) -> pd.Timedelta:
+    """A positive span of time: '30min', '6h', '1D', '7D' (pandas Timedelta text)."""
+    try:
+        td = pd.Timedelta(value)
+        if pd.isna(td):
+            raise ValueError(value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"invalid duration {value!r}: use e.g. '30min', '6h', '1D', '7D', or a whole number "
+            "of intervals"
+        ) from None
+    if td <= pd.Timedelta(0):
+        raise ValueError(f"duration {value!r} must be positive")
+    return td
+
+
 class _ParsedText(str):
     """Text parsed when it is validated, the result kept as the attribute its class names.
     It serialises back to the text."""
@@ -100,6 +120,40 @@ class Zone(_ParsedText, attribute="tzinfo", parse=parse_timezone):
 
 class ConfigPath(_ParsedText, attribute="expanded", parse=expand_path):
     expanded: Path
+
+
+class Duration(_ParsedText, attribute="span", parse=parse_duration):
+    span: pd.Timedelta
+
+
+def _span(value: Any) -> Any:
+    """A whole number stays a count of intervals; other text is a duration."""
+    if isinstance(value, str) and not isinstance(value, Duration):
+        text = value.strip()
+        return int(text) if text.isdigit() else Duration(text)
+    return value
+
+
+# a period in intervals of the data (24) or as a duration ('1D'), resolved with `steps`
+Span = Annotated[int | Duration, BeforeValidator(_span)]
+
+
+def steps(span: int | Duration, step: pd.Timedelta, what: str) -> int:
+    """`span` in intervals of `step`: a count as it is, a duration divided by the interval
+    (refused when it is not a whole number of intervals)."""
+    if isinstance(span, int):
+        return span
+    n, rest = divmod(span.span, step)
+    if rest or n < 1:
+        raise ConfigError(
+            f"{what} {str(span)!r} is not a whole number of the data's {_text(step)} intervals"
+        )
+    return int(n)
+
+
+def _text(step: pd.Timedelta) -> str:
+    minutes = int(step / pd.Timedelta(minutes=1))
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
 
 
 def as_path(path: str | Path) -> Path:

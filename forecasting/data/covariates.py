@@ -118,7 +118,7 @@ def join_covariates(
         inside = (grid >= table.values.index.min()) & (grid <= table.values.index.max())
     filled_counts: dict[str, int] = {}
     for name in source.columns:
-        col, took = fill(full[name], pd.Series(0, index=full.index), source.fill)
+        col, took = fill(full[name], pd.Series(0, index=full.index), source.fill, out_freq)
         col.index = full.index
         filled_counts[name] = int(took.sum())
         if source.fill.outside is not None:

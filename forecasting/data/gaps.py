@@ -36,10 +36,12 @@ def run_lengths(missing: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
-def fill(values: pd.Series, groups: pd.Series, policy: FillPolicy) -> tuple[pd.Series, np.ndarray]:
+def fill(
+    values: pd.Series, groups: pd.Series, policy: FillPolicy, step: pd.Timedelta
+) -> tuple[pd.Series, np.ndarray]:
     """Fill missing `values` (one regular grid per group, sorted) per `policy`.
 
-    Only whole gaps of at most `policy.max_length` intervals are filled, never the edge of a
+    Only whole gaps of at most `policy.max_length` (intervals of `step`) are filled, never the edge of a
     long gap. Returns the new values and a mask of the filled positions.
     """
     v = values.astype("float64").reset_index(drop=True)
@@ -47,14 +49,15 @@ def fill(values: pd.Series, groups: pd.Series, policy: FillPolicy) -> tuple[pd.S
     missing = v.isna().to_numpy()
     if policy.method == "none" or not missing.any():
         return v, np.zeros(len(v), dtype=bool)
+    longest, season = policy.in_intervals(step)  # durations -> intervals of `step`
     lengths = run_lengths(missing, g.to_numpy())
-    eligible = missing & (lengths <= policy.max_length)
+    eligible = missing & (lengths <= longest)
     if policy.method == "zero":
         candidate = pd.Series(0.0, index=v.index)
     elif policy.method == "ffill":
         candidate = v.groupby(g).ffill()
     elif policy.method == "seasonal":
-        candidate = v.groupby(g).shift(policy.season)
+        candidate = v.groupby(g).shift(season)
     else:  # linear, interior gaps only
         pos = pd.Series(np.arange(len(v), dtype="float64"))
         known_pos = pos.where(~missing)

@@ -80,7 +80,7 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
 
     frame = regular_grid(frame, out_freq)
     gap_before = gap_tools.gap_table(frame, out_freq)
-    values, took = gap_tools.fill(frame["target"], frame["series_id"], config.gaps)
+    values, took = gap_tools.fill(frame["target"], frame["series_id"], config.gaps, out_freq)
     frame["target"] = values.to_numpy()
     frame["filled"] = frame["filled"].to_numpy() | took
     gap_after = gap_tools.gap_table(frame, out_freq)

@@ -94,11 +94,9 @@ def render_report(r: dict[str, Any], calendar_tz: str | None = None) -> str:
 
     add("")
     pol = g["fill_policy"]
-    policy = (
-        "none"
-        if pol["method"] == "none"
-        else f"{pol['method']} up to {pol['max_length']} intervals"
-    )
+    longest = pol["max_length"]
+    longest = f"{longest} intervals" if isinstance(longest, int) else longest
+    policy = "none" if pol["method"] == "none" else f"{pol['method']} up to {longest}"
     add(f"gaps (fill policy: {policy}):")
     add(
         f"  found: {_n(g['gaps_found'])} gaps, {_n(g['missing_intervals_found'])} missing intervals in "

@@ -49,6 +49,8 @@ class SyntheticSpec:
     ev_share: float = 0.15
     heating_share: float = 0.3
     faults: bool = True
+    interval: str = "30min"  # the meter's reading interval: 5, 10, 15 or 30 minutes
+    output_interval: str = "1h"  # the data config's output_frequency
 
     def __post_init__(self) -> None:
         if self.households < 1 or self.days < 2:
@@ -59,6 +61,23 @@ class SyntheticSpec:
             raise InputError(
                 f"fault injection needs at least {MIN_FAULT_DAYS} days, got {self.days}; "
                 "give more --days or --no-faults"
+            )
+        try:
+            step = pd.Timedelta(self.interval)
+        except (ValueError, TypeError):
+            step = pd.Timedelta(0)
+        if step <= pd.Timedelta(0) or pd.Timedelta("30min") % step:
+            raise InputError(
+                f"--interval {self.interval!r} must divide 30 minutes (5min, 10min, 15min, 30min)"
+            )
+        try:
+            out = pd.Timedelta(self.output_interval)
+        except (ValueError, TypeError):
+            out = pd.Timedelta(0)
+        if out < step or out % step or pd.Timedelta("1D") % out:
+            raise InputError(
+                f"--output-interval {self.output_interval!r} must be a multiple of the interval "
+                f"{self.interval} that divides a day"
             )
         if not 0 <= self.seed < 2**32:
             raise InputError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}")
@@ -130,11 +149,14 @@ def generate(spec: SyntheticSpec) -> SyntheticData:
     rng = np.random.default_rng(spec.seed)
     start_local = pd.Timestamp(spec.start).tz_localize(spec.timezone)
     end_local = start_local + pd.Timedelta(days=spec.days)
+    step = pd.Timedelta(spec.interval)
+    hours = step / pd.Timedelta(hours=1)
+    per_half_hour = int(pd.Timedelta("30min") / step)  # readings per half-hour
     utc = pd.date_range(
-        start_local.tz_convert("UTC"), end_local.tz_convert("UTC"), freq="30min", inclusive="left"
+        start_local.tz_convert("UTC"), end_local.tz_convert("UTC"), freq=step, inclusive="left"
     )
     local = utc.tz_convert(spec.timezone)
-    hour = (local.hour + local.minute / 60).to_numpy() + 0.25  # mid-interval
+    hour = (local.hour + local.minute / 60).to_numpy() + hours / 2  # mid-interval
     weekend = np.asarray(local.dayofweek >= 5)
     hourly_utc = pd.date_range(utc[0].floor("h"), utc[-1].ceil("h"), freq="1h")
     weather = _weather(hourly_utc, rng)
@@ -166,12 +188,13 @@ def generate(spec: SyntheticSpec) -> SyntheticData:
         if ev:
             days = np.flatnonzero(rng.random(spec.days) < 0.35)
             for d in days:
-                first = d * 48 + 36 + int(rng.integers(0, 8))  # starts 18:00-21:30 local-ish
-                kw[first : first + int(rng.integers(4, 9))] += 7.0
+                # starts 18:00-21:30 local-ish, charges 2-4 hours (drawn in half-hours)
+                first = (d * 48 + 36 + int(rng.integers(0, 8))) * per_half_hour
+                kw[first : first + int(rng.integers(4, 9)) * per_half_hour] += 7.0
         kw *= rng.lognormal(0, 0.25, n)
         kw += (rng.random(n) < 0.03) * rng.uniform(0.5, 2.5, n)  # kettle, oven, washer
         pv = pv_kw * daylight * (1 - 0.75 * cloud) * rng.uniform(0.9, 1.0, n)
-        net = (kw - pv) * 0.5  # kWh per half-hour
+        net = (kw - pv) * hours  # kWh per interval
         rows.append(
             pd.DataFrame(
                 {
@@ -268,15 +291,16 @@ def _inject(
                 continue  # added once below, where the clocks go forward
             note(sid, kind, i, i, 1)
     local = df["utc"].dt.tz_convert(spec.timezone)
+    last_minute = 60 - int(pd.Timedelta(spec.interval) / pd.Timedelta(minutes=1))
     spring = np.flatnonzero(
         (local.dt.hour.to_numpy() == 0)
-        & (local.dt.minute.to_numpy() == 30)
+        & (local.dt.minute.to_numpy() == last_minute)
         & (local.shift(-1).dt.hour.to_numpy() == 2)
     )
     if len(spring):
         i = int(spring[rng.integers(len(spring))])
         row = df.loc[[i]].copy()
-        wall = local.iloc[i].tz_localize(None) + pd.Timedelta(hours=1)  # 01:30, which never existed
+        wall = local.iloc[i].tz_localize(None) + pd.Timedelta(hours=1)  # 01:xx never existed
         idx = len(df) + sum(len(e) for e in extra)
         row.index = [idx]
         extra.append(row)
@@ -309,6 +333,10 @@ def _inject(
             note(sid, kind, i, j - 1, j - i)
     out = pd.concat([df.drop(index=drop), *extra])
     return out
+
+
+def _hours(interval: str) -> float:
+    return pd.Timedelta(interval) / pd.Timedelta(hours=1)
 
 
 def write_synthetic(spec: SyntheticSpec, out_dir: str | Path) -> dict[str, Path]:
@@ -346,14 +374,15 @@ def synthetic_config(folder: Path, spec: SyntheticSpec) -> dict[str, object]:
                 "export_kwh": {"column": "export_kwh", "aggregate": "sum", "known_future": False}
             },
         },
-        "frequency": "30min",
-        "output_frequency": "1h",
+        "frequency": spec.interval,
+        "output_frequency": spec.output_interval,
         "calendar": {
             "timezone": spec.timezone,
             "holidays": {"country": "GB", "subdivision": "ENG"},
         },
-        "validation": {"max_value": 12.0, "duplicates": "first"},
-        "gaps": {"method": "linear", "max_length": 2},
+        # 24 kW, above a 100 A domestic supply, in kWh per reading
+        "validation": {"max_value": round(24 * _hours(spec.interval), 3), "duplicates": "first"},
+        "gaps": {"method": "linear", "max_length": "2h"},
         "static": {"path": str(folder / "households.csv"), "id_column": "series_id"},
         "covariates": [
             {
@@ -365,7 +394,7 @@ def synthetic_config(folder: Path, spec: SyntheticSpec) -> dict[str, object]:
                     "temperature": {"column": "temperature"},
                     "cloud_cover": {"column": "cloud_cover"},
                 },
-                "fill": {"method": "linear", "max_length": 6},
+                "fill": {"method": "linear", "max_length": "6h"},
             },
         ],
     }

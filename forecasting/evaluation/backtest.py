@@ -79,9 +79,10 @@ class RollingOrigin:
             candidates = candidates[(local.hour == self.origin_hour) & (local.minute == 0)]
             if len(candidates) == 0:
                 return candidates
-            if self.step % 24 == 0:  # count local days, so origins stay on the hour across DST
+            per_day = max(1, int(pd.Timedelta("1D") / step))  # intervals in a day of the data
+            if self.step % per_day == 0:  # count local days, so origins stay on the hour at DST
                 local_days = candidates.tz_convert(self.timezone).normalize()
-                keep = (local_days - local_days[0]).days % (self.step // 24) == 0
+                keep = (local_days - local_days[0]).days % (self.step // per_day) == 0
             else:
                 keep = ((candidates - candidates[0]) / step) % self.step == 0
             return candidates[keep]

@@ -59,7 +59,7 @@ class Sequences(RowsOfPairs):
 def sequence_columns(cfg: FeatureConfig, lookback: int, horizon: int) -> dict[str, list[str]]:
     """Channel names of `past`, `future`, `static_cat` and `static_real` for `cfg`."""
     cal = SEQ_CALENDAR if cfg.calendar else []
-    lags = [k for k in cfg.lags if k <= lookback]
+    lags = [k for k in cfg.lag_steps if k <= lookback]
     future = [*cal, *cfg.known_future, *(f"lag_{k}" for k in lags)]
     if cfg.profile_days:
         future.append("profile_mean")
@@ -107,6 +107,7 @@ def make_sequences(
     `frame` may carry rows after the origin with known-future covariates and a missing
     target (serving) or with the target (backtests: it becomes `y` only)."""
     categories = categories or {}
+    cfg = cfg.in_intervals(pd.Timedelta(freq))
     grid.missing_covariates(frame, [*cfg.known_future, *cfg.observed])
     cols = sequence_columns(cfg, lookback, horizon)
     cat_cols, real_cols = static_layout(cfg, categories)
@@ -133,7 +134,7 @@ def make_sequences(
     past += [standard(c, -lookback, 0) for c in [*cfg.known_future, *cfg.observed]]
     future += [standard(c, 0, horizon) for c in cfg.known_future]
     h = np.arange(horizon)
-    for k in (k for k in cfg.lags if k <= lookback):
+    for k in (k for k in cfg.lag_steps if k <= lookback):
         future.append(np.nan_to_num(grid.lag_at_target(hs, k, horizon)))
     if cfg.profile_days:
         per_day = max(1, int(pd.Timedelta("1D") / pg.step))

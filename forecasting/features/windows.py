@@ -91,13 +91,18 @@ def static_codes(
 
 
 def window_families(
-    cfg: FeatureConfig, frame_columns: list[str] | None = None
+    cfg: FeatureConfig,
+    frame_columns: list[str] | None = None,
+    freq: str | pd.Timedelta | None = None,
 ) -> dict[str, list[str]]:
     """The features `make_windows` builds for `cfg`, by family, in column order:
     the step, the history at the origin, target lags, same-hour profiles, calendar,
-    known-future covariates (with degree hours), observed covariates and static attributes."""
+    known-future covariates (with degree hours), observed covariates and static attributes.
+    A recipe with durations ('1D') needs the data's interval `freq` to name its lags."""
+    if freq is not None:
+        cfg = cfg.in_intervals(pd.Timedelta(freq))
     history = ["level", "last"]
-    for w in cfg.rolling_windows:
+    for w in cfg.window_steps:
         history += [f"roll_{s}_{w}" for s in cfg.rolling_stats]
     profile = ["profile_mean", "profile_median", "profile_std", "profile_near_mean"]
     known = list(cfg.known_future)
@@ -106,7 +111,7 @@ def window_families(
     return {
         "step": ["horizon"],
         "history": history,
-        "lags": [f"lag_{k}" for k in cfg.lags],
+        "lags": [f"lag_{k}" for k in cfg.lag_steps],
         "profile": profile if cfg.profile_days else [],
         # weekday enters as `dow`; trees need no weekday circle
         "calendar": [c for c in CALENDAR if c not in ("dow_sin", "dow_cos")]
@@ -127,8 +132,8 @@ def check_geometry(cfg: FeatureConfig, lookback: int, horizon: int, per_day: int
     """Raise InputError if a feature needs more history than `lookback` intervals."""
     if horizon < 1 or lookback < 1:
         raise InputError(f"horizon and lookback must be positive, got {horizon} and {lookback}")
-    need = {f"lag_{k}": k for k in cfg.lags}
-    need |= {f"rolling window {w}": w for w in cfg.rolling_windows}
+    need = {f"lag_{k}": k for k in cfg.lag_steps}
+    need |= {f"rolling window {w}": w for w in cfg.window_steps}
     if cfg.profile_days:
         need["profile_days"] = cfg.profile_days * per_day
     too_long = {k: v for k, v in need.items() if v > lookback}
@@ -158,6 +163,7 @@ def make_windows(
     some rows in the window but less history than that is listed in `skipped`.
     """
     step = pd.Timedelta(freq)
+    cfg = cfg.in_intervals(step)
     per_day = max(1, int(pd.Timedelta("1D") / step))
     check_geometry(cfg, lookback, horizon, per_day)
     missing_covariates(frame, [*cfg.known_future, *cfg.observed])
@@ -174,7 +180,7 @@ def make_windows(
     feats: dict[str, np.ndarray] = {
         "horizon": np.broadcast_to(np.arange(1, horizon + 1), (n_pairs, horizon)),
         **_history_family(level, hs, cfg, horizon),
-        **{f"lag_{k}": lag_at_target(hs, k, horizon) for k in cfg.lags},
+        **{f"lag_{k}": lag_at_target(hs, k, horizon) for k in cfg.lag_steps},
         **_profile_family(hs, cfg, per_day, horizon),
         **_calendar_family(pg, cfg, rows_t),
         **_covariate_family(pg, cfg, cols, horizon),
@@ -205,7 +211,7 @@ def _history_family(
     lookback's end (the same for every step of a pair)."""
     pair: dict[str, np.ndarray] = {"level": level.astype("float32"), "last": hs[:, -1]}
     with np.errstate(all="ignore"), quiet_nan():
-        for w in cfg.rolling_windows:
+        for w in cfg.window_steps:
             block = hs[:, -w:]
             for stat in cfg.rolling_stats:
                 pair[f"roll_{stat}_{w}"] = getattr(np, f"nan{stat}")(block, axis=1)

@@ -29,7 +29,7 @@ class WindowModel:
         nonnegative: bool = True,
     ):
         self.config = config
-        self.features = features
+        self.features = features.in_intervals(pd.Timedelta(freq))  # durations -> intervals
         self.quantiles = sorted(quantiles or [0.1, 0.5, 0.9])
         self.horizon, self.lookback = horizon, lookback
         self.freq, self.nonnegative = freq, nonnegative

@@ -12,7 +12,7 @@ import yaml
 
 from forecasting.config.base import ConfigError
 from forecasting.config.data import load_data_config
-from forecasting.config.values import ConfigPath, Frequency, Zone
+from forecasting.config.values import ConfigPath, Duration, Frequency, Zone, steps
 from tests.test_layers import ROOT
 
 PARSERS = {"parse_frequency", "parse_timezone", "expand_path"}
@@ -70,6 +70,18 @@ def test_the_typed_values_refuse_what_their_parsers_refuse():
     with pytest.raises(ValueError, match="invalid frequency"):
         Frequency("often")
     assert ConfigPath("~/x.csv").expanded == Path.home() / "x.csv"
+    for bad in ("", "soon", "-1h"):
+        with pytest.raises(ValueError, match="duration"):
+            Duration(bad)
+
+
+def test_a_span_is_intervals_or_a_duration_resolved_against_the_data():
+    quarter = pd.Timedelta("15min")
+    assert [steps(s, quarter, "lag") for s in (1, 24, Duration("1D"), Duration("7D"))] == [
+        1, 24, 96, 672,
+    ]  # fmt: skip
+    with pytest.raises(ConfigError, match="'45min' is not a whole number of the data's 30min"):
+        steps(Duration("45min"), pd.Timedelta("30min"), "lag")
 
 
 def test_the_data_layer_never_parses_config_text_again():

@@ -80,11 +80,11 @@ def test_degree_hours_and_families_name_every_column_once():
     temp = f.set_index(["series_id", "timestamp"])["temperature"]
     at_target = temp.loc[list(zip(w.index["series_id"], w.index["timestamp"], strict=True))]
     assert ((w.X["hdh"] > 0).to_numpy() == (at_target < 15.5).to_numpy()).all()
-    families = window_families(cfg, list(f.columns))
+    families = window_families(cfg, list(f.columns), freq="1h")
     names = [c for cols in families.values() for c in cols]
     assert names == list(w.X.columns) and len(set(names)) == len(names)
     assert "hdh" in families["known_future"] and "lag_24" in families["lags"]
-    no_temperature = window_families(cfg.model_copy(update={"temperature": None}))
+    no_temperature = window_families(cfg.model_copy(update={"temperature": None}), freq="1h")
     assert "hdh" not in no_temperature["known_future"]
 
 

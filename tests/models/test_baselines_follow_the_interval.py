@@ -47,3 +47,16 @@ def test_a_configured_season_is_still_intervals_and_the_default_follows_the_data
         return make_baseline(cfg, [0.5], "30min", True, "UTC").season  # type: ignore[union-attr]
 
     assert naive(SeasonalNaiveConfig()) == 336 and naive(SeasonalNaiveConfig(season=48)) == 48
+
+
+@pytest.mark.parametrize("freq", ["15min", "30min", "1h"])
+def test_daily_origins_are_daily_at_any_interval(freq):
+    frame = weekly(freq, weeks=3)
+    per_day = int(pd.Timedelta("1D") / pd.Timedelta(freq))
+    start = frame["timestamp"].iloc[0] + pd.Timedelta(days=8)
+    splitter = RollingOrigin(
+        horizon=per_day, lookback=7 * per_day, step=per_day, freq=freq, origin_hour=0,
+        timezone="Europe/London", start=start, end=start + pd.Timedelta(days=4, hours=23),
+    )  # fmt: skip
+    origins = splitter.origins(frame)
+    assert len(origins) == 5 and (origins.to_series().diff().dropna() == pd.Timedelta("1D")).all()

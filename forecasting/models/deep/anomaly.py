@@ -34,6 +34,7 @@ from forecasting.bundle_format import tensor
 from forecasting.config.features import FeatureConfig
 from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
+from forecasting.config.values import steps
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.features.grid import quiet_nan
 from forecasting.features.sequences import (
@@ -84,11 +85,12 @@ class AnomalyDetector(TorchGraph):
         freq: str = "1h",
         nonnegative: bool = True,
     ):
-        self.config = config
-        self.features = window_features(features)
+        self.window = steps(config.window, pd.Timedelta(freq), "model.window")
+        self.config = config.model_copy(update={"window": self.window})
+        self.features = window_features(features.in_intervals(pd.Timedelta(freq)))
         self.quantiles = quantiles or []
         self.lookback, self.freq, self.nonnegative = lookback, freq, nonnegative
-        self.horizon = config.window
+        self.horizon = self.window
         self.categories_: dict[str, list[str]] = {}
 
     @property
@@ -101,10 +103,10 @@ class AnomalyDetector(TorchGraph):
     ) -> tuple[Sequences, np.ndarray, np.ndarray]:
         """(sequences, inputs [N, W, 2 + K]: load, expected load, calendar; observed mask)."""
         s = make_sequences(
-            frame, origins, self.features, self.config.window, self.lookback, {},
+            frame, origins, self.features, self.window, self.lookback, {},
             freq=self.freq,
         )  # fmt: skip
-        cols = sequence_columns(self.features, self.lookback, self.config.window)["future"]
+        cols = sequence_columns(self.features, self.lookback, self.window)["future"]
         cal = [cols.index(c) for c in SEQ_CALENDAR if c in cols]
         expected = s.future[:, :, [cols.index("profile_mean")]]
         mask = np.isfinite(s.y)
@@ -116,7 +118,7 @@ class AnomalyDetector(TorchGraph):
         lo = pd.Timestamp(start) if start is not None else frame[TIME].min() + self.lookback * step
         hi = pd.Timestamp(end) if end is not None else frame[TIME].max()
         # windows that cover [lo, hi]: start up to a window before lo, end by hi
-        first = lo - (self.config.window - stride) * step if stride < self.config.window else lo
+        first = lo - (self.window - stride) * step if stride < self.window else lo
         return pd.date_range(first, hi, freq=stride * step)
 
     def graph_inputs(
@@ -126,7 +128,7 @@ class AnomalyDetector(TorchGraph):
         return {"window": self._windows(frame, origins)[1]}
 
     def onnx_spec(self) -> dict[str, list[dict[str, Any]]]:
-        w = self.config.window
+        w = self.window
         n = self.net_.encoder.input_size + 1  # load + expected + calendar
         return {
             "inputs": [tensor("window", ["batch", w, n], "float32")],
@@ -183,7 +185,7 @@ class AnomalyDetector(TorchGraph):
         # calibrate on the validation period (or the training one without validation)
         calib = valid_origins if valid_origins is not None and len(valid_origins) else train_origins
         step = pd.Timedelta(self.freq)
-        raw = self._signals(frame, calib.min(), calib.max() + (self.config.window - 1) * step)
+        raw = self._signals(frame, calib.min(), calib.max() + (self.window - 1) * step)
         self.standard_ = {}
         for col in ("point", "window"):
             v = raw[col].dropna().to_numpy()
@@ -237,7 +239,7 @@ class AnomalyDetector(TorchGraph):
         err[mask == 0] = np.nan
         with np.errstate(all="ignore"), quiet_nan():
             dist = np.nanmean(err, axis=1)  # the window's mean error: persistent faults add up
-        w = self.config.window
+        w = self.window
         step = pd.Timedelta(self.freq)
         times = (
             pd.DatetimeIndex(np.repeat(s.index["origin"].to_numpy(), w))
