@@ -74,6 +74,16 @@ def covariates_needed(manifest: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+def check_job_folder(output: Path) -> None:
+    """Refuse an --output that is neither a predict job's folder nor empty or new."""
+    if (output / JOB / PLAN).is_file():
+        return
+    if output.exists() and any(p.name != JOB for p in output.iterdir()):
+        raise InputError(
+            f"{output} exists and is not a predict job's folder; choose an empty or new --output"
+        )
+
+
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     write_atomic(path, lambda p: pq.write_table(table, p))
@@ -143,11 +153,7 @@ class PredictJob:
                     "differ); run it again with its own arguments or write to another --output"
                 )
             return
-        if self.output.exists() and any(p.name != JOB for p in self.output.iterdir()):
-            raise InputError(
-                f"{self.output} exists and is not a predict job's folder; choose an empty or "
-                "new --output"
-            )
+        check_job_folder(self.output)
         self.job.mkdir(parents=True, exist_ok=True)
         write_json(path, args)
 

@@ -66,14 +66,24 @@ def open_source(
             raise InputError(f"{f}: file is empty (0 bytes)")
         kinds.append(detect_format(f))
         present = file_columns(f)
-        missing = [c for c in columns if c not in present]
-        if missing:
-            what = "the bundle's covariate" if set(missing) - {SERIES, TIME, *values} else "column"
-            raise InputError(
-                f"{f}: missing {what}(s) {missing}; {describe_columns(f, present)}. Expected the long "
-                f"format: {SERIES}, {TIME} (UTC), {', '.join(values)}"
-                + (", then covariates" if covariates else "")
+        identity = [c for c in (SERIES, TIME, *values) if c not in present]
+        lacking = [c for c in covariates if c not in present]
+        if identity or lacking:
+            said = []
+            if identity:
+                said.append(
+                    f"missing column(s) {identity} of the canonical long format ({SERIES}, "
+                    f"{TIME} in UTC, {', '.join(values)})"
+                )
+            if lacking:
+                said.append(f"missing the bundle's covariate(s) {lacking}")
+            hint = (
+                "; for raw meter files give --data-config CFG, and they are read the way "
+                "`forecasting data prepare` reads them"
+                if identity
+                else ""
             )
+            raise InputError(f"{f}: {'; '.join(said)}; {describe_columns(f, present)}{hint}")
     return Source(files, kinds, columns)
 
 

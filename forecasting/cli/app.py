@@ -405,8 +405,19 @@ def predict_cmd(
         bool,
         typer.Option(help="deep bundles: int8 dynamic quantisation (see onnx_throughput for cost)"),
     ] = False,
+    data_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-config",
+            help="INPUT is raw meter files: read them with this data config (as `data prepare`)",
+        ),
+    ] = None,
 ) -> None:
     """Forecast every series of INPUT with a bundle on onnxruntime (torch-free), in constant memory.
+
+    INPUT is the canonical long frame, or with --data-config the raw meter files as the data
+    config reads them (validated, quarantined, resampled, with its covariates and static table;
+    prepared once into OUTPUT/_job/prepared, reused when the job resumes).
 
     Writes part-*.parquet (series_id, origin, timestamp, horizon, one column per quantile),
     errors.csv (series that could not be forecast, with the reason) and summary.json. A killed
@@ -418,6 +429,13 @@ def predict_cmd(
     from serving.predict import PredictJob
 
     origins = [_utc(o, "--origin") for o in origin] if origin else None
+    if data_config is not None:
+        from serving.predict import JOB, check_job_folder
+        from serving.raw_input import prepared_input
+
+        check_job_folder(output)
+        input, prepared_static = prepared_input(input, data_config, output / JOB, typer.echo)
+        static = static or prepared_static
     job = PredictJob(
         bundle, input, output, origins, batch_size, static, threads, session_batch, progress,
         int8, echo=typer.echo,
