@@ -26,8 +26,18 @@ from forecasting.models.kinds import model_kind
 
 
 def daily_origins(
-    start: str, end: str, horizon: int, lookback: int, timezone: str, freq: str = "1h"
+    start: str,
+    end: str,
+    horizon: int,
+    lookback: int,
+    timezone: str,
+    freq: str = "1h",
+    hours: tuple[int, ...] = (0,),
 ) -> RollingOrigin:
+    """Origins on every local day from `start` to `end`, at each of the local `hours`."""
+    bad = [h for h in hours if not 0 <= h <= 23]
+    if bad or not hours:
+        raise InputError(f"--origin-hour must be hours of the day from 0 to 23, got {list(hours)}")
     step = pd.Timedelta(freq)
     per_day = int(pd.Timedelta("1D") / step)
     try:
@@ -43,7 +53,7 @@ def daily_origins(
         freq=freq,
         start=lo,
         end=hi,
-        origin_hour=0,
+        origin_hour=tuple(sorted(set(hours))),
         timezone=timezone,
     )
 
@@ -73,8 +83,10 @@ def evaluate_run(
     input_path: str | None = None,
     data_config: str | Path | None = None,
     prepared: Prepared | None = None,
+    hours: tuple[int, ...] = (0,),
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """Metrics JSON (see the module docstring) and the forecasts of model and baseline."""
+    """Metrics JSON (see the module docstring) and the forecasts of model and baseline, from
+    origins on every local day at each of `hours`."""
     from forecasting.models.registry import load_run
 
     model, meta = load_run(run_dir)
@@ -91,7 +103,7 @@ def evaluate_run(
     quantiles = meta["quantiles"]
     naive = SeasonalNaive(None, quantiles, meta["freq"], meta["nonnegative"])  # one week
     splitter = daily_origins(
-        start, end, meta["horizon"], max(model.lookback, naive.lookback), tz, meta["freq"]
+        start, end, meta["horizon"], max(model.lookback, naive.lookback), tz, meta["freq"], hours
     )
     origins = splitter.origins(frame)
     if len(origins) == 0:
@@ -119,6 +131,7 @@ def evaluate_run(
         "input": input_path or cfg.input.path,
         "start": start,
         "end": end,
+        "origin_hours": sorted(set(hours)),
         "timezone": tz,
         "n_series": int(fc[SERIES].nunique()) if len(fc) else 0,
         "n_series_in_data": int(frame[SERIES].nunique()),

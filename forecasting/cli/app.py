@@ -300,22 +300,29 @@ def evaluate_cmd(
     forecasts: Annotated[
         Path | None, typer.Option(help="also write the model's forecasts here (parquet)")
     ] = None,
+    origin_hour: Annotated[
+        list[int] | None,
+        typer.Option(help="local hour of the daily origins (repeat it for several a day)"),
+    ] = None,
 ) -> None:
-    """Backtest a run with daily origins at 00:00 local time, against seasonal naive."""
+    """Backtest a run with origins every local day (at 00:00, or each --origin-hour), against
+    a seasonal naive of one week at the data's interval."""
     require_training_stack("evaluate")
 
     from forecasting.cli.tables import number, table
     from training.evaluate import evaluate_run
 
-    result, fcs = evaluate_run(run, start, end, input, data_config)
+    hours = tuple(origin_hour) if origin_hour else (0,)
+    result, fcs = evaluate_run(run, start, end, input, data_config, hours=hours)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_json(output, result)
     if forecasts is not None:
         fcs["model"].to_parquet(forecasts, index=False)
     m, b = result["model"], result["seasonal_naive"]
+    at = ", ".join(f"{h:02d}:00" for h in result["origin_hours"])
     typer.echo(
         f"{result['n_series']} series x {result['n_origins']} origins "
-        f"({result['start']}..{result['end']}, {result['timezone']})"
+        f"({result['start']}..{result['end']} at {at}, {result['timezone']})"
     )
     cover = next((k for k in m if k.startswith("coverage_")), None)
     rows = [

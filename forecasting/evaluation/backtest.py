@@ -43,8 +43,8 @@ class RollingOrigin:
     """Origins every `step` intervals, forecasting `horizon` intervals from `lookback` of history.
 
     `origin_hour` aligns origins to that local hour in `timezone` (e.g. 0 for daily origins at
-    local midnight). `start`/`end` bound the origins; the horizon of the last origin must end by
-    the data's end.
+    local midnight; a tuple such as (0, 12) for several a day). `start`/`end` bound the
+    origins; the horizon of the last origin must end by the data's end.
     """
 
     horizon: int = 24
@@ -53,7 +53,7 @@ class RollingOrigin:
     freq: str = "1h"
     start: str | pd.Timestamp | None = None
     end: str | pd.Timestamp | None = None
-    origin_hour: int | None = 0
+    origin_hour: int | tuple[int, ...] | None = 0
     timezone: str = "UTC"
 
     def _bound(self, value: str | pd.Timestamp | None) -> pd.Timestamp | None:
@@ -76,7 +76,8 @@ class RollingOrigin:
         candidates = pd.date_range(t0.ceil(self.freq), t1, freq=self.freq)
         if self.origin_hour is not None:
             local = candidates.tz_convert(self.timezone)
-            candidates = candidates[(local.hour == self.origin_hour) & (local.minute == 0)]
+            hours = (self.origin_hour,) if isinstance(self.origin_hour, int) else self.origin_hour
+            candidates = candidates[local.hour.isin(hours) & (local.minute == 0)]
             if len(candidates) == 0:
                 return candidates
             per_day = max(1, int(pd.Timedelta("1D") / step))  # intervals in a day of the data

@@ -98,6 +98,13 @@ def test_fifteen_minute_data_trains_evaluates_exports_and_predicts(
     naive, ours = result["seasonal_naive"]["mae"], result["model"]["mae"]
     assert result["mae_ratio_vs_seasonal_naive"] == pytest.approx(ours / naive, rel=1e-3)
 
+    twice = root / f"{name}_twice.json"
+    r = cli("evaluate", "--run", run, "--start", "2023-11-13", "--end", "2023-11-18",
+            "--origin-hour", "0", "--origin-hour", "12", "--output", twice)  # fmt: skip
+    assert r.code == 0, r.err
+    both = json.loads(twice.read_text())
+    assert both["n_origins"] == 12 and both["origin_hours"] == [0, 12] and "00:00, 12:00" in r.out
+
     bundle = root / f"bundle_{name}"
     r = cli("export", "--run", run, "--output", bundle)
     assert r.code == 0, r.err
