@@ -101,7 +101,9 @@ def evaluate_run(
     frame = prepared.frame
     tz = cfg.calendar.timezone
     quantiles = meta["quantiles"]
-    naive = SeasonalNaive(None, quantiles, meta["freq"], meta["nonnegative"])  # one week
+    naive = SeasonalNaive(  # one week back at the data's interval, every origin at once
+        None, quantiles, meta["freq"], meta["nonnegative"], horizon=meta["horizon"]
+    )
     splitter = daily_origins(
         start, end, meta["horizon"], max(model.lookback, naive.lookback), tz, meta["freq"], hours
     )

@@ -344,15 +344,16 @@ def _backtest(
     from forecasting.models.baselines import SeasonalNaive, WeekdayHourProfile, Yesterday
 
     b, q = cfg.backtest, cfg.quantiles
+    freq = prepared.dataset["frequency"]
     _step(
         6,
         f"rolling-origin backtest: {b.horizon} h ahead, origins daily at {b.origin_hour:02d}:00 local, last {b.last_days} days",
     )
     contenders = {
-        "seasonal_naive": SeasonalNaive(quantiles=q, freq=prepared.dataset["frequency"]),
-        "yesterday": Yesterday(quantiles=q, freq=prepared.dataset["frequency"]),
+        "seasonal_naive": SeasonalNaive(quantiles=q, freq=freq, horizon=b.horizon),
+        "yesterday": Yesterday(quantiles=q, freq=freq, horizon=b.horizon),
         "weekday_profile": WeekdayHourProfile(
-            weeks=2, quantiles=q, freq=prepared.dataset["frequency"], timezone=splitter.timezone
+            weeks=2, quantiles=q, freq=freq, timezone=splitter.timezone
         ),
         **{k: models[k] for k in ("lightgbm", "lightgbm_tuned", "cnn_lstm", "ensemble")},
     }

@@ -129,7 +129,8 @@ def backtest(
     the target-free future.
     """
     actual = frame[[SERIES, TIME, TARGET]].rename(columns={TARGET: "actual"})
-    forecast = getattr(model, "forecast", None)
+    # models with a horizon of their own forecast every origin in one call
+    forecast = getattr(model, "forecast", None) if getattr(model, "horizon", None) else None
     if forecast is not None:
         check_horizon_reads(model, frame, known_future)
         origins = splitter.origins(frame)

@@ -60,3 +60,27 @@ def test_daily_origins_are_daily_at_any_interval(freq):
     )  # fmt: skip
     origins = splitter.origins(frame)
     assert len(origins) == 5 and (origins.to_series().diff().dropna() == pd.Timedelta("1D")).all()
+
+
+@pytest.mark.parametrize("kind", [SeasonalNaive, Yesterday])
+def test_all_origins_at_once_give_what_one_origin_at_a_time_gives(kind):
+    """The grid path (`forecast`, issue 17 item 11: seasonal naive was the slowest backtest)
+    must equal the per-origin `predict`, gaps, missing values and late-starting series included."""
+    rng = np.random.default_rng(4)
+    parts = []
+    for i, start in enumerate(["2024-01-01", "2024-01-01", "2024-01-20"]):
+        f = weekly("1h", weeks=6)
+        f = f[f["timestamp"] >= pd.Timestamp(start, tz="UTC")].copy()
+        f["series_id"] = pd.array([f"S{i}"] * len(f), dtype="string")
+        f["target"] = f["target"] * (1 + i) + rng.gamma(2, 0.05, len(f))
+        f.loc[f.sample(frac=0.05, random_state=i).index, "target"] = np.nan
+        parts.append(f.drop(f.sample(frac=0.03, random_state=10 + i).index))
+    frame = pd.concat(parts, ignore_index=True)
+    splitter = RollingOrigin(horizon=24, lookback=672, start="2024-01-29", end="2024-02-10")
+    one_by_one = backtest(kind(quantiles=[0.1, 0.5, 0.9]), frame, splitter)
+    at_once = backtest(kind(quantiles=[0.1, 0.5, 0.9], horizon=24), frame, splitter)
+    keys = ["series_id", "origin", "timestamp"]
+    a = one_by_one.sort_values(keys).reset_index(drop=True)
+    b = at_once.sort_values(keys).reset_index(drop=True)[a.columns]
+    assert len(a) > 24 * 10 * 2 and a["p50"].notna().mean() > 0.8
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-12)
