@@ -146,7 +146,7 @@ def fit_model(
     cfg = cfg.in_intervals(data_cfg.output_frequency.step)  # durations become intervals
     features = resolve_features(cfg, prepared, data_cfg)
     cfg = cfg.model_copy(update={"features": features})
-    model = make_model(cfg, features, freq, not data_cfg.validation.allow_negative, tz)
+    model = make_model(cfg, features, freq, not data_cfg.target_rules.allow_negative, tz)
     frame = prepared.frame
     valid = period_origins(cfg.validation, frame, cfg, tz, freq) if cfg.validation else None
     train_origins = period_origins(cfg.train, frame, cfg, tz, freq, before=cfg.validation)

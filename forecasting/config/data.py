@@ -6,6 +6,7 @@ current working directory (the project root for the commands in the README).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -142,6 +143,44 @@ class InputSpec(NumberFormatFields):
         return self
 
 
+TargetKind = Literal["energy", "power", "price", "temperature", "generic"]
+
+
+class TargetSpec(StrictModel):
+    """What the target is. `energy` (kWh per interval) is summed into output intervals and
+    negatives are quarantined; `power` (average kW over the interval) becomes energy per
+    interval; `price`, `temperature` and `generic` values are averaged and may be negative."""
+
+    kind: TargetKind = Field(default="energy", description="what the values measure")
+    unit: str | None = Field(default=None, description="unit for reports; default input.unit")
+    negative: Literal["quarantine", "allowed"] | None = Field(
+        default=None,
+        description="negative values: quarantined (default for energy and power) or allowed "
+        "(default for price, temperature and generic)",
+    )
+    resample: Literal["sum", "mean"] | None = Field(
+        default=None,
+        description="how source intervals become an output interval: sum (energy and power) or "
+        "mean (the others)",
+    )
+
+
+@dataclass(frozen=True)
+class TargetRules:
+    """The target's kind and handling, from `target` or the older `input.quantity` and
+    `validation.allow_negative` keys."""
+
+    kind: str
+    unit: str
+    allow_negative: bool
+    resample: str
+    negative_key: str  # the key a user sets to allow negatives
+
+    @property
+    def to_energy(self) -> bool:
+        return self.kind == "power"
+
+
 class ValidationSpec(StrictModel):
     allow_negative: bool = Field(default=False, description="net metering with export")
     max_value: float | None = Field(
@@ -218,6 +257,9 @@ class DataConfig(StrictModel):
     gaps: FillPolicy = Field(default_factory=FillPolicy)
     static: StaticSpec | None = None
     covariates: list[CovariateSource] = Field(default_factory=list)
+    target: TargetSpec | None = Field(
+        default=None, description="what the target is (kind, unit, negatives, resampling)"
+    )
 
     @field_validator("frequency", mode="before")
     @classmethod
@@ -229,6 +271,43 @@ class DataConfig(StrictModel):
     def source_step(self) -> pd.Timedelta | None:
         """The configured source interval; None for 'auto' (inferred from the data)."""
         return self.frequency.step if isinstance(self.frequency, Frequency) else None
+
+    @model_validator(mode="after")
+    def _target_said_once(self) -> DataConfig:
+        t = self.target
+        if t is None:
+            return self
+        said = [
+            key
+            for key, where, field in (
+                ("input.quantity", self.input, "quantity"),
+                ("validation.allow_negative", self.validation, "allow_negative"),
+            )
+            if field in where.model_fields_set
+        ]
+        if said:
+            raise ValueError(
+                f"{', '.join(said)} and the `target` section both describe the target; keep "
+                "`target` (kind, unit, negative, resample) and remove the older key"
+            )
+        return self
+
+    @property
+    def target_rules(self) -> TargetRules:
+        """How the target is read, checked and resampled (see `TargetSpec`)."""
+        t = self.target
+        if t is None:
+            kind = self.input.quantity
+            return TargetRules(
+                kind, self.input.unit, self.validation.allow_negative, "sum",
+                "validation.allow_negative: true",
+            )  # fmt: skip
+        summed = t.kind in ("energy", "power")
+        negative = t.negative or ("quarantine" if summed else "allowed")
+        return TargetRules(
+            t.kind, t.unit or self.input.unit, negative == "allowed",
+            t.resample or ("sum" if summed else "mean"), "target.negative: allowed",
+        )  # fmt: skip
 
     @model_validator(mode="after")
     def _names_unique(self) -> DataConfig:

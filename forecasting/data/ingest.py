@@ -74,17 +74,19 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
         f"column '{spec.target}' is not a number ({NumberFormat.declared(spec).describe()})",
     )
     q.reject(nonfinite, "non_finite_target", f"column '{spec.target}' is empty, NaN or infinite")
-    if not config.validation.allow_negative:
+    rules = config.target_rules
+    if not rules.allow_negative:
         negative = q.reject(
             (values < 0).to_numpy(),
             "negative_target",
-            "negative energy (legitimate? set validation.allow_negative: true)",
+            f"negative {rules.kind} (legitimate? set {rules.negative_key})",
         )
         if negative:
             notes.append(
                 f"{negative:,} rows ({negative / max(len(raw), 1):.1%}) have a negative "
-                f"'{spec.target}' and were quarantined: if negative values are legitimate "
-                "(export, net metering, a price), set `validation.allow_negative: true`"
+                f"'{spec.target}' and were quarantined as negative {rules.kind}: if negative "
+                f"values are legitimate (export, net metering), set `{rules.negative_key}`; "
+                "for a price, a temperature or another quantity set `target.kind`"
             )
 
     # frequency and localisation
@@ -139,7 +141,7 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
 
     alive = q.alive
     unsorted = _count_unsorted(sid[alive], utc[alive])
-    scale = spec.scale * (freq / pd.Timedelta(hours=1) if spec.quantity == "power" else 1.0)
+    scale = spec.scale * (freq / pd.Timedelta(hours=1) if rules.to_energy else 1.0)
     out = pd.DataFrame(
         {
             "series_id": sid[alive].astype("string").to_numpy(),
@@ -159,7 +161,7 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     out[FILE_COL] = raw.loc[alive, FILE_COL].to_numpy()
     out[ROW_COL] = raw.loc[alive, ROW_COL].to_numpy()
     out = out.sort_values(["series_id", "timestamp"], kind="stable", ignore_index=True)
-    unit = spec.unit if spec.quantity == "energy" else f"{spec.unit}h"
+    unit = f"{rules.unit}h" if rules.to_energy else rules.unit
     return Ingested(out, q, freq, unit, dst, duplicates, unsorted, notes)
 
 

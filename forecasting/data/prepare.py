@@ -57,8 +57,9 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
     out_freq = config.output_frequency.step
     aggs = {name: spec.aggregate for name, spec in config.input.covariates.items()}
     frame, rs = to_output_frequency(
-        ing.readings, ing.frequency, out_freq, aggs, q, config.validation.partial_intervals
-    )
+        ing.readings, ing.frequency, out_freq, aggs, q, config.validation.partial_intervals,
+        config.target_rules.resample,
+    )  # fmt: skip
     # input rows represented in the output: each live raw row once in the readings
     kept = ing.readings[q.alive[ing.readings["_idx"].to_numpy()]]
     rows_in, rows_out = len(q.raw), int(kept["_idx"].nunique())

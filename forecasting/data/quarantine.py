@@ -19,7 +19,7 @@ REASONS: dict[str, str] = {
     "off_grid_timestamp": "timestamp is not aligned to the data frequency",
     "unparseable_target": "value is not a number",
     "non_finite_target": "value is empty, NaN or infinite",
-    "negative_target": "negative energy (set validation.allow_negative for export)",
+    "negative_target": "negative value of a target that cannot be negative (see the detail)",
     "spike": "implausibly large value",
     "duplicate_timestamp": "another reading of the same series and time was kept",
     "incomplete_interval": "output interval lacks some of its source readings",

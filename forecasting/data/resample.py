@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.quarantine import Quarantine
+from forecasting.data.schema import format_freq
 from forecasting.errors import ConfigError
 
 
@@ -18,20 +19,26 @@ def to_output_frequency(
     aggregates: Mapping[str, str],
     quarantine: Quarantine,
     partial: str = "quarantine",
+    how: str = "sum",
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Sum energy into output intervals; `aggregates` names the aggregation of each covariate.
+    """Sum (energy) or average (`how="mean"`: prices, temperatures) the target into output
+    intervals; `aggregates` names the aggregation of each covariate.
 
     An output interval missing some source readings is either quarantined whole (its rows get
-    reason `incomplete_interval`) or scaled up to a full interval (`partial: scale`, flagged
-    in `filled`). Returns the frame (`series_id`, `timestamp`, `target`, `filled`, covariates).
+    reason `incomplete_interval`) or kept (`partial: scale`, flagged in `filled`): a sum is
+    scaled up to a full interval, a mean is the mean of the readings there.
+    Returns the frame (`series_id`, `timestamp`, `target`, `filled`, covariates).
     """
     if out_freq < freq:
         raise ConfigError(
-            f"output_frequency {out_freq} is finer than the data's {freq}: upsampling energy is not supported"
+            f"output_frequency {format_freq(out_freq)} is finer than the data's {format_freq(freq)}: "
+            "upsampling is not supported"
         )
     ratio = out_freq / freq
     if ratio != int(ratio):
-        raise ConfigError(f"output_frequency {out_freq} is not a multiple of the data's {freq}")
+        raise ConfigError(
+            f"output_frequency {format_freq(out_freq)} is not a multiple of the data's {format_freq(freq)}"
+        )
     ratio = int(ratio)
     cols = ["series_id", "timestamp", "target", *aggregates]
     if ratio == 1:
@@ -63,8 +70,9 @@ def to_output_frequency(
         df = df[~incomplete]
         count = count[~incomplete]
     df["_scale"] = ratio / count
-    df["target"] = df["target"] * df["_scale"]
-    agg: dict[str, tuple[str, str]] = {"target": ("target", "sum"), "_scale": ("_scale", "max")}
+    if how == "sum":
+        df["target"] = df["target"] * df["_scale"]
+    agg: dict[str, tuple[str, str]] = {"target": ("target", how), "_scale": ("_scale", "max")}
     for name, how in aggregates.items():
         agg[name] = (name, how)
     out = df.groupby(["series_id", "bucket"], sort=True).agg(**agg).reset_index()

@@ -129,3 +129,75 @@ def test_the_prepared_dataset_hands_pandas_plain_text(tmp_path):
     for key in ("frequency", "calendar_timezone"):
         assert type(p.dataset[key]) is str
     assert pd.Timedelta(p.dataset["frequency"]) == pd.Timedelta("1h")
+
+
+def half_hourly_prices(tmp_path: Path) -> Path:
+    t = pd.date_range("2024-01-01", periods=48 * 5, freq="30min")
+    price = 20 * np.sin(np.arange(len(t)) / 7) - 5  # goes below zero
+    path = tmp_path / "prices.csv"
+    pd.DataFrame({"Date": t.strftime("%Y-%m-%d %H:%M"), "Price": price.round(3)}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def market(tmp_path: Path, path: Path, **top: object) -> DataConfig:
+    doc = {
+        "name": "market",
+        "input": {
+            "path": str(path),
+            "series_id_value": "BE",
+            "timestamp": "Date",
+            "target": "Price",
+        },
+        "frequency": "30min",
+        "output_frequency": "1h",
+        **top,
+    }
+    cfg = tmp_path / "market.yaml"
+    cfg.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return load_data_config(cfg)
+
+
+def test_a_price_target_keeps_its_negatives_and_is_averaged_not_summed(tmp_path):
+    path = half_hourly_prices(tmp_path)
+    raw = pd.read_csv(path)["Price"].to_numpy()
+    p = prepare(market(tmp_path, path, target={"kind": "price", "unit": "EUR/MWh"}))
+    assert len(p.quarantine) == 0 and (p.frame["target"] < 0).any()
+    np.testing.assert_allclose(p.frame["target"], raw.reshape(-1, 2).mean(axis=1))
+    assert p.report["unit"] == "EUR/MWh"
+    energy = prepare(market(tmp_path, path))  # no target section: energy, summed, no negatives
+    assert len(energy.quarantine) > 0 and (energy.frame["target"].dropna() >= 0).all()
+    assert "negative energy" in energy.quarantine["detail"].iloc[0]
+
+
+def test_energy_and_power_targets_say_what_they_do_with_negatives(tmp_path):
+    path = half_hourly_prices(tmp_path)
+    p = prepare(market(tmp_path, path, target={"kind": "power", "unit": "MW"}))
+    assert p.report["unit"] == "MWh" and len(p.quarantine) > 0
+    assert (
+        "negative power (legitimate? set target.negative: allowed)"
+        in p.quarantine["detail"].iloc[0]
+    )
+    kept = prepare(market(tmp_path, path, target={"kind": "energy", "negative": "allowed"}))
+    assert len(kept.quarantine) == 0
+
+
+def test_the_target_is_described_in_one_place(tmp_path):
+    from forecasting.config.base import ConfigError
+
+    path = half_hourly_prices(tmp_path)
+    with pytest.raises(ConfigError, match=r"input\.quantity and the `target` section"):
+        load_data_config(_write(tmp_path, path, quantity="power", target={"kind": "price"}))
+
+
+def _write(tmp_path: Path, path: Path, quantity: str, target: dict) -> Path:
+    doc = {
+        "name": "m",
+        "input": {"path": str(path), "series_id_value": "BE", "timestamp": "Date",
+                  "target": "Price", "quantity": quantity},
+        "target": target,
+    }  # fmt: skip
+    cfg = tmp_path / "twice.yaml"
+    cfg.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return cfg
