@@ -31,7 +31,10 @@ def prices(hours: int = HOURS, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def config(tmp_path: Path, path: Path, **input_fields: object) -> DataConfig:
+def config(
+    tmp_path: Path, path: Path, top: dict | None = None, **input_fields: object
+) -> DataConfig:
+    """A one-series market file's config (hourly unless `top` says otherwise)."""
     doc = {
         "name": "market",
         "input": {
@@ -42,6 +45,7 @@ def config(tmp_path: Path, path: Path, **input_fields: object) -> DataConfig:
             **input_fields,
         },
         "frequency": "1h",
+        **(top or {}),
     }
     cfg_path = tmp_path / "data.yaml"
     cfg_path.write_text(yaml.safe_dump(doc), encoding="utf-8")
@@ -142,21 +146,7 @@ def half_hourly_prices(tmp_path: Path) -> Path:
 
 
 def market(tmp_path: Path, path: Path, **top: object) -> DataConfig:
-    doc = {
-        "name": "market",
-        "input": {
-            "path": str(path),
-            "series_id_value": "BE",
-            "timestamp": "Date",
-            "target": "Price",
-        },
-        "frequency": "30min",
-        "output_frequency": "1h",
-        **top,
-    }
-    cfg = tmp_path / "market.yaml"
-    cfg.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return load_data_config(cfg)
+    return config(tmp_path, path, {"frequency": "30min", "output_frequency": "1h", **top})
 
 
 def test_a_price_target_keeps_its_negatives_and_is_averaged_not_summed(tmp_path):
