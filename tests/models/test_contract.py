@@ -50,8 +50,8 @@ def build(kind: str, tiny: dict[str, Any]) -> Any:
 
 def forecast_at(model: Any, frame: pd.DataFrame, static: pd.DataFrame) -> pd.DataFrame:
     """Forecasts from ORIGIN: the vectorised `forecast`, or the one-origin `predict`."""
-    if hasattr(model, "forecast"):  # a `Forecaster`; the baselines forecast one origin
-        return model.forecast(frame, pd.DatetimeIndex([ORIGIN]), static)
+    if getattr(model, "horizon", None):  # as `backtest` decides; baselines without a horizon
+        return model.forecast(frame, pd.DatetimeIndex([ORIGIN]), static)  # forecast one origin
     history = frame[frame[TIME] < ORIGIN]
     future = frame[(frame[TIME] >= ORIGIN) & (frame[TIME] < ORIGIN + pd.Timedelta(hours=24))]
     return model.predict(history, future.assign(**{TARGET: np.nan}), static)

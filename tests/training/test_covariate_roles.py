@@ -135,6 +135,7 @@ class ReadsExportAhead:
     """A forecaster whose features read `export_kwh` at the target times."""
 
     features = FeatureConfig(known_future=["export_kwh"], temperature=None)
+    horizon = 24
 
     def forecast(self, frame, origins, static=None):  # pragma: no cover - refused first
         raise AssertionError("the backtest should refuse before forecasting")
