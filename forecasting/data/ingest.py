@@ -302,4 +302,27 @@ def _dst_facts(
                 "timestamps fall in the spring gap while the slot after it is missing: the file "
                 "looks interval-ending (e.g. hour-ending); try `input.label: end`"
             )
+    if (
+        "hint" not in facts
+        and facts["nonexistent_in_input"] > 0
+        and facts["ambiguous_seen_once"] > 0
+        and facts["autumn_repeats_resolved"] == 0
+    ):
+        # every hour once on both change days: a clock without daylight saving
+        facts["hint"] = (
+            f"the file has every hour on the clock-change days (spring hours {tz} never had, "
+            "autumn hours once): its clock keeps no daylight saving; set `input.timezone` to "
+            f"'UTC' or the standard offset '{_standard_offset(tz)}', and keep "
+            f"`calendar.timezone: {tz}` for local calendar features"
+        )
     return facts
+
+
+def _standard_offset(tz: Any) -> str:
+    """The zone's offset without daylight saving ('+01:00' for Europe/Brussels)."""
+    import datetime as dt
+
+    offsets = [dt.datetime(2021, m, 15, tzinfo=tz).utcoffset() for m in (1, 7)]
+    minutes = int(min(o for o in offsets if o is not None).total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -191,3 +191,18 @@ def _write(tmp_path: Path, path: Path, quantity: str, target: dict) -> Path:
     cfg = tmp_path / "twice.yaml"
     cfg.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return cfg
+
+
+def test_a_file_with_every_hour_on_clock_change_days_gets_the_fixed_clock_hint(tmp_path):
+    """Market data often keeps 24 hours on every day (issue 17, item 6): read with the
+    market's IANA zone, spring hours are quarantined and autumn hours seen once; the report
+    says which clock the file keeps."""
+    t = pd.date_range("2024-03-25", "2024-11-05", freq="h", inclusive="left")  # both changes
+    path = tmp_path / "fixed.csv"
+    pd.DataFrame({"Date": t.strftime("%Y-%m-%d %H:%M"), "Price": 50.0}).to_csv(path, index=False)
+    p = prepare(config(tmp_path, path, timezone="Europe/Brussels"))
+    dst = p.report["dst"]
+    assert dst["nonexistent_in_input"] == 1 and dst["autumn_repeats_resolved"] == 0
+    assert "keeps no daylight saving" in dst["hint"] and "'+01:00'" in dst["hint"]
+    fixed = prepare(config(tmp_path, path, timezone="+01:00"))
+    assert len(fixed.quarantine) == 0 and len(fixed.frame) == len(t)
