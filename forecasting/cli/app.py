@@ -96,6 +96,35 @@ def prepare_cmd(
         typer.echo(f"  {key:<10} {paths[key]}")
 
 
+@data_app.command("init")
+def init_cmd(
+    path: Annotated[str, typer.Argument(help="a readings file (CSV or parquet), folder or glob")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="data config YAML to write")
+    ] = Path("data.yaml"),
+    name: Annotated[str | None, typer.Option(help="dataset name (default: the file's)")] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing OUTPUT")] = False,
+) -> None:
+    """Inspect a readings file and write a starting data config (columns, interval, clock,
+    candidate covariates), each guess commented for you to check."""
+    from forecasting.data.init import inspect_file, write_config
+    from forecasting.errors import InputError
+
+    if output.exists() and not force:
+        raise InputError(f"{output} exists; choose another --output or pass --force")
+    guess = inspect_file(path)
+    write_config(guess, output, name)
+    typer.echo(
+        f"{guess.path}: timestamp {guess.timestamp!r}"
+        + (f" ({guess.timestamp_format})" if guess.timestamp_format else "")
+        + f", series {guess.series_id!r}, target {guess.target!r} ({guess.kind}), "
+        f"every {guess.frequency}; {len(guess.covariates)} covariate(s), "
+        f"{len(guess.static)} static column(s)"
+    )
+    typer.echo(f"wrote {output}: check the lines marked CHECK, then `forecasting data validate "
+               f"--config {output}`")  # fmt: skip
+
+
 @data_app.command("synth")
 def synth(
     output: Annotated[

@@ -1,0 +1,57 @@
+"""`forecasting data init` writes a starting config that works as it is (issue 17): on the
+generator's raw files and on every real readings file in ../shared/data (skipped when absent)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.conftest import shared_path
+
+
+def init_then_validate(cli, source, tmp_path):
+    cfg = tmp_path / "data.yaml"
+    r = cli("data", "init", source, "--output", cfg)
+    assert r.code == 0, r.err
+    v = cli("data", "validate", "--config", cfg)
+    assert v.code in (0, 1), v.err  # clean, or rows quarantined / gaps reported: never unusable
+    return yaml.safe_load(cfg.read_text()), cfg.read_text()
+
+
+def test_the_generators_raw_files(cli, tmp_path):
+    from forecasting.data.synthetic import SyntheticSpec, write_synthetic
+
+    raw = write_synthetic(SyntheticSpec(households=3, days=200, seed=2), tmp_path / "raw")
+    doc, text = init_then_validate(cli, raw["readings"], tmp_path)
+    assert doc["input"]["series_id"] == "series_id" and doc["input"]["target"] == "import_kwh"
+    assert doc["frequency"] == "30min" and doc["target"]["kind"] == "energy"
+    assert doc["input"]["covariates"]["export_kwh"]["known_future"] is False
+    assert "CHECK: the file shows daylight-saving changes" in text  # London wall time
+    assert cli("data", "init", raw["readings"], "--output", tmp_path / "data.yaml").code == 2
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("parts", "expect"),
+    [
+        (("lcl", "halfhourly_kwh_2013.parquet"),
+         {"series_id": "LCLid", "target": "kwh", "kind": "energy", "frequency": "30min"}),
+        (("victoria", "elecdemand_vic_2014_halfhourly.csv"),
+         {"series_id": None, "target": "Demand", "frequency": "30min"}),
+        (("pjm", "PJME_hourly.csv"),
+         {"series_id": None, "target": "PJME_MW", "kind": "power", "frequency": "1h"}),
+        (("epf", "BE.csv"),
+         {"series_id": None, "target": "Prices", "kind": "price", "frequency": "1h"}),
+    ],
+)  # fmt: skip
+def test_every_real_file_gets_a_working_config(cli, tmp_path, parts, expect):
+    doc, _ = init_then_validate(cli, shared_path(*parts), tmp_path)
+    got = {
+        "series_id": doc["input"].get("series_id"),
+        "target": doc["input"]["target"],
+        "kind": doc["target"]["kind"],
+        "frequency": doc["frequency"],
+    }
+    assert {k: got[k] for k in expect} == expect
+    if parts[0] == "epf":  # the day-ahead forecasts are known for the horizon
+        assert doc["input"]["covariates"]["generation_forecast"]["known_future"] is True
