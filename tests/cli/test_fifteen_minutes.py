@@ -1,5 +1,5 @@
 """15-minute meters end to end (issue 17, item 2): generated 15-minute readings kept at 15
-minutes through prepare -> train (LightGBM and CNN-LSTM, default periods) -> evaluate against
+minutes through prepare -> train (LightGBM, CNN-LSTM and TFT, default periods) -> evaluate against
 a one-week seasonal naive -> export -> predict. The defaults are durations, so a day-ahead
 horizon is 96 steps and a week of history 672, with no config saying so."""
 
@@ -52,6 +52,14 @@ def train_config(root: Path, name: str, model: dict, **extra: object) -> Path:
             {"trainer": {"max_epochs": 1, "accelerator": "cpu", "progress_bar": "none",
                          "logger": "none"}},
         ),
+        (
+            "tft15",
+            {"kind": "tft", "hidden_size": 8, "hidden_continuous_size": 4,
+             "attention_head_size": 1},
+            {"lookback": "2D",  # 192 steps: the TFT at 672 costs a minute more per test run
+             "trainer": {"max_epochs": 1, "accelerator": "cpu", "progress_bar": "none",
+                         "logger": "none"}},
+        ),
     ],
 )  # fmt: skip
 def test_fifteen_minute_data_trains_evaluates_exports_and_predicts(
@@ -71,9 +79,10 @@ def test_fifteen_minute_data_trains_evaluates_exports_and_predicts(
     r = cli("train", "--config", train_config(root, name, model, **extra), "--output", run)
     assert r.code == 0, r.err
     saved = yaml.safe_load((run / "config.yaml").read_text())
+    lookback = 2 * PER_DAY if "lookback" in extra else 7 * PER_DAY
     assert (saved["horizon"], saved["lookback"], saved["origin_step"]) == (
         PER_DAY,
-        7 * PER_DAY,
+        lookback,
         PER_DAY,
     )
     assert saved["features"]["lags"] == [PER_DAY, 2 * PER_DAY, 3 * PER_DAY, 7 * PER_DAY]
