@@ -82,7 +82,8 @@ class SeasonalNaive:
     ) -> pd.DataFrame:
         """Every origin at once on a [series, time] grid: the rows `predict` gives for each
         origin's window (the frame's rows in the horizon of windows with history), without a
-        pandas merge per origin. `backtest` uses it."""
+        pandas merge per origin. `backtest` uses it. Like the other global models it reads its
+        own `lookback` of history (four weeks by default), whatever a splitter would cut."""
         step = pd.Timedelta(self.freq)
         origins = pd.DatetimeIndex(origins)
         cols = [SERIES, "origin", TIME, "horizon", *(quantile_column(q) for q in self.quantiles)]
