@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting.data.readers import detect_format, file_columns, read_table, resolve_inputs
+from forecasting.data.readers import (
+    SUFFIXES,
+    describe_columns,
+    detect_format,
+    file_columns,
+    read_table,
+    resolve_inputs,
+)
 from forecasting.data.schema import format_freq
 from forecasting.errors import InputError
 
@@ -58,6 +65,8 @@ class Guess:
 def inspect_file(path: str | Path) -> Guess:
     """Guess the layout of one readings file (or the first file of a folder or glob)."""
     first = resolve_inputs(path, "input")[0]
+    if first.suffix.lower() not in SUFFIXES:  # never read back what is not named as a table
+        raise InputError(f"{first}: {describe_columns(first, [])}")
     columns = file_columns(first)
     sample = read_table(first, columns, what="input").drop(columns=["_file", "_row"])
     sample = sample.head(SAMPLE_ROWS)

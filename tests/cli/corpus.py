@@ -272,6 +272,11 @@ def _data_cases() -> list[Case]:
         Case("data synth", "too_short_for_faults", lambda w, d: ["data", "synth", "--output", "out", "--households", "1", "--days", "2"], says="days"),
         Case("data synth", "zero_households", lambda w, d: ["data", "synth", "--output", "out", "--households", "0"], says="households"),
         Case("data synth", "output_is_file", lambda w, d: ["data", "synth", "--output", str(text(d / "f.txt", "x"))], output=None),
+        Case("data init", "input_missing", lambda w, d: ["data", "init", str(d / "none.csv"), "--output", "out"], says="not found"),
+        Case("data init", "no_timestamps", lambda w, d: ["data", "init", str(text(d / "n.csv", "a,b\n1,2\n3,4\n")), "--output", "out"], says="timestamps"),
+        Case("data init", "no_numbers", lambda w, d: ["data", "init", str(text(d / "t.csv", "when,who\n2024-01-01 00:00,x\n2024-01-01 01:00,y\n")), "--output", "out"], says="numeric"),
+        Case("data init", "output_exists", lambda w, d: ["data", "init", str(w["readings"]), "--output", str(text(d / "data.yaml", "x"))], says="exists", output=None),
+        Case("data init", "etc_passwd", lambda w, d: ["data", "init", "/etc/passwd", "--output", "out"], says="content is not shown"),
     ]  # fmt: skip
     return c
 
