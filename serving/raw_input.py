@@ -18,6 +18,7 @@ from forecasting.data.prepare import prepare, write_prepared
 from forecasting.data.readers import resolve_inputs
 from forecasting.errors import InputError
 from forecasting.folders import write_json
+from serving.stream import files_fingerprint
 
 PREPARED, SOURCE = "prepared", "source.json"
 
@@ -31,10 +32,7 @@ def prepared_input(
     files = resolve_inputs(raw or cfg.input.path, "input")
     source = {
         "data_config": hashlib.sha256(Path(data_config).read_bytes()).hexdigest(),
-        "input": [
-            {"path": str(f.resolve()), "size": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns}
-            for f in files
-        ],
+        "input": files_fingerprint(files),
     }
     folder = job / PREPARED
     stamp = folder / SOURCE

@@ -47,11 +47,16 @@ class Source:
     columns: list[str]
 
     def fingerprint(self) -> list[dict[str, object]]:
-        stats = [(f, f.stat()) for f in self.files]
-        return [
-            {"path": str(f.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-            for f, st in stats
-        ]
+        return files_fingerprint(self.files)
+
+
+def files_fingerprint(files: list[Path]) -> list[dict[str, object]]:
+    """Path, size and modification time of each file: what a resumed job compares."""
+    stats = [(f, f.stat()) for f in files]
+    return [
+        {"path": str(f.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        for f, st in stats
+    ]
 
 
 def open_source(

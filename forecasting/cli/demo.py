@@ -77,12 +77,13 @@ def _lightgbm(cfg: DemoConfig) -> Any:
     )  # fmt: skip
 
 
-def _features(cfg: DemoConfig, data_config: Path, prepared: Any, origin: Any) -> None:
+def _features(
+    cfg: DemoConfig, data_config: Path, data_cfg: Any, prepared: Any, origin: Any
+) -> None:
     """Step 3: the feature windows of the first backtest origin, from the same `make_windows`
     that training, backtests and the torch-free serving bundles run."""
     import pandas as pd
 
-    from forecasting.config.data import load_data_config
     from forecasting.config.model import TrainConfig
     from forecasting.features.windows import learn_categories, make_windows, window_families
     from training.train import resolve_features
@@ -91,7 +92,6 @@ def _features(cfg: DemoConfig, data_config: Path, prepared: Any, origin: Any) ->
         data=str(data_config), name="demo_lightgbm", model=_lightgbm(cfg),
         horizon=cfg.backtest.horizon,
     )  # fmt: skip
-    data_cfg = load_data_config(data_config)
     train_cfg = train_cfg.in_intervals(data_cfg.output_frequency.step)
     feats = resolve_features(train_cfg, prepared, data_cfg)
     _step(3, "build features: the windows training and the serving bundles both build")
@@ -444,7 +444,7 @@ def run_demo(config_path: Path, output: Path) -> None:
         horizon=b.horizon, lookback=b.lookback, step=b.step, origin_hour=b.origin_hour,
         timezone=tz, start=end - pd.Timedelta(days=b.last_days), end=end,
     )  # fmt: skip
-    _features(cfg, raw["config"], prepared, splitter.origins(prepared.frame)[0])
+    _features(cfg, raw["config"], data_cfg, prepared, splitter.origins(prepared.frame)[0])
     test_start = (end - pd.Timedelta(days=b.last_days)).tz_convert(tz)
     models = _train_models(cfg, raw["config"], prepared, test_start, output)
     models |= _tune_and_ensemble(cfg, prepared, output)

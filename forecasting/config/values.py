@@ -146,13 +146,14 @@ def steps(span: int | Duration, step: pd.Timedelta, what: str) -> int:
     n, rest = divmod(span.span, step)
     if rest or n < 1:
         raise ConfigError(
-            f"{what} {str(span)!r} is not a whole number of the data's {_text(step)} intervals"
+            f"{what} {str(span)!r} is not a whole number of the data's {format_freq(step)} intervals"
         )
     return int(n)
 
 
-def _text(step: pd.Timedelta) -> str:
-    minutes = int(step / pd.Timedelta(minutes=1))
+def format_freq(freq: pd.Timedelta) -> str:
+    """'30min', '1h', '1d' style text for a step."""
+    minutes = int(freq / pd.Timedelta(minutes=1))
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
 
 

@@ -71,11 +71,8 @@ def inspect_file(path: str | Path) -> Guess:
     sample = read_table(first, columns, what="input").drop(columns=["_file", "_row"])
     sample = sample.head(SAMPLE_ROWS)
     ts_col, fmt, stamps = _timestamp(sample)
-    numeric = {
-        c: pd.to_numeric(sample[c], errors="coerce")
-        for c in sample.columns
-        if c != ts_col and pd.to_numeric(sample[c], errors="coerce").notna().mean() > 0.95
-    }
+    parsed = {c: pd.to_numeric(sample[c], errors="coerce") for c in sample.columns if c != ts_col}
+    numeric = {c: v for c, v in parsed.items() if v.notna().mean() > 0.95}
     text = [c for c in sample.columns if c != ts_col and c not in numeric]
     sid = _series_id(sample, text, stamps)
     target = _target(list(numeric))

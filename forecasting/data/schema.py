@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from forecasting.config.values import format_freq  # noqa: F401  (the data layer names it here)
 from forecasting.errors import InputError
 
 SERIES, TIME, TARGET, FILLED = "series_id", "timestamp", "target", "filled"
@@ -44,9 +45,3 @@ def check_canonical(
             "prepare data with `forecasting data prepare`"
         )
     return freq
-
-
-def format_freq(freq: pd.Timedelta) -> str:
-    """'30min', '1h', '1d' style text for a step."""
-    minutes = int(freq / pd.Timedelta(minutes=1))
-    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"

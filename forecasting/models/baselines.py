@@ -13,17 +13,15 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from forecasting.config.values import Duration, steps
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import quantile_column
 
 
 def intervals_in(span: str, freq: str | pd.Timedelta) -> int:
-    """How many intervals of `freq` make `span` ('1D', '7D'); refused if not a whole number."""
-    n, rest = divmod(pd.Timedelta(span), pd.Timedelta(freq))
-    if rest or n < 1:
-        raise InputError(f"{span} is not a whole number of {pd.Timedelta(freq)} intervals")
-    return int(n)
+    """How many intervals of `freq` make `span` ('1D', '7D')."""
+    return steps(Duration(span), pd.Timedelta(freq), "season")
 
 
 class SeasonalNaive:
