@@ -402,6 +402,12 @@ def export_cmd(
             typer.echo(
                 f"  parity {case:<7} {r['rows']} rows: max abs diff {r['max_abs_diff']:.2e}, "
                 f"max rel diff {r['max_rel_diff']:.2e}"
+                + (
+                    f" (against native float64; native float32 differs by "
+                    f"{r['native_float32_max_abs_diff']:.2e})"
+                    if "native_float32_max_abs_diff" in r
+                    else ""
+                )
             )
         elif r:
             typer.echo(f"  parity {case:<7} {r['skipped']}")

@@ -58,9 +58,12 @@ def random_inputs(model: Any, batch: int, seed: int = 0) -> dict[str, np.ndarray
     return out
 
 
-def native_outputs(model: Any, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """What the native model computes for the graph's inputs (the parity reference)."""
-    return list(model.native_outputs(inputs))
+def native_outputs(
+    model: Any, inputs: dict[str, np.ndarray], *, exact: bool = False
+) -> list[np.ndarray]:
+    """What the native model computes for the graph's inputs; `exact` in float64, the parity
+    reference."""
+    return list(model.native_outputs(inputs, exact=exact))
 
 
 def check_parity(
@@ -73,24 +76,38 @@ def check_parity(
     seed: int = 0,
     max_real: int = 4096,
 ) -> dict[str, Any]:
-    """Run native and onnxruntime on `batch` fresh random inputs and on up to `max_real` real
-    windows when given (thresholds are met by real values, rarely by random ones);
-    raise ParityError when any output differs by more than atol + rtol * |native|."""
+    """Run onnxruntime on `batch` fresh random inputs and on up to `max_real` real windows when
+    given (thresholds are met by real values, rarely by random ones); raise ParityError when
+    any output differs from the native model's, computed in float64, by more than
+    atol + rtol * |native|.
+
+    The reference is float64 because the native float32 run is itself an approximation: a TFT
+    with a 672-step lookback differs from its own float64 computation by up to 4e-5, more than
+    the tolerance, while its ONNX graph stays within it. How far native float32 is from the
+    reference is reported beside (`native_float32_max_abs_diff`)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(exported.onnx, providers=["CPUExecutionProvider"])
     cases = {"random": random_inputs(model, batch, seed)}
     if real is not None and len(next(iter(real.values()))):
         cases["real"] = {k: v[:max_real] for k, v in real.items()}
-    report: dict[str, Any] = {"rtol": rtol, "atol": atol}
+    report: dict[str, Any] = {"rtol": rtol, "atol": atol, "reference": "native float64"}
     for case, inputs in cases.items():
+        reference = native_outputs(model, inputs, exact=True)
         ours = session.run(None, inputs)
         report[case] = compare_outputs(
-            native_outputs(model, inputs), ours, rtol, atol, f"ONNX export of {model.kind!r}",
-            f"{case} inputs",
-        )  # fmt: skip
+            reference, ours, rtol, atol, f"ONNX export of {model.kind!r}", f"{case} inputs"
+        )
+        float32 = native_outputs(model, inputs)
+        report[case]["native_float32_max_abs_diff"] = max_abs_diff(float32, reference)
     exported.parity = report
     return report
+
+
+def max_abs_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    """The largest absolute difference over outputs of the same shapes (0 when empty)."""
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x.size]
+    return max((float(np.abs(x.astype("float64") - y).max()) for x, y in pairs), default=0.0)
 
 
 REL_FLOOR = 1e-3  # relative differences are reported against max(|native|, this)

@@ -55,7 +55,9 @@ class ExportableGraph(Protocol):
 
     def to_onnx(self, example: dict[str, np.ndarray]) -> bytes: ...
 
-    def native_outputs(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+    def native_outputs(
+        self, inputs: dict[str, np.ndarray], *, exact: bool = False
+    ) -> list[np.ndarray]: ...
 
     def graph_inputs(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None

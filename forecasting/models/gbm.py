@@ -260,9 +260,12 @@ class GBMForecaster(WindowModel):
         )
         return bytes(proto.SerializeToString())
 
-    def native_outputs(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def native_outputs(
+        self, inputs: dict[str, np.ndarray], *, exact: bool = False
+    ) -> list[np.ndarray]:
+        """The boosters' raw predictions (float64 when `exact`, else as the graph's float32)."""
         X = pd.DataFrame(inputs["X"], columns=self.feature_names_)
-        return [np.asarray(self.raw_predict(X), dtype="float32")]
+        return [np.asarray(self.raw_predict(X), dtype="float64" if exact else "float32")]
 
     def graph_inputs(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
