@@ -129,7 +129,9 @@ class InputSpec(NumberFormatFields):
     quantity: Literal["energy", "power"] = Field(
         default="energy", description="energy per interval, or average power over the interval"
     )
-    unit: str = "kWh"
+    unit: str = Field(
+        default="kWh", description="unit of the target as read (not given: kW for power)"
+    )
     scale: float = Field(default=1.0, gt=0, description="multiplier applied to target values")
     static_columns: list[str] = Field(default_factory=list)
     covariates: dict[str, InputCovariate] = Field(default_factory=dict)
@@ -144,6 +146,11 @@ class InputSpec(NumberFormatFields):
 
 
 TargetKind = Literal["energy", "power", "price", "temperature", "generic"]
+# the unit a report names when neither `target.unit` nor `input.unit` is given
+DEFAULT_UNITS = {
+    "energy": "kWh", "power": "kW", "price": "(unit not given)", "temperature": "°C",
+    "generic": "(unit not given)",
+}  # fmt: skip
 
 
 class TargetSpec(StrictModel):
@@ -152,7 +159,10 @@ class TargetSpec(StrictModel):
     interval; `price`, `temperature` and `generic` values are averaged and may be negative."""
 
     kind: TargetKind = Field(default="energy", description="what the values measure")
-    unit: str | None = Field(default=None, description="unit for reports; default input.unit")
+    unit: str | None = Field(
+        default=None,
+        description="unit for reports; default input.unit, else by kind (kWh, kW, °C)",
+    )
     negative: Literal["quarantine", "allowed"] | None = Field(
         default=None,
         description="negative values: quarantined (default for energy and power) or allowed "
@@ -296,16 +306,17 @@ class DataConfig(StrictModel):
     def target_rules(self) -> TargetRules:
         """How the target is read, checked and resampled (see `TargetSpec`)."""
         t = self.target
+        given = self.input.unit if "unit" in self.input.model_fields_set else None
         if t is None:
             kind = self.input.quantity
             return TargetRules(
-                kind, self.input.unit, self.validation.allow_negative, "sum",
+                kind, given or DEFAULT_UNITS[kind], self.validation.allow_negative, "sum",
                 "validation.allow_negative: true",
             )  # fmt: skip
         summed = t.kind in ("energy", "power")
         negative = t.negative or ("quarantine" if summed else "allowed")
         return TargetRules(
-            t.kind, t.unit or self.input.unit, negative == "allowed",
+            t.kind, t.unit or given or DEFAULT_UNITS[t.kind], negative == "allowed",
             t.resample or ("sum" if summed else "mean"), "target.negative: allowed",
         )  # fmt: skip
 

@@ -59,6 +59,26 @@ Covariates must say whether their horizon is known (`known_future: true`: foreca
 schedules, calendars) or not (`false`: measurements, such as a meter's export); a model never
 reads a measured covariate after the forecast origin. The shipped configs
 (`configs/data/lcl.yaml`, `victoria.yaml`, `pjm.yaml`) are worked examples.
+
+Clocks (`input.timezone`, `input.label`, the same keys on covariate sources):
+- **local time with daylight saving**: the IANA zone (`Europe/London`, `America/New_York`).
+  The autumn hour that occurs twice is read as daylight time, then standard time, in file
+  order; a reading in the spring hour that never existed is quarantined; the missing spring
+  slots are not gaps.
+- **a fixed offset, 24 hours on every day** (common in market data): the offset (`+01:00`), or
+  `UTC`; keep `calendar.timezone` on the local zone for calendar features and origins.
+- **UTC, or timestamps that carry their offset** (`...+01:00`, `...Z`, an aware parquet column):
+  offsets are taken as the instants they name and `input.timezone` is not applied.
+- **interval ends** (`label: end`, e.g. hour-ending HE1..HE24): the timestamp minus one
+  interval, in wall-clock time, is the interval's start.
+
+`forecasting data init FILE` tells the clock from the data: the days on which a wall hour is
+missing (spring) or repeated (autumn), and which wall hour, are matched against every IANA
+zone's changes, and the slot missing on spring days says whether timestamps mark starts or
+ends. Where the wall clock alone cannot tell zones apart (every US zone changes at 02:00 on
+the same days) it names the candidates. `data validate` gives the same hint when a file read
+in UTC or a fixed offset shows a zone's changes, and the reverse hint when a file read in a
+zone with daylight saving has every hour on both change days.
 """
 
 SPECIAL = {

@@ -14,6 +14,7 @@ import pandas as pd
 
 from forecasting.config.data import DataConfig
 from forecasting.data import timestamps as ts
+from forecasting.data.clocks import clock_of, observed_changes
 from forecasting.data.numbers import NumberFormat, parse_numbers
 from forecasting.data.quarantine import Quarantine
 from forecasting.data.readers import FILE_COL, RAGGED_COL, ROW_COL, read_table
@@ -263,7 +264,15 @@ def _dst_facts(
     label: str,
 ) -> dict[str, Any]:
     if not ts.has_dst(tz):
-        return {"timezone_has_dst": False}
+        facts: dict[str, Any] = {"timezone_has_dst": False}
+        clock = clock_of(observed_changes((wall_start + shift)[alive], sid[alive], freq), freq)
+        if clock is not None:  # a wall clock with daylight saving read as UTC or an offset
+            facts["hint"] = (
+                f"the file looks like local time with daylight saving, not {tz}: "
+                f"{clock.describe()}; set `input.timezone: {clock.zone}`"
+                + (f" and `input.label: {clock.label}`" if clock.label != label else "")
+            )
+        return facts
 
     def examples(mask: np.ndarray, n: int = 3) -> list[str]:
         return [f"{sid.iloc[i]} {labels.iloc[i]}" for i in np.flatnonzero(mask)[:n]]
@@ -276,7 +285,7 @@ def _dst_facts(
         .agg(first="min", last="max")
     )
     gap = ts.spring_gap_slots(spans, tz, freq, shift)
-    facts: dict[str, Any] = {
+    facts = {
         "timezone_has_dst": True,
         "label": label,
         "autumn_repeats_resolved": int(second.sum()),

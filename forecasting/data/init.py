@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecasting.data.clocks import clock_of, observed_changes
 from forecasting.data.readers import (
     SUFFIXES,
     describe_columns,
@@ -57,6 +58,7 @@ class Guess:
     kind: str
     frequency: str
     timezone: str = "UTC"
+    label: str | None = None  # told from the clock changes; None: not known
     static: list[str] = field(default_factory=list)
     covariates: dict[str, bool] = field(default_factory=dict)  # name -> known_future
     notes: dict[str, str] = field(default_factory=dict)
@@ -88,7 +90,9 @@ def inspect_file(path: str | Path) -> Guess:
     for c in numeric:
         if c != target:
             g.covariates[c] = bool(FORECAST.search(c))
-    g.timezone, g.notes["timezone"] = _clock(sample[ts_col], stamps, sample[sid] if sid else None)
+    g.timezone, g.notes["timezone"], g.label = _clock(
+        sample[ts_col], stamps, sample[sid] if sid else None, g.frequency
+    )
     return g
 
 
@@ -157,10 +161,13 @@ def _interval(stamps: pd.Series, sid: pd.Series | None) -> str:
     return format_freq(steps.mode().iloc[0])
 
 
-def _clock(raw: pd.Series, stamps: pd.Series, sid: pd.Series | None) -> tuple[str, str]:
+def _clock(
+    raw: pd.Series, stamps: pd.Series, sid: pd.Series | None, frequency: str
+) -> tuple[str, str, str | None]:
+    """(zone, how it was found, interval label when the clock changes tell it)."""
     text = raw.astype("string")
     if text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).mean() > 0.95:
-        return "UTC", "the timestamps carry their offsets: read as the instants they name"
+        return "UTC", "the timestamps carry their offsets: read as the instants they name", None
     frame = pd.DataFrame({"s": sid if sid is not None else "x", "t": stamps}).dropna()
     repeats = frame.duplicated().sum()
     per_day = frame.assign(d=frame["t"].dt.floor("D")).groupby(["s", "d"]).size()
@@ -173,11 +180,23 @@ def _clock(raw: pd.Series, stamps: pd.Series, sid: pd.Series | None) -> tuple[st
     changed = days.assign(odd=(days["n"] - usual).abs() == hour).groupby("d")["odd"].mean()
     dst_like = bool(hour) and bool((changed >= 0.5).any())
     if repeats or dst_like:
-        return "UTC", (
-            "CHECK: the file shows daylight-saving changes (a day with an hour more or less, or "
-            "repeated times): set the clock's zone, e.g. Europe/London or America/New_York"
+        step = pd.Timedelta(frequency) if frequency != "auto" else None
+        clock = clock_of(observed_changes(stamps, sid, step), step) if step else None
+        if clock is not None:
+            return (
+                clock.zone,
+                ("CHECK: " if clock.ambiguous else "") + clock.describe(),
+                clock.label,
+            )
+        return (
+            "UTC",
+            (
+                "CHECK: the file shows daylight-saving changes (a day with an hour more or less, or "
+                "repeated times): set the clock's zone, e.g. Europe/London or America/New_York"
+            ),
+            None,
         )
-    return "UTC", "every day has the same number of readings: a clock without daylight saving"
+    return "UTC", "every day has the same number of readings: a clock without daylight saving", None
 
 
 def write_config(g: Guess, output: Path, name: str | None = None) -> str:
@@ -202,7 +221,9 @@ def write_config(g: Guess, output: Path, name: str | None = None) -> str:
         lines.append(f"  timestamp_format: {q(g.timestamp_format)}")
     lines += [
         f"  timezone: {g.timezone}   # {g.notes['timezone']}",
-        "  label: start   # CHECK: `end` if a timestamp closes its interval (hour-ending)",
+        f"  label: {g.label}   # told from the clock changes"
+        if g.label
+        else "  label: start   # CHECK: `end` if a timestamp closes its interval (hour-ending)",
         f"  target: {q(g.target)}   # {g.notes['target']}",
     ]
     if g.static:
@@ -218,15 +239,26 @@ def write_config(g: Guess, output: Path, name: str | None = None) -> str:
     lines += [
         "target:",
         f"  kind: {g.kind}   # CHECK: energy, power, price, temperature or generic",
+        *_unit_line(g),
         f"frequency: {g.frequency}   # {g.notes['frequency']}",
         f"output_frequency: {g.frequency if g.frequency != 'auto' else '1h'}",
         "calendar:",
-        "  timezone: UTC   # CHECK: the local zone of calendar features and origins",
+        f"  timezone: {g.timezone}   # CHECK: the local zone of calendar features and origins",
         "gaps: {method: none}",
     ]
     text = "\n".join(lines) + "\n"
     output.write_text(text, encoding="utf-8")
     return text
+
+
+UNITS = {u.lower(): u for u in ("Wh", "kWh", "MWh", "GWh", "kW", "MW", "GW")}
+
+
+def _unit_line(g: Guess) -> list[str]:
+    """`unit:` when the target's name says it (MW, kW, GW, MWh, kWh)."""
+    words = re.split(r"[^a-z]+", g.target.lower())
+    named = [UNITS[w] for w in words if w in UNITS]
+    return [f"  unit: {named[0]}   # from the column's name"] if named else []
 
 
 def _quote(value: str) -> str:

@@ -73,6 +73,10 @@ def render_report(r: dict[str, Any], calendar_tz: str | None = None) -> str:
             add(f"  {text}: {dst[count]}" + _eg(dst[examples]))
         if dst.get("hint"):
             add(f"  hint: {dst['hint']}")
+    elif dst.get("hint"):
+        add("")
+        add(f"clock ({r['timezone']}, no daylight saving):")
+        add(f"  hint: {dst['hint']}")
     d = r["duplicates"]
     add("")
     add(

@@ -15,6 +15,7 @@ def init_then_validate(cli, source, tmp_path):
     assert r.code == 0, r.err
     v = cli("data", "validate", "--config", cfg)
     assert v.code in (0, 1), v.err  # clean, or rows quarantined / gaps reported: never unusable
+    assert "hint:" not in v.out  # the clock it wrote is the one the file follows
     return yaml.safe_load(cfg.read_text()), cfg.read_text()
 
 
@@ -26,7 +27,9 @@ def test_the_generators_raw_files(cli, tmp_path):
     assert doc["input"]["series_id"] == "series_id" and doc["input"]["target"] == "import_kwh"
     assert doc["frequency"] == "30min" and doc["target"]["kind"] == "energy"
     assert doc["input"]["covariates"]["export_kwh"]["known_future"] is False
-    assert "CHECK: the file shows daylight-saving changes" in text  # London wall time
+    # London wall time: told from its clock changes (a spring hour missing, an autumn hour twice)
+    assert (doc["input"]["timezone"], doc["input"]["label"]) == ("Europe/London", "start")
+    assert doc["calendar"]["timezone"] == "Europe/London" and "Europe/London's does" in text
     assert cli("data", "init", raw["readings"], "--output", tmp_path / "data.yaml").code == 2
 
 
@@ -35,13 +38,17 @@ def test_the_generators_raw_files(cli, tmp_path):
     ("parts", "expect"),
     [
         (("lcl", "halfhourly_kwh_2013.parquet"),
-         {"series_id": "LCLid", "target": "kwh", "kind": "energy", "frequency": "30min"}),
+         {"series_id": "LCLid", "target": "kwh", "kind": "energy", "frequency": "30min",
+          "timezone": "UTC"}),
         (("victoria", "elecdemand_vic_2014_halfhourly.csv"),
-         {"series_id": None, "target": "Demand", "frequency": "30min"}),
+         {"series_id": None, "target": "Demand", "frequency": "30min", "timezone": "UTC"}),
         (("pjm", "PJME_hourly.csv"),
-         {"series_id": None, "target": "PJME_MW", "kind": "power", "frequency": "1h"}),
+         # US Eastern wall time, hour-ending: spring days lack 03:00, autumn days repeat 02:00
+         {"series_id": None, "target": "PJME_MW", "kind": "power", "frequency": "1h",
+          "timezone": "America/New_York", "label": "end", "unit": "MW"}),
         (("epf", "BE.csv"),
-         {"series_id": None, "target": "Prices", "kind": "price", "frequency": "1h"}),
+         {"series_id": None, "target": "Prices", "kind": "price", "frequency": "1h",
+          "timezone": "UTC"}),
     ],
 )  # fmt: skip
 def test_every_real_file_gets_a_working_config(cli, tmp_path, parts, expect):
@@ -51,6 +58,9 @@ def test_every_real_file_gets_a_working_config(cli, tmp_path, parts, expect):
         "target": doc["input"]["target"],
         "kind": doc["target"]["kind"],
         "frequency": doc["frequency"],
+        "timezone": doc["input"]["timezone"],
+        "label": doc["input"]["label"],
+        "unit": doc["target"].get("unit"),
     }
     assert {k: got[k] for k in expect} == expect
     if parts[0] == "epf":  # the day-ahead forecasts are known for the horizon
