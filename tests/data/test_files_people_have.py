@@ -171,6 +171,9 @@ def test_energy_and_power_targets_say_what_they_do_with_negatives(tmp_path):
     )
     kept = prepare(market(tmp_path, path, target={"kind": "energy", "negative": "allowed"}))
     assert len(kept.quarantine) == 0
+    # no unit given: power is read in kW and becomes kWh (the report once said 'kWhh')
+    unnamed = prepare(market(tmp_path, path, target={"kind": "power", "negative": "allowed"}))
+    assert unnamed.report["unit"] == "kWh"
 
 
 def test_the_target_is_described_in_one_place(tmp_path):
