@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.config.data import CovariateSource
+from forecasting.data.covariates import covariates_by_time
 from forecasting.data.numbers import parse_number_text
 from forecasting.data.readers import describe_columns, file_columns, read_table, resolve_inputs
 from forecasting.data.schema import SERIES, TARGET, TIME
@@ -52,6 +54,12 @@ class Periods:
     ends: pd.DatetimeIndex
     kwh: np.ndarray
     months: list[list[int]]  # calendar months (1-12) each period covers
+
+
+def _source_summary(report: dict[str, Any]) -> dict[str, Any]:
+    keep = ("path", "rows_in", "rows_used", "rows_quarantined", "quarantined_by_reason",
+            "first", "last", "filled_intervals")  # fmt: skip
+    return {k: report[k] for k in keep if k in report}
 
 
 def read_monthly(path: str | Path, timezone: str) -> tuple[dict[str, Periods], dict[str, str]]:
@@ -299,11 +307,14 @@ class ImputeJob:
     output: Path
     weather: str | None = None
     samples: int = 0
+    # a data config's covariate sources (weather), read at the bundle's interval; --weather wins
+    covariate_sources: list[CovariateSource] = field(default_factory=list)
     use_model: bool = True
     batch_size: int = 200
     seed: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    sources: dict[str, Any] = field(default_factory=dict)  # what each covariate source gave
 
     def run(self) -> dict[str, Any]:
         bundle = load_bundle(self.bundle_path)
@@ -335,9 +346,10 @@ class ImputeJob:
         return self._write(profiles, assigns, sample_parts, arch, n_in)
 
     def _weather(self, bundle: Any) -> pd.DataFrame | None:
-        """Known-future covariates (weather) from --weather; observed-only covariates (such as
-        a meter's export) that the file lacks are taken as 0 for customers without a smart
-        meter, and said so in the summary."""
+        """Known-future covariates (weather) from --weather, or already read by time from a
+        data config's covariate sources (`covariates`); observed-only covariates (such as a
+        meter's export) that neither has are taken as 0 for customers without a smart meter,
+        and said so in the summary."""
         f = bundle.manifest["model"]["features"]
         known = list(f.get("known_future", []))
         if f.get("temperature") and f["temperature"] not in known:
@@ -345,24 +357,42 @@ class ImputeJob:
         observed = [c for c in f.get("observed", []) if c not in known]
         if not known and not observed:
             return None
-        if self.weather is None and known:
+        given = None
+        if self.weather is None and self.covariate_sources:
+            step = pd.Timedelta(bundle.manifest["freq"])
+            given, reports = covariates_by_time(self.covariate_sources, step)
+            self.sources = {name: _source_summary(r) for name, r in reports.items()}
+        if self.weather is None and given is None and known:
             raise InputError(
-                f"the bundle's model reads covariates {known}: give them with --weather"
+                f"the bundle's model reads covariates {known}: give them with --weather "
+                "(or --data-config with covariate sources)"
             )
         first = resolve_inputs(self.weather, "weather")[0] if self.weather else None
-        present = file_columns(first) if first is not None else [TIME]
+        if first is not None:
+            present = file_columns(first)
+        else:
+            present = [TIME, *(given.columns if given is not None else [])]
         missing = [c for c in [TIME, *known] if c not in present]
-        if missing:
+        if missing and first is not None:
             raise InputError(
                 f"{self.weather}: missing column(s) {missing} the bundle needs; "
-                + (describe_columns(first, present) if first is not None else "")
+                + describe_columns(first, present)
+            )
+        if missing:
+            raise InputError(
+                f"the data config's covariate sources give {present[1:]}, not {missing} that "
+                "the bundle's model reads"
             )
         zero = [c for c in observed if c not in present]
-        self.notes += [f"observed covariate {c!r} not in --weather: taken as 0" for c in zero]
+        where = "--weather" if first is not None else "the data config's covariates"
+        self.notes += [f"observed covariate {c!r} not in {where}: taken as 0" for c in zero]
         cols = [c for c in [*known, *observed] if c in present]
-        if self.weather is None:
-            return pd.DataFrame(columns=zero, index=pd.DatetimeIndex([], tz="UTC", name=TIME))
-        w = read_time_table(self.weather, cols, "weather")
+        if first is not None:
+            w = read_time_table(self.weather, cols, "weather")  # type: ignore[arg-type]
+        elif given is not None:
+            w = given[cols].copy()
+        else:
+            w = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name=TIME))
         for c in zero:
             w[c] = 0.0
         return w
@@ -492,6 +522,7 @@ class ImputeJob:
             "kwh": float(prof["p50"].sum()) if len(prof) else 0.0,
             "samples": self.samples,
             "notes": self.notes,
+            **({"covariate_sources": self.sources} if self.sources else {}),
         }
         write_json(self.output / "summary.json", summary)
         return summary

@@ -30,13 +30,16 @@ def _at(table: pd.DataFrame, i: int) -> str:
 
 
 def read_static(
-    path: str | Path, id_column: str | None = None, columns: list[str] | None = None
+    path: str | Path,
+    id_column: str | None = None,
+    columns: list[str] | None = None,
+    delimiter: str = ",",
 ) -> pd.DataFrame:
     """A per-customer table keyed by `series_id` (or `id_column`, renamed to series_id).
 
     `columns`: the ones needed (all when None); a missing one is an error naming the file."""
     first = resolve_inputs(path, "static table")[0]
-    present = file_columns(first)
+    present = file_columns(first, delimiter=delimiter)
     key = id_column or SERIES
     if key not in present:
         raise InputError(
@@ -44,7 +47,8 @@ def read_static(
             "name it with --static-id"
         )
     wanted = present if columns is None else [key, *[c for c in columns if c != key]]
-    table = read_table(path, wanted, what="static table").rename(columns={key: SERIES})
+    table = read_table(path, wanted, delimiter=delimiter, what="static table")
+    table = table.rename(columns={key: SERIES})
     table[SERIES] = table[SERIES].astype("string").str.strip()
     empty = table[SERIES].isna() | (table[SERIES] == "")
     if empty.any():

@@ -117,11 +117,24 @@ def impute_cmd(
     monthly: Annotated[
         str, typer.Option("--monthly", "-m", help="series_id, month (YYYY-MM), kwh[, months]")
     ],
-    static: Annotated[str, typer.Option("--static", "-s", help="per-customer static table")],
     output: Annotated[Path, typer.Option("--output", "-o", help="folder for profiles")],
+    static: Annotated[
+        str | None,
+        typer.Option(
+            "--static", "-s", help="per-customer static table (default: the data config's)"
+        ),
+    ] = None,
     weather: Annotated[
         str | None,
         typer.Option("--weather", "-w", help="timestamp (UTC) + the bundle's covariates"),
+    ] = None,
+    data_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-config",
+            help="read the weather and the static table as this data config declares them "
+            "(its covariate sources and static file, with their clocks and number formats)",
+        ),
     ] = None,
     samples: Annotated[int, typer.Option(help="sample paths per customer (0: none)")] = 0,
     static_id: Annotated[
@@ -135,6 +148,8 @@ def impute_cmd(
 
     Each profile sums exactly to the recorded totals; P10/P90 bands, and --samples paths that
     each sum to the totals. Customers that cannot be imputed are listed in errors.csv.
+    With --data-config, the weather comes from its covariate sources and the static table from
+    its static file, read as `data prepare` reads them; --weather and --static still win.
     """
     from forecasting.errors import InputError
     from serving.impute import ImputeJob
@@ -142,8 +157,12 @@ def impute_cmd(
 
     if not 0 <= samples <= MAX_SAMPLES:
         raise InputError(f"--samples must be between 0 and {MAX_SAMPLES:,}, got {samples}")
-    job = ImputeJob(str(bundle), monthly, read_static(static, static_id), output, weather,
-                    samples, use_model=not no_model)  # fmt: skip
+    table, sources = inputs_from_config(data_config, static, static_id)
+    if table is None:
+        assert static is not None  # inputs_from_config refuses a job with no static table
+        table = read_static(static, static_id)
+    job = ImputeJob(str(bundle), monthly, table, output, weather, samples,
+                    covariate_sources=sources, use_model=not no_model)  # fmt: skip
     s = job.run()
     typer.echo(
         f"imputed {s['customers_imputed']:,} of {s['customers_in']:,} customers "
@@ -163,6 +182,31 @@ def impute_cmd(
                + (", samples.parquet" if samples else "") + ")")  # fmt: skip
     if s["customers_imputed"] == 0:
         raise typer.Exit(1)
+
+
+def inputs_from_config(
+    config: Path | None, static: str | None, static_id: str | None
+) -> tuple[Any, list[Any]]:
+    """(static table or None, covariate sources) that impute reads from a data config; the
+    static table is None when --static gives it."""
+    from forecasting.errors import InputError
+
+    if config is None:
+        if static is None:
+            raise InputError("give the customers' static table with --static (or --data-config)")
+        return None, []
+    from forecasting.config.data import load_data_config
+    from serving.tables import read_static
+
+    cfg = load_data_config(config)
+    table = None
+    if static is None:
+        if cfg.static is None:
+            raise InputError(f"{config}: the data config has no `static` section: give --static")
+        spec = cfg.static
+        table = read_static(spec.path.expanded, static_id or spec.id_column,
+                            spec.columns or None, spec.delimiter)  # fmt: skip
+    return table, list(cfg.covariates)
 
 
 def register(app: typer.Typer) -> None:

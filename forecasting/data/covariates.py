@@ -100,6 +100,32 @@ def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> Covariate
     return CovariateTable(source.name, values, q, report)
 
 
+def covariates_by_time(
+    sources: list[CovariateSource], out_freq: pd.Timedelta
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every source's columns on one UTC grid of `out_freq` (index `timestamp`), each filled
+    within its own time range by its source's policy, and a report per source: covariates for
+    a job that has no readings to join them to (`impute` on monthly totals)."""
+    parts, reports = [], {}
+    for source in sources:
+        table = load_covariate(source, out_freq)
+        values = table.values
+        if len(values):
+            grid = pd.date_range(values.index.min(), values.index.max(), freq=out_freq)
+            values = values.reindex(grid)
+            for name in source.columns:
+                col, took = fill(values[name], pd.Series(0, index=grid), source.fill, out_freq)
+                values[name] = col.to_numpy()
+                table.report.setdefault("filled_intervals", {})[name] = int(took.sum())
+        parts.append(values)
+        reports[source.name] = table.report
+    if not parts:
+        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="timestamp")), reports
+    out = pd.concat(parts, axis=1).sort_index()
+    out.index.name = "timestamp"
+    return out, reports
+
+
 def join_covariates(
     frame: pd.DataFrame, table: CovariateTable, source: CovariateSource, out_freq: pd.Timedelta
 ) -> pd.DataFrame:

@@ -577,7 +577,16 @@ def _adapter_cases() -> list[Case]:
         Case(i, "monthly_missing_columns", lambda w, d: impute(w, d, monthly=_csv(d, "series_id,kwh\nA,1\n")), says="month"),
         Case(i, "static_duplicate", lambda w, d: ["impute", "--bundle", str(w["bundle"]), "--monthly", str(w["monthly"]), "--static", str(_dup_static(w, d)), "--weather", str(w["weather"]), "--output", "out"], says="more than once"),
         Case(i, "bundle_is_a_run", lambda w, d: ["impute", "--bundle", str(w["run"]), "--monthly", str(w["monthly"]), "--static", str(w["static"]), "--output", "out"], says="bundle"),
+        Case(i, "no_static_anywhere", lambda w, d: ["impute", "--bundle", str(w["bundle"]), "--monthly", str(w["monthly"]), "--weather", str(w["weather"]), "--output", "out"], says="--static"),
+        Case(i, "data_config_without_static", lambda w, d: impute_with(w, data_config(w, d, static=None)), says="no `static` section"),
+        Case(i, "data_config_weather_missing", lambda w, d: impute_with(w, text(d / "c.yaml", w["data"].read_text().replace("weather.csv", "nowhere.csv"))), says="not found"),
+        Case(i, "data_config_bad_decimal", lambda w, d: impute_with(w, text(d / "c.yaml", w["data"].read_text().replace("known_future: true", "known_future: true\n  decimal: ';'"))), says="decimal"),
     ]  # fmt: skip
+
+
+def impute_with(w: WS, config: Path) -> list[str]:
+    return ["impute", "--bundle", str(w["bundle"]), "--monthly", str(w["monthly"]),
+            "--data-config", str(config), "--output", "out"]  # fmt: skip
 
 
 def _dup_weather(w: WS, d: Path) -> list[str]:

@@ -141,3 +141,64 @@ def test_unusable_jobs_are_one_line_errors(cli, setup, tmp_path):
     pd.DataFrame({"series_id": ["a"], "kwh": [1.0]}).to_csv(tmp_path / "m.csv", index=False)
     res = run(cli, setup, tmp_path / "m", monthly=tmp_path / "m.csv")
     assert res.code == 2 and "missing column(s) ['month']" in res.err
+
+
+def raw_config(setup, tmp_path: Path, weather_columns: dict[str, str]) -> Path:
+    """The held-out households' weather and static table as people keep them (London wall time,
+    day-first stamps, semicolons, decimal commas, their own column names), and a data config
+    that declares them."""
+    root = setup["root"]
+    w = pd.read_csv(root / "weather.csv", parse_dates=["timestamp"])
+    local = w["timestamp"].dt.tz_convert(TZ).dt.strftime("%d/%m/%Y %H:%M")
+    raw = pd.DataFrame(
+        {"Time (London)": local, "Temp C": w["temperature"], "Cloud": w["cloud_cover"]}
+    )
+    raw.to_csv(tmp_path / "weather_raw.csv", sep=";", decimal=",", index=False)
+    static = pd.read_csv(root / "static.csv").rename(columns={"series_id": "customer"})
+    static.to_csv(tmp_path / "customers.csv", sep=";", index=False)
+    doc = {
+        "name": "heldout",
+        "input": {"path": str(root / "heldout" / "readings.csv"), "series_id": "series_id",
+                  "timestamp": "timestamp", "target": "import_kwh", "timezone": TZ},
+        "static": {"path": str(tmp_path / "customers.csv"), "id_column": "customer",
+                   "delimiter": ";"},
+        "covariates": [{
+            "name": "weather", "path": str(tmp_path / "weather_raw.csv"),
+            "timestamp": "Time (London)", "timestamp_format": "%d/%m/%Y %H:%M", "timezone": TZ,
+            "delimiter": ";", "decimal": ",", "known_future": True,
+            "columns": {name: {"column": col} for name, col in weather_columns.items()},
+        }],
+    }  # fmt: skip
+    import yaml
+
+    path = tmp_path / "data.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def test_a_data_config_reads_the_weather_and_static_table_as_it_declares_them(cli, setup, tmp_path):
+    """impute --data-config (issue 17, item 12): the same profiles as from canonical files."""
+    cfg = raw_config(setup, tmp_path, {"temperature": "Temp C", "cloud_cover": "Cloud"})
+    r = setup["root"]
+    res = cli("impute", "--bundle", r / "bundle", "--monthly", r / "monthly.csv",
+              "--data-config", cfg, "--output", tmp_path / "cfg")  # fmt: skip
+    assert res.code == 0, res.err
+    base = run(cli, setup, tmp_path / "canonical")
+    assert base.code == 0, base.err
+    ours = pd.read_parquet(tmp_path / "cfg" / "profiles.parquet")
+    theirs = pd.read_parquet(tmp_path / "canonical" / "profiles.parquet")
+    assert len(ours) == len(theirs) > 0
+    q = ["p10", "p50", "p90"]
+    assert np.abs(ours[q].to_numpy() - theirs[q].to_numpy()).max() < 1e-9
+    summary = json.loads((tmp_path / "cfg" / "summary.json").read_text())
+    weather = summary["covariate_sources"]["weather"]
+    assert weather["rows_quarantined"] == 0 and weather["rows_used"] == weather["rows_in"]
+    # --static still wins over the config's static file; a source without a needed column
+    # is one line naming what it gives
+    cfg = raw_config(setup, tmp_path, {"temperature": "Temp C"})
+    res = cli("impute", "--bundle", r / "bundle", "--monthly", r / "monthly.csv",
+              "--data-config", cfg, "--static", r / "static.csv", "--output", tmp_path / "x")  # fmt: skip
+    assert res.code == 2 and "give ['temperature'], not ['cloud_cover']" in res.err, res.err
+    res = cli("impute", "--bundle", r / "bundle", "--monthly", r / "monthly.csv",
+              "--output", tmp_path / "y")  # fmt: skip
+    assert res.code == 2 and "--static (or --data-config)" in res.err
