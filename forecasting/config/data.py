@@ -287,13 +287,14 @@ class DataConfig(StrictModel):
         t = self.target
         if t is None:
             return self
+        # an older key at its default says nothing (older run folders hold every key)
         said = [
             key
-            for key, where, field in (
-                ("input.quantity", self.input, "quantity"),
-                ("validation.allow_negative", self.validation, "allow_negative"),
+            for key, where, field, default in (
+                ("input.quantity", self.input, "quantity", "energy"),
+                ("validation.allow_negative", self.validation, "allow_negative", False),
             )
-            if field in where.model_fields_set
+            if field in where.model_fields_set and getattr(where, field) != default
         ]
         if said:
             raise ValueError(

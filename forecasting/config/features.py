@@ -88,10 +88,17 @@ class FeatureConfig(StrictModel):
             raise ValueError(f"must be interval counts from 1 to {MAX_INTERVALS:,}, got {bad}")
         return sorted(set(counts)) if len(counts) == len(v) else list(dict.fromkeys(v))
 
-    def in_intervals(self, step: pd.Timedelta) -> FeatureConfig:
-        """This recipe with every lag and window in intervals of `step` (sorted, unique)."""
-        lags = sorted({steps(k, step, "lag") for k in self.lags})
-        windows = sorted({steps(w, step, "rolling window") for w in self.rolling_windows})
+    def in_intervals(self, step: pd.Timedelta, defaults: bool = False) -> FeatureConfig:
+        """This recipe with every lag and window in intervals of `step` (sorted, unique).
+        `defaults`: the recipe was not configured, so a duration that is not a whole number of
+        intervals (the 6-hour window of daily data) is left out instead of refused."""
+
+        def counts(spans: list[int | Duration], what: str) -> list[int]:
+            kept = [s for s in spans if not defaults or _whole(s, step)]
+            return sorted({steps(s, step, what) for s in kept})
+
+        lags = counts(self.lags, "lag")
+        windows = counts(self.rolling_windows, "rolling window")
         if lags == self.lags and windows == self.rolling_windows:
             return self
         return self.model_copy(update={"lags": lags, "rolling_windows": windows})
@@ -116,3 +123,8 @@ def _counts(values: list[int | Duration], name: str) -> list[int]:
             "interval first (FeatureConfig.in_intervals)"
         )
     return [int(v) for v in values]
+
+
+def _whole(span: int | Duration, step: pd.Timedelta) -> bool:
+    """Whether `span` is a whole number (at least one) of intervals of `step`."""
+    return isinstance(span, int) or (span.span >= step and span.span % step == pd.Timedelta(0))

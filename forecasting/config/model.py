@@ -246,7 +246,9 @@ class TrainConfig(StrictModel):
             "horizon": steps(self.horizon, step, "horizon"),
             "lookback": steps(self.lookback, step, "lookback"),
             "origin_step": steps(self.origin_step, step, "origin_step"),
-            "features": self.features.in_intervals(step),
+            "features": self.features.in_intervals(
+                step, defaults="features" not in self.model_fields_set
+            ),
         }
         if isinstance(self.model, AutoencoderConfig):
             window = steps(self.model.window, step, "model.window")

@@ -29,7 +29,7 @@ line and the key. Generated from the config models by
 `python -m forecasting.config.reference`; do not edit by hand.
 
 Values that are text in YAML and typed once loaded:
-- **frequency**: pandas offset text from 1 minute to 1 day: `15min`, `30min`, `1h`;
+- **frequency**: pandas offset text from 1 minute to 1 day: `15min`, `30min`, `1h`, `1D`;
 - **timezone**: an IANA name (`Europe/London`), `UTC`, or a fixed offset (`+10:00`);
 - **path**: a file, a folder of files or a glob; `${VAR}`, `${VAR:-default}` and `~` are
   expanded, relative paths are taken from the working folder;

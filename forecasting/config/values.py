@@ -59,11 +59,18 @@ def parse_timezone(name: str) -> dt.tzinfo:
 
 
 def parse_frequency(value: str) -> pd.Timedelta:
-    """A step of 1 minute to 1 day from pandas offset text ('15min', '30min', '1h')."""
+    """A step of 1 minute to 1 day from pandas offset text ('15min', '30min', '1h', '1D')."""
+    text = value.strip()
+    day = re.fullmatch(r"(\d*)\s*[dD]", text)  # a day is a fixed 24 h here, not a calendar day
     try:
-        td = pd.Timedelta(pd.tseries.frequencies.to_offset(value))
+        if day:
+            td = pd.Timedelta(days=int(day.group(1) or 1))
+        else:
+            td = pd.Timedelta(pd.tseries.frequencies.to_offset(text))
     except (ValueError, TypeError):
-        raise ValueError(f"invalid frequency {value!r}: use e.g. '15min', '30min', '1h'") from None
+        raise ValueError(
+            f"invalid frequency {value!r}: use e.g. '15min', '30min', '1h', '1D'"
+        ) from None
     if td <= pd.Timedelta(0) or td > pd.Timedelta(days=1):
         raise ValueError(f"frequency {value!r} must be between 1 minute and 1 day")
     return td
@@ -152,8 +159,10 @@ def steps(span: int | Duration, step: pd.Timedelta, what: str) -> int:
 
 
 def format_freq(freq: pd.Timedelta) -> str:
-    """'30min', '1h', '1d' style text for a step."""
+    """'30min', '1h', '1D' style text for a step."""
     minutes = int(freq / pd.Timedelta(minutes=1))
+    if minutes and minutes % 1440 == 0:
+        return f"{minutes // 1440}D"
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
 
 

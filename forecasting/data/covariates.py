@@ -24,8 +24,11 @@ class CovariateTable:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> CovariateTable:
-    """Read one covariate file and aggregate it to the output interval (UTC interval starts)."""
+def load_covariate(
+    source: CovariateSource, out_freq: pd.Timedelta, anchor: pd.Timedelta = ts.UTC_GRID
+) -> CovariateTable:
+    """Read one covariate file and aggregate it to the output interval (UTC interval starts,
+    on the grid that starts `anchor` past UTC midnight: the readings' grid)."""
     cols = {name: spec.column for name, spec in source.columns.items()}
     wanted = [source.timestamp, *dict.fromkeys(cols.values())]
     raw = read_table(
@@ -81,7 +84,7 @@ def load_covariate(source: CovariateSource, out_freq: pd.Timedelta) -> Covariate
             )
             data[name] = values.to_numpy()
         missing[name] = int(data[name].isna().sum())
-    data["bucket"] = data["timestamp"].dt.floor(out_freq)
+    data["bucket"] = ts.floor_to_grid(data["timestamp"], out_freq, anchor)
     agg = {name: (name, spec.aggregate) for name, spec in source.columns.items()}
     values = data.groupby("bucket").agg(**agg).sort_index()
     values.index.name = "timestamp"

@@ -6,6 +6,7 @@ covariates and static columns) plus the quarantine of every rejected row and DST
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ class Ingested:
     duplicates: dict[str, int] = field(default_factory=dict)
     unsorted_rows: int = 0
     notes: list[str] = field(default_factory=list)
+    anchor: pd.Timedelta = ts.UTC_GRID  # the readings' grid: offset from UTC midnight
 
 
 def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
@@ -102,6 +104,14 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     else:
         freq = configured
     tz = spec.timezone.tzinfo
+    if freq >= ts.DAY and ts.has_dst(tz) and not parsed.instants:
+        # a day's reading is dated, not timed: at local midnight in standard time, so that the
+        # days stay 24 hours apart in UTC
+        notes.append(
+            f"daily readings in {spec.timezone}: placed at local midnight in standard time "
+            f"(UTC{_standard_offset(tz)})"
+        )
+        tz = dt.timezone(ts.standard_offset(tz).to_pytimedelta())
     shift = freq if spec.label == "end" else pd.Timedelta(0)
     wall_start = wall - shift
     alive_now = q.alive
@@ -127,8 +137,10 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
         notes.append("timestamps carry UTC offsets: taken as instants (input.timezone not applied)")
 
     utc = utc.dt.tz_localize(None)  # naive UTC from here on: fast numpy datetime64 work
-    on_grid = (utc.dt.floor(freq) == utc).fillna(True).to_numpy()
-    q.reject(~on_grid, "off_grid_timestamp", f"not on the {format_freq(freq)} grid")
+    anchor = ts.common_anchor(utc[q.alive], freq)  # 14:00 UTC for days at midnight +10:00
+    on_grid = (ts.floor_to_grid(utc, freq, anchor) == utc).fillna(True).to_numpy()
+    where = f" (intervals start {_clock_time(anchor)} UTC)" if anchor else ""
+    q.reject(~on_grid, "off_grid_timestamp", f"not on the {format_freq(freq)} grid{where}")
 
     # spikes (in the file's own unit)
     vmax = config.validation.max_value
@@ -163,7 +175,12 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     out[ROW_COL] = raw.loc[alive, ROW_COL].to_numpy()
     out = out.sort_values(["series_id", "timestamp"], kind="stable", ignore_index=True)
     unit = f"{rules.unit}h" if rules.to_energy else rules.unit
-    return Ingested(out, q, freq, unit, dst, duplicates, unsorted, notes)
+    return Ingested(out, q, freq, unit, dst, duplicates, unsorted, notes, anchor)
+
+
+def _clock_time(offset: pd.Timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _where(raw: pd.DataFrame) -> pd.Series:
@@ -328,10 +345,7 @@ def _dst_facts(
 
 
 def _standard_offset(tz: Any) -> str:
-    """The zone's offset without daylight saving ('+01:00' for Europe/Brussels)."""
-    import datetime as dt
-
-    offsets = [dt.datetime(2021, m, 15, tzinfo=tz).utcoffset() for m in (1, 7)]
-    minutes = int(min(o for o in offsets if o is not None).total_seconds() // 60)
+    """The zone's offset without daylight saving as text ('+01:00' for Europe/Brussels)."""
+    minutes = int(ts.standard_offset(tz).total_seconds() // 60)
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -22,7 +22,7 @@ from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.ingest import Ingested, ingest
 from forecasting.data.quarantine import concat_quarantine
 from forecasting.data.readers import resolve_inputs
-from forecasting.data.resample import regular_grid, to_output_frequency
+from forecasting.data.resample import output_anchor, regular_grid, to_output_frequency
 from forecasting.data.schema import format_freq
 from forecasting.data.static import from_readings, join_static_file
 from forecasting.errors import InputError
@@ -55,10 +55,11 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
     ing = ingest(config, input_path)
     q = ing.quarantine
     out_freq = config.output_frequency.step
+    anchor = output_anchor(ing.anchor, ing.frequency, out_freq, config.calendar.timezone.tzinfo)
     aggs = {name: spec.aggregate for name, spec in config.input.covariates.items()}
     frame, rs = to_output_frequency(
         ing.readings, ing.frequency, out_freq, aggs, q, config.validation.partial_intervals,
-        config.target_rules.resample,
+        config.target_rules.resample, anchor,
     )  # fmt: skip
     # input rows represented in the output: each live raw row once in the readings
     kept = ing.readings[q.alive[ing.readings["_idx"].to_numpy()]]
@@ -89,7 +90,7 @@ def prepare(config: DataConfig, input_path: str | None = None) -> Prepared:
     cov_reports: dict[str, Any] = {}
     cov_quarantine = []
     for source in config.covariates:
-        table = load_covariate(source, out_freq)
+        table = load_covariate(source, out_freq, anchor)
         frame = join_covariates(frame, table, source, out_freq)
         cov_reports[source.name] = table.report
         cov_quarantine.append(table.quarantine.frame())

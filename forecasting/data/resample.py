@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 
 from forecasting.data.quarantine import Quarantine
 from forecasting.data.schema import format_freq
+from forecasting.data.timestamps import DAY, UTC_GRID, floor_to_grid, grid_anchor
 from forecasting.errors import ConfigError
 
 
@@ -20,6 +22,7 @@ def to_output_frequency(
     quarantine: Quarantine,
     partial: str = "quarantine",
     how: str = "sum",
+    anchor: pd.Timedelta = UTC_GRID,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Sum (energy) or average (`how="mean"`: prices, temperatures) the target into output
     intervals; `aggregates` names the aggregation of each covariate.
@@ -27,6 +30,7 @@ def to_output_frequency(
     An output interval missing some source readings is either quarantined whole (its rows get
     reason `incomplete_interval`) or kept (`partial: scale`, flagged in `filled`): a sum is
     scaled up to a full interval, a mean is the mean of the readings there.
+    Output intervals start `anchor` past UTC midnight (see `output_anchor`).
     Returns the frame (`series_id`, `timestamp`, `target`, `filled`, covariates).
     """
     if out_freq < freq:
@@ -46,7 +50,7 @@ def to_output_frequency(
         out["filled"] = False
         return out, {"incomplete_intervals": 0}
     df = readings.copy()
-    df["bucket"] = df["timestamp"].dt.floor(out_freq)
+    df["bucket"] = floor_to_grid(df["timestamp"], out_freq, anchor)
     keys = [df["series_id"], df["bucket"]]
     count = df.groupby(keys, sort=False)["target"].transform("size").to_numpy()
     incomplete = count < ratio
@@ -81,6 +85,20 @@ def to_output_frequency(
     return out[["series_id", "timestamp", "target", "filled", *aggregates]], {
         "incomplete_intervals": n_incomplete
     }
+
+
+def output_anchor(
+    source_anchor: pd.Timedelta, freq: pd.Timedelta, out_freq: pd.Timedelta, tz: dt.tzinfo
+) -> pd.Timedelta:
+    """Where output intervals start (offset from UTC midnight): on the local clock's
+    boundaries in standard time of `tz` (days at local midnight), moved back onto the
+    source grid when that boundary is not on it; the source grid itself when nothing is
+    aggregated."""
+    if out_freq == freq:
+        return source_anchor
+    wanted = grid_anchor(out_freq, tz)
+    on_source = source_anchor + ((wanted - source_anchor) // freq) * freq
+    return on_source % min(out_freq, DAY)
 
 
 def regular_grid(frame: pd.DataFrame, out_freq: pd.Timedelta) -> pd.DataFrame:

@@ -107,6 +107,40 @@ def has_dst(tz: dt.tzinfo) -> bool:
     return not isinstance(tz, dt.timezone)
 
 
+DAY = pd.Timedelta(days=1)
+UTC_GRID = pd.Timedelta(0)  # the anchor of a grid that starts at UTC midnight
+
+
+def standard_offset(tz: dt.tzinfo) -> pd.Timedelta:
+    """The zone's UTC offset without daylight saving (+01:00 for Europe/Brussels)."""
+    offsets = [dt.datetime(2021, m, 15, tzinfo=tz).utcoffset() for m in (1, 7)]
+    return pd.Timedelta(min(o for o in offsets if o is not None))
+
+
+def grid_anchor(step: pd.Timedelta, tz: dt.tzinfo) -> pd.Timedelta:
+    """Where intervals of `step` start, as an offset from UTC midnight, so that they begin on
+    the local clock's boundaries in standard time: a day at local midnight (14:00 UTC for
+    +10:00), an hour on the local hour in a +05:30 zone; 0 for UTC, and for whole-hour zones
+    at hourly and finer steps (so most grids are the plain UTC one)."""
+    return (-standard_offset(tz)) % min(step, DAY)
+
+
+def common_anchor(utc: pd.Series, step: pd.Timedelta) -> pd.Timedelta:
+    """The grid most of the instants in `utc` lie on (their offset from UTC midnight, modulo
+    `step`); 0 when there are none."""
+    t = pd.to_datetime(utc).dropna()
+    if t.empty:
+        return pd.Timedelta(0)
+    return pd.Timedelta(((t - t.dt.normalize()) % min(step, DAY)).mode().iloc[0])
+
+
+def floor_to_grid(values: pd.Series, step: pd.Timedelta, anchor: pd.Timedelta) -> pd.Series:
+    """Each instant floored onto the grid of `step` that starts at `anchor` past midnight."""
+    if anchor == pd.Timedelta(0):
+        return values.dt.floor(step)
+    return (values - anchor).dt.floor(step) + anchor
+
+
 def localize(
     wall_start: pd.Series, series: pd.Series, tz: dt.tzinfo
 ) -> tuple[pd.Series, np.ndarray]:
@@ -186,3 +220,12 @@ def infer_frequency(series: pd.Series, wall: pd.Series) -> pd.Timedelta | None:
     if steps.empty:
         return None
     return pd.Timedelta(steps.mode().iloc[0])
+
+
+def last_daily_origins(stamps: pd.Series, days: int) -> pd.DatetimeIndex:
+    """`days` daily origins ending a day before the last of `stamps`, on their grid's day
+    boundary (UTC midnight for hourly data, 14:00 UTC for days at midnight +10:00)."""
+    t = pd.Series(pd.to_datetime(stamps).unique())
+    anchor = (t - t.dt.normalize()).min()  # the earliest time of day on the grid
+    end = floor_to_grid(pd.Series([t.max()]), DAY, anchor).iloc[0] - DAY
+    return pd.date_range(end - (days - 1) * DAY, end, freq="1D")

@@ -7,13 +7,16 @@ covariates of the horizon are removed before the model is called, and kept aside
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pandas as pd
 
+from forecasting.config.values import parse_timezone
 from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.data.timestamps import standard_offset
 from forecasting.errors import InputError
 
 
@@ -43,8 +46,9 @@ class RollingOrigin:
     """Origins every `step` intervals, forecasting `horizon` intervals from `lookback` of history.
 
     `origin_hour` aligns origins to that local hour in `timezone` (e.g. 0 for daily origins at
-    local midnight; a tuple such as (0, 12) for several a day). `start`/`end` bound the
-    origins; the horizon of the last origin must end by the data's end.
+    local midnight; a tuple such as (0, 12) for several a day); daily data has one origin a
+    day whatever the hour. Origins lie on the data's grid. `start`/`end` bound the origins;
+    the horizon of the last origin must end by the data's end.
     """
 
     horizon: int = 24
@@ -56,25 +60,33 @@ class RollingOrigin:
     origin_hour: int | tuple[int, ...] | None = 0
     timezone: str = "UTC"
 
-    def _bound(self, value: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    def _bound(self, value: str | pd.Timestamp | None, daily: bool) -> pd.Timestamp | None:
+        """A bound as UTC; a local date or time in `timezone`, in its standard time for daily
+        data (whose days start at local midnight in standard time all year)."""
         if value is None:
             return None
         t = pd.Timestamp(value)
-        return (
-            t.tz_localize(self.timezone).tz_convert("UTC") if t.tz is None else t.tz_convert("UTC")
-        )
+        if t.tz is not None:
+            return t.tz_convert("UTC")
+        zone: Any = self.timezone
+        if daily:
+            zone = dt.timezone(standard_offset(parse_timezone(self.timezone)).to_pytimedelta())
+        return t.tz_localize(zone).tz_convert("UTC")
 
     def origins(self, frame: pd.DataFrame) -> pd.DatetimeIndex:
         step = pd.Timedelta(self.freq)
         t0 = frame[TIME].min() + self.lookback * step
         t1 = frame[TIME].max() - (self.horizon - 1) * step
-        lo, hi = self._bound(self.start), self._bound(self.end)
+        daily = step >= pd.Timedelta("1D")
+        lo, hi = self._bound(self.start, daily), self._bound(self.end, daily)
         t0 = max(t0, lo) if lo is not None else t0
         t1 = min(t1, hi) if hi is not None else t1
         if t0 > t1:
             return pd.DatetimeIndex([], tz="UTC")
-        candidates = pd.date_range(t0.ceil(self.freq), t1, freq=self.freq)
-        if self.origin_hour is not None:
+        base = frame[TIME].min()  # on the data's grid (days may start at 14:00 UTC)
+        t0 = base + -((base - t0) // step) * step  # the first grid point at or after t0
+        candidates = pd.date_range(t0, t1, freq=self.freq)
+        if self.origin_hour is not None and not daily:
             local = candidates.tz_convert(self.timezone)
             hours = (self.origin_hour,) if isinstance(self.origin_hour, int) else self.origin_hour
             candidates = candidates[local.hour.isin(hours) & (local.minute == 0)]

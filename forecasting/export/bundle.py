@@ -36,11 +36,9 @@ from forecasting.models.kinds import model_kind
 
 def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str, np.ndarray]:
     """Graph inputs built from real data: the windows of the last `days` daily origins."""
-    import pandas as pd
+    from forecasting.data.timestamps import last_daily_origins
 
-    end = frame["timestamp"].max().floor("D") - pd.Timedelta(days=1)
-    origins = pd.date_range(end - pd.Timedelta(days=days - 1), end, freq="1D")
-    return dict(model.graph_inputs(frame, origins, static))
+    return dict(model.graph_inputs(frame, last_daily_origins(frame["timestamp"], days), static))
 
 
 ARCHETYPES = "archetypes.json"

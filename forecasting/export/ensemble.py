@@ -116,10 +116,10 @@ def ensemble_parity(
 ) -> dict[str, Any]:
     """Native ensemble vs the onnxruntime bundle, combined forecasts of the last `days` daily
     origins of the run's data; raises above the tolerance."""
-    import pandas as pd
 
     from forecasting.config.data import load_data_config
     from forecasting.data.prepare import prepare
+    from forecasting.data.timestamps import last_daily_origins
     from forecasting.export.onnx_export import compare_outputs
     from forecasting.models.ensemble import EnsembleForecaster
     from serving.load import load_bundle
@@ -130,8 +130,7 @@ def ensemble_parity(
     except InputError as exc:
         return {"real": {"skipped": f"no real windows: {exc}"}}
     frame = prepared.frame
-    end = frame["timestamp"].max().floor("D") - pd.Timedelta(days=1)
-    origins = pd.date_range(end - pd.Timedelta(days=days - 1), end, freq="1D")
+    origins = last_daily_origins(frame["timestamp"], days)
     native = EnsembleForecaster.load(run_dir).forecast(frame, origins, prepared.static)
     onnx, _ = load_bundle(bundle_dir).forecast(frame, origins, prepared.static)
     keys = ["series_id", "origin", "timestamp"]

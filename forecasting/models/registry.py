@@ -98,8 +98,11 @@ def save_run(
     }
     _dump_json(folder / "features.json", features)
     _dump_json(folder / "metrics.json", metrics)
-    for name, obj in (("config.yaml", cfg), ("data_config.yaml", data_cfg)):
-        text = yaml.safe_dump(obj.model_dump(mode="json"), sort_keys=False)
+    # the data config as its author wrote it (parsed): a key it did not set stays unset, so
+    # what depends on whether a key was given (the target's unit, one description of the
+    # target) reads the same from the run folder
+    for name, obj, unset in (("config.yaml", cfg, False), ("data_config.yaml", data_cfg, True)):
+        text = yaml.safe_dump(obj.model_dump(mode="json", exclude_unset=unset), sort_keys=False)
         (folder / name).write_text(text, encoding="utf-8")
     seal_run(folder, run, [*RUN_FILES, *files])
     return [
