@@ -31,6 +31,19 @@ def test_the_generators_raw_files(cli, tmp_path):
     assert (doc["input"]["timezone"], doc["input"]["label"]) == ("Europe/London", "start")
     assert doc["calendar"]["timezone"] == "Europe/London" and "Europe/London's does" in text
     assert cli("data", "init", raw["readings"], "--output", tmp_path / "data.yaml").code == 2
+    # the config it wrote (with its `target` section) trains, and the run's copy of it evaluates
+    train = tmp_path / "train.yaml"
+    train.write_text(yaml.safe_dump({
+        "name": "from_init", "data": str(tmp_path / "data.yaml"),
+        "train": {"start": "2023-10-23", "end": "2024-03-31"},
+        "validation": {"start": "2024-04-01", "end": "2024-04-10"},
+        "model": {"kind": "lightgbm", "n_estimators": 20, "num_leaves": 7},
+    }), encoding="utf-8")  # fmt: skip
+    r = cli("train", "--config", train, "--output", tmp_path / "run")
+    assert r.code == 0, r.err
+    r = cli("evaluate", "--run", tmp_path / "run", "--start", "2024-04-11", "--end", "2024-04-20",
+            "--output", tmp_path / "eval.json")  # fmt: skip
+    assert r.code == 0, r.err
 
 
 @pytest.mark.shared_data
