@@ -26,6 +26,7 @@ import pandas as pd
 HOUR = pd.Timedelta(hours=1)
 MIN_SHARE = 0.8  # of a zone's changes inside the data that must be seen to name it
 SHOWN = 4  # zones named when the wall clock cannot tell them apart
+DENSE_CELLS = 20_000_000  # (series x days) counted in one array up to this size, else sorted
 # shown first when several zones keep the same clock (the markets and meters people meet most)
 PREFERRED = (
     "Europe/London", "Europe/Berlin", "Europe/Paris", "Europe/Brussels", "Europe/Amsterdam",
@@ -103,46 +104,59 @@ def observed_changes(wall: pd.Series, sid: pd.Series | None, step: pd.Timedelta)
     if step <= pd.Timedelta(0) or step > HOUR or HOUR % step:
         return None
     per_hour = int(HOUR / step)
-    ids = sid.to_numpy() if sid is not None else np.zeros(len(wall), dtype=np.int8)
     stamps = pd.to_datetime(wall)
     if getattr(stamps.dt, "tz", None) is not None:  # wall times parsed as UTC: drop the label
         stamps = stamps.dt.tz_localize(None)
-    f = pd.DataFrame({"s": ids, "t": stamps.to_numpy()}).dropna()
-    if f.empty:
+    t = stamps.to_numpy(dtype="datetime64[ns]")
+    codes = pd.factorize(sid.to_numpy())[0] if sid is not None else np.zeros(len(t), np.int64)
+    ok = ~np.isnat(t) & (codes >= 0)
+    t, codes = t[ok], codes[ok].astype(np.int64)
+    if not len(t):
         return None
-    f["d"] = f["t"].dt.normalize()
-    counts = f.groupby(["s", "d"]).size()
-    edge = f.groupby("s")["d"].agg(["min", "max"])  # a series' first and last day may be partial
-    ends = pd.MultiIndex.from_arrays(
-        [np.r_[edge.index, edge.index], np.r_[edge["min"].to_numpy(), edge["max"].to_numpy()]]
-    )
-    counts = counts[~counts.index.isin(ends)]
-    if counts.empty:
+    # readings per (series, day), counted on integer keys (files have millions of rows)
+    day = t.astype("datetime64[D]").astype(np.int64)
+    d0 = int(day.min())
+    n_days = int(day.max()) - d0 + 1
+    key = codes * n_days + (day - d0)
+    if (int(codes.max()) + 1) * n_days <= DENSE_CELLS:
+        dense = np.bincount(key)
+        pairs = np.flatnonzero(dense)
+        n = dense[pairs]
+    else:
+        pairs, n = np.unique(key, return_counts=True)
+    s_of, d_of = np.divmod(pairs, n_days)
+    new_series = np.r_[True, s_of[1:] != s_of[:-1]]
+    inner = ~(new_series | np.r_[new_series[1:], True])  # a series' first and last day: partial
+    s_of, d_of, n = s_of[inner], d_of[inner], n[inner]
+    if not len(n) or int(np.bincount(n).argmax()) != 24 * per_hour:
         return None
-    usual = int(counts.mode().iloc[0])
-    if usual != 24 * per_hour:
-        return None
-    per_day = counts.groupby(level="d").size()
+    usual = 24 * per_hour
+    per_day = np.bincount(d_of, minlength=n_days)
 
-    def change_days(n: int, slot: str) -> dict[dt.date, pd.Timedelta]:
-        hit = counts[counts == n]
-        share = hit.groupby(level="d").size() / per_day.reindex(hit.index.unique("d"))
-        days = share.index[share >= 0.5]
-        if not len(days):
+    def change_days(count: int, slot: str) -> dict[dt.date, pd.Timedelta]:
+        hit = n == count
+        share = np.bincount(d_of[hit], minlength=n_days) / np.maximum(per_day, 1)
+        days = np.flatnonzero(share >= 0.5)
+        chosen = hit & np.isin(d_of, days)
+        if not chosen.any():
             return {}
-        part = f[f["d"].isin(days)]
-        part = part[pd.MultiIndex.from_frame(part[["s", "d"]]).isin(hit.index)]
+        rows = np.isin(key, s_of[chosen] * n_days + d_of[chosen])
+        when = t[rows]
+        part = pd.DataFrame({"s": codes[rows], "d": day[rows] - d0,
+                             "k": (when - when.astype("datetime64[D]")) // step})  # fmt: skip
         out: dict[dt.date, pd.Timedelta] = {}
-        for day, g in part.groupby("d"):
-            tod = (g["t"] - g["d"]) // step
-            per_series = g.assign(k=tod).groupby("s")["k"]
-            firsts = per_series.apply(_first_missing if slot == "missing" else _first_repeated)
+        for d, g in part.groupby("d"):
+            firsts = g.groupby("s")["k"].apply(
+                _first_missing if slot == "missing" else _first_repeated
+            )
             first = Counter(firsts.dropna().astype(int)).most_common(1)
             if first:
-                out[pd.Timestamp(day).date()] = first[0][0] * step
+                date = (np.datetime64(d0 + int(d), "D")).astype(dt.date)
+                out[date] = first[0][0] * step
         return out
 
-    days = frozenset(d.date() for d in per_day.index)
+    covered = np.flatnonzero(per_day)
+    days = frozenset((np.datetime64(d0 + int(d), "D")).astype(dt.date) for d in covered)
     return Changes(change_days(usual - per_hour, "missing"), change_days(usual + per_hour,
                    "repeated"), days)  # fmt: skip
 
