@@ -115,11 +115,7 @@ def covariates_by_time(
         values = table.values
         if len(values):
             grid = pd.date_range(values.index.min(), values.index.max(), freq=out_freq)
-            values = values.reindex(grid)
-            for name in source.columns:
-                col, took = fill(values[name], pd.Series(0, index=grid), source.fill, out_freq)
-                values[name] = col.to_numpy()
-                table.report.setdefault("filled_intervals", {})[name] = int(took.sum())
+            values, table.report["filled_intervals"] = _filled(values, grid, source, out_freq)
         parts.append(values)
         reports[source.name] = table.report
     if not parts:
@@ -127,6 +123,20 @@ def covariates_by_time(
     out = pd.concat(parts, axis=1).sort_index()
     out.index.name = "timestamp"
     return out, reports
+
+
+def _filled(
+    values: pd.DataFrame, grid: pd.DatetimeIndex, source: CovariateSource, out_freq: pd.Timedelta
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """`values` on `grid`, each column's gaps filled by the source's policy, and the intervals
+    filled per column."""
+    full = values.reindex(grid)
+    counts: dict[str, int] = {}
+    for name in source.columns:
+        col, took = fill(full[name], pd.Series(0, index=grid), source.fill, out_freq)
+        full[name] = col.to_numpy()
+        counts[name] = int(took.sum())
+    return full, counts
 
 
 def join_covariates(
@@ -141,18 +151,13 @@ def join_covariates(
     grid = pd.date_range(
         min(lo, table.values.index.min()) if len(table.values) else lo, hi, freq=out_freq
     )
-    full = table.values.reindex(grid)
-    inside = np.zeros(len(grid), dtype=bool)
-    if len(table.values):
-        inside = (grid >= table.values.index.min()) & (grid <= table.values.index.max())
-    filled_counts: dict[str, int] = {}
-    for name in source.columns:
-        col, took = fill(full[name], pd.Series(0, index=full.index), source.fill, out_freq)
-        col.index = full.index
-        filled_counts[name] = int(took.sum())
-        if source.fill.outside is not None:
-            col = col.where(inside, source.fill.outside)
-        full[name] = col
+    full, filled_counts = _filled(table.values, grid, source, out_freq)
+    if source.fill.outside is not None:
+        inside = np.zeros(len(grid), dtype=bool)
+        if len(table.values):
+            inside = (grid >= table.values.index.min()) & (grid <= table.values.index.max())
+        for name in source.columns:
+            full[name] = full[name].where(inside, source.fill.outside)
     full.index.name = "timestamp"
     out = frame.merge(full.reset_index(), on="timestamp", how="left")
     table.report["filled_intervals"] = filled_counts

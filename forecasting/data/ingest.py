@@ -139,7 +139,7 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     utc = utc.dt.tz_localize(None)  # naive UTC from here on: fast numpy datetime64 work
     anchor = ts.common_anchor(utc[q.alive], freq)  # 14:00 UTC for days at midnight +10:00
     on_grid = (ts.floor_to_grid(utc, freq, anchor) == utc).fillna(True).to_numpy()
-    where = f" (intervals start {_clock_time(anchor)} UTC)" if anchor else ""
+    where = f" (intervals start {_hhmm(anchor)} UTC)" if anchor else ""
     q.reject(~on_grid, "off_grid_timestamp", f"not on the {format_freq(freq)} grid{where}")
 
     # spikes (in the file's own unit)
@@ -176,11 +176,6 @@ def ingest(config: DataConfig, input_path: str | None = None) -> Ingested:
     out = out.sort_values(["series_id", "timestamp"], kind="stable", ignore_index=True)
     unit = f"{rules.unit}h" if rules.to_energy else rules.unit
     return Ingested(out, q, freq, unit, dst, duplicates, unsorted, notes, anchor)
-
-
-def _clock_time(offset: pd.Timedelta) -> str:
-    minutes = int(offset.total_seconds() // 60)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _where(raw: pd.DataFrame) -> pd.Series:
@@ -346,6 +341,11 @@ def _dst_facts(
 
 def _standard_offset(tz: Any) -> str:
     """The zone's offset without daylight saving as text ('+01:00' for Europe/Brussels)."""
-    minutes = int(ts.standard_offset(tz).total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    offset = ts.standard_offset(tz)
+    return ("+" if offset >= pd.Timedelta(0) else "-") + _hhmm(abs(offset))
+
+
+def _hhmm(span: pd.Timedelta) -> str:
+    """'14:00' for 14 hours; '05:30' for 5.5 hours."""
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

@@ -168,34 +168,20 @@ def _clock(
     text = raw.astype("string")
     if text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).mean() > 0.95:
         return "UTC", "the timestamps carry their offsets: read as the instants they name", None
-    frame = pd.DataFrame({"s": sid if sid is not None else "x", "t": stamps}).dropna()
-    repeats = frame.duplicated().sum()
-    per_day = frame.assign(d=frame["t"].dt.floor("D")).groupby(["s", "d"]).size()
-    usual = per_day.mode().iloc[0] if len(per_day) else 0
-    hour = usual / 24 if usual else 0
-    # clocks change on Sundays, for every series at once: a Sunday where most series have one
-    # hour more or less than usual (a gap in one meter is not a clock change)
-    days = per_day.reset_index(name="n")
-    days = days[days["d"].dt.dayofweek == 6]
-    changed = days.assign(odd=(days["n"] - usual).abs() == hour).groupby("d")["odd"].mean()
-    dst_like = bool(hour) and bool((changed >= 0.5).any())
-    if repeats or dst_like:
-        step = pd.Timedelta(frequency) if frequency != "auto" else None
-        clock = clock_of(observed_changes(stamps, sid, step), step) if step else None
-        if clock is not None:
-            return (
-                clock.zone,
-                ("CHECK: " if clock.ambiguous else "") + clock.describe(),
-                clock.label,
-            )
-        return (
-            "UTC",
-            (
-                "CHECK: the file shows daylight-saving changes (a day with an hour more or less, or "
-                "repeated times): set the clock's zone, e.g. Europe/London or America/New_York"
-            ),
-            None,
-        )
+    step = pd.Timedelta(frequency) if frequency != "auto" else None
+    changes = observed_changes(stamps, sid, step) if step else None
+    clock = clock_of(changes, step) if step else None
+    if clock is not None:
+        return clock.zone, ("CHECK: " if clock.ambiguous else "") + clock.describe(), clock.label
+    repeats = pd.DataFrame({"s": sid if sid is not None else "x", "t": stamps}).duplicated()
+    # no zone fits, yet clocks change on Sundays for every series at once: a Sunday where most
+    # series have an hour more or less (a gap in one meter on a weekday is not a clock change)
+    seen = [*changes.spring, *changes.autumn] if changes is not None else []
+    if repeats.any() or any(day.weekday() == 6 for day in seen):
+        return "UTC", (
+            "CHECK: the file shows daylight-saving changes (a day with an hour more or less, or "
+            "repeated times): set the clock's zone, e.g. Europe/London or America/New_York"
+        ), None  # fmt: skip
     return "UTC", "every day has the same number of readings: a clock without daylight saving", None
 
 

@@ -130,13 +130,13 @@ def common_anchor(utc: pd.Series, step: pd.Timedelta) -> pd.Timedelta:
     `step`); 0 when there are none."""
     t = pd.to_datetime(utc).dropna()
     if t.empty:
-        return pd.Timedelta(0)
+        return UTC_GRID
     return pd.Timedelta(((t - t.dt.normalize()) % min(step, DAY)).mode().iloc[0])
 
 
 def floor_to_grid(values: pd.Series, step: pd.Timedelta, anchor: pd.Timedelta) -> pd.Series:
     """Each instant floored onto the grid of `step` that starts at `anchor` past midnight."""
-    if anchor == pd.Timedelta(0):
+    if anchor == UTC_GRID:
         return values.dt.floor(step)
     return (values - anchor).dt.floor(step) + anchor
 
