@@ -7,9 +7,9 @@ nothing is coerced silently: parsing happens in validation, row by row.
 
 from __future__ import annotations
 
+import csv
 import glob
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,34 +57,35 @@ def detect_format(path: Path, declared: str = "auto") -> str:
 
 def ragged_rows(path: Path, delimiter: str, encoding: str) -> list[tuple[int, int, int]]:
     """(1-based data row, fields, fields in the header) of every CSV row whose field count
-    differs from the header's, in one fast pyarrow pass; [] for a well-formed file."""
-    found: list[Any] = []
+    differs from the header's; [] for a well-formed file.
 
-    def handler(row: Any) -> str:
-        found.append(row)
-        return "skip"
-
+    A fast pyarrow pass tells whether any row is ragged; only then are rows counted one by
+    one. The pass takes no Python callback: a reader holding one can be released on an Arrow
+    IO thread while the interpreter exits, which aborts the process ("terminate called
+    without an active exception")."""
     try:
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=handler),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(include_columns=[], strings_can_be_null=False),
         )
-        for _ in reader:
-            pass
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError):
-        return []  # pandas reports what is wrong with the file itself
-    if not found:
+        with reader:
+            for _ in reader:
+                pass
         return []
-    return _count_fields(path, delimiter, encoding)
+    except (OSError, UnicodeDecodeError, LookupError):
+        return []  # pandas reports what is wrong with the file itself
+    except pa.ArrowInvalid:  # a ragged row, or something pandas will name; count exactly
+        try:
+            return _count_fields(path, delimiter, encoding)
+        except (OSError, UnicodeDecodeError, LookupError, csv.Error):
+            return []
 
 
 def _count_fields(path: Path, delimiter: str, encoding: str) -> list[tuple[int, int, int]]:
     """Slow path for a file known to be ragged: the csv module numbers records exactly
     (blank lines skipped, quoted newlines kept), as pandas numbers data rows."""
-    import csv
-
     out = []
     with path.open(newline="", encoding=encoding) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
