@@ -26,7 +26,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
               "forecasting.bundle_format", "forecasting.config"), ()),
     "data": (("forecasting.data",), ("core",)),
     "domain": (("forecasting.features", "forecasting.forecasts", "forecasting.evaluation",
-                "forecasting.tariffs", "forecasting.impute"), ("core", "data")),
+                "forecasting.tariffs", "forecasting.impute", "forecasting.response"), ("core", "data")),
     "models": (("forecasting.models", "forecasting.anomaly"), ("core", "data", "domain")),
     "serving": (("serving",), ("core", "data", "domain")),
     "workflows": (("training", "forecasting.export", "forecasting.explain"),

@@ -601,9 +601,10 @@ def version() -> None:
 
 
 def _register_adapters() -> None:
-    from forecasting.cli.adapters import register
+    from forecasting.cli import adapters, response
 
-    register(app)
+    adapters.register(app)
+    response.register(app)
 
 
 _register_adapters()
