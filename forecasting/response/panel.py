@@ -25,8 +25,12 @@ class Sweeper:
     """Sweeps fixed effects out of columns: two sets of group means (`first`: household x
     slot, `second`: time, as dense int codes) and, optionally, group-specific slopes on
     covariates (`slopes`: (group codes, values) pairs, e.g. each household's own temperature
-    response in each band). Cyclic projections onto these subspaces converge to the
-    projection onto their sum."""
+    response in each band; each slope group must hold whole `first` groups).
+
+    One sweep projects onto the `first` means and the slopes together (the values are
+    demeaned within `first` groups once, so with one covariate that step is exact), then
+    removes the `second` means; alternating the two converges to the projection onto the
+    sum of the spaces."""
 
     def __init__(
         self,
@@ -40,9 +44,13 @@ class Sweeper:
         self.n2 = np.maximum(np.bincount(second), 1).astype("float64")
         self.slopes = []
         for codes, values in slopes or []:
-            ss = np.bincount(codes, weights=values**2)
-            self.slopes.append((codes, values, np.where(ss > 0, ss, np.inf)))
+            v = values - self._first_means(values)
+            ss = np.bincount(codes, weights=v**2)
+            self.slopes.append((codes, v, np.where(ss > 1e-12, ss, np.inf)))
         self.sweeps = 0  # the most any column needed
+
+    def _first_means(self, x: np.ndarray) -> np.ndarray:
+        return (np.bincount(self.first, weights=x) / self.n1)[self.first]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """`x` with the fixed effects and slopes swept out."""
@@ -51,18 +59,12 @@ class Sweeper:
         sweeps = 0
         while sweeps < MAX_SWEEPS:
             sweeps += 1
-            before = out.copy() if self.slopes else None
-            out -= (np.bincount(self.first, weights=out) / self.n1)[self.first]
-            for codes, values, ss in self.slopes:
-                out -= (np.bincount(codes, weights=out * values) / ss)[codes] * values
+            out -= self._first_means(out)
+            for codes, v, ss in self.slopes:
+                out -= (np.bincount(codes, weights=out * v) / ss)[codes] * v
             step = np.bincount(self.second, weights=out) / self.n2
             out -= step[self.second]
-            moved = (
-                float(np.abs(out - before).max(initial=0.0))
-                if before is not None
-                else float(np.abs(step).max(initial=0.0))
-            )
-            if moved <= self.tol * scale:
+            if float(np.abs(step).max(initial=0.0)) <= self.tol * scale:
                 break
         self.sweeps = max(self.sweeps, sweeps)
         return out
@@ -164,7 +166,7 @@ def fit_demeaned(
 ) -> PanelFit:
     """OLS of demeaned `y` on demeaned `X` [rows, k]; `household` and `day` (dense codes) are
     the clusters. A column with nothing left after demeaning raises, naming it."""
-    flat = [names[j] for j in range(X.shape[1]) if not np.abs(X[:, j]).max(initial=0) > 1e-12]
+    flat = [names[j] for j in range(X.shape[1]) if not np.abs(X[:, j]).max(initial=0) > 1e-7]
     if flat:
         raise InputError(
             f"no variation left to estimate {', '.join(flat)} once households and times are "

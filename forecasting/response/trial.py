@@ -26,6 +26,8 @@ from forecasting.errors import InputError
 from forecasting.response.estimate import ResponseBand, band_names, band_of, log_change_for
 
 PRICES = {"High": 67.20, "Normal": 11.76, "Low": 3.99}  # the LCL trial's p/kWh
+HIGH_AT = (18, 12, 21, 17)  # local hour at the middle of the n-th High event, in turn
+LOW_AT = (9, 21, 3, 17.5)
 BANDS = [ResponseBand("offpeak", 0, 16 * 60), ResponseBand("peak", 16 * 60, 20 * 60),
          ResponseBand("evening", 20 * 60, 24 * 60)]  # fmt: skip
 
@@ -84,15 +86,17 @@ class Trial:
 def _signal(utc: pd.DatetimeIndex, local: pd.DatetimeIndex, spec: TrialSpec,
             rng: np.random.Generator) -> np.ndarray:  # fmt: skip
     """Normal, with High events of 2-5 hours mostly in the evening and Low events of 3-8
-    hours at any time, on a share of days; every band sees both."""
+    hours at any time of day, on a share of days; every band sees both."""
     level = np.full(len(utc), "Normal", dtype=object)
     per_day = int(pd.Timedelta("1D") / (utc[1] - utc[0]))
+    events = 0
     for day in range(spec.days):
         if rng.random() > spec.event_days:
             continue
-        high = rng.random() < 0.5
+        high = events % 2 == 0  # alternate, and cycle the times, so every band sees both
+        centre = (HIGH_AT if high else LOW_AT)[(events // 2) % 4]
+        events += 1
         length = int(rng.integers(4, 11 if high else 17))
-        centre = rng.choice([9, 17.5, 21, 3]) if not high else rng.choice([18, 21, 12, 17])
         first = day * per_day + int(max(0, centre * 2 - length / 2))
         level[first : min(first + length, len(utc))] = "High" if high else "Low"
     return level
