@@ -81,7 +81,7 @@ def test_households_respond_where_the_response_is_strong():
 
 
 def test_responses_by_time_of_day_follow_the_planted_bands():
-    result, truth = _estimate(TrialSpec(seed=5, household_spread=0.0), 0)
+    result, _truth = _estimate(TrialSpec(seed=5, household_spread=0.0), 0)
     s = result.by_slot[result.by_slot["level"] == "High"]
     peak = s[(s["minute"] >= 16 * 60) & (s["minute"] < 20 * 60)]["log_change"].mean()
     off = s[s["minute"] < 16 * 60]["log_change"].mean()

@@ -71,7 +71,7 @@ def test_clustered_covariance_is_the_sandwich_on_household_scores():
 
 
 def test_bootstraps_centre_on_the_estimate_and_spread_like_the_clustered_error():
-    h, t, first, x, y, _, H = _panel(6)
+    h, t, first, x, y, _, _H = _panel(6)
     sweep = Sweeper(first, t)
     X = np.column_stack([sweep(x[:, j]) for j in range(2)])
     fit = fit_demeaned(sweep(y), X, ["a", "b"], h, t // 10)
@@ -84,7 +84,7 @@ def test_bootstraps_centre_on_the_estimate_and_spread_like_the_clustered_error()
 
 
 def test_a_term_with_no_variation_left_is_named():
-    h, t, first, x, y, _, _ = _panel(7)
+    h, t, first, _x, y, _, _ = _panel(7)
     sweep = Sweeper(first, t)
     only_time = sweep((t % 5 == 0).astype(float))  # a function of time alone: absorbed
     with pytest.raises(InputError, match="no variation left to estimate High"):
