@@ -601,10 +601,11 @@ def version() -> None:
 
 
 def _register_adapters() -> None:
-    from forecasting.cli import adapters, response
+    from forecasting.cli import adapters, optimise, response
 
     adapters.register(app)
     response.register(app)
+    optimise.register(app)
 
 
 _register_adapters()

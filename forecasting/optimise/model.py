@@ -121,10 +121,31 @@ class CustomerBase:
 
 
 def annual_bills(engine: BillEngine, base: CustomerBase, usage: np.ndarray) -> pd.DataFrame:
-    """series_id, total, days: each customer's bills summed over the billing periods."""
+    """series_id, total, days, kwh and kWh per energy item (`kwh_<item>`, when the tariff has
+    several): each customer's bills summed over the billing periods."""
     bills = engine.bill_wide(base.ids, base.start, base.step, usage)
-    out = bills.groupby("series_id", sort=False)[["total", "days"]].sum()
+    cols = ["total", "days", "kwh", *[c for c in bills.columns if c.startswith("kwh_")]]
+    out = bills.groupby("series_id", sort=False)[cols].sum()
     return out.reindex(pd.Index(base.ids.astype(str), name="series_id")).fillna(0.0)
+
+
+def energy_price(tariff: Tariff, bills: pd.DataFrame) -> np.ndarray:
+    """What each customer pays per kWh of energy today (major units, taxes on energy in,
+    unrounded): the flat rate, or the kWh-weighted rates of its bands or levels; blocks from
+    the rounded bills."""
+    tax = 1 + sum(t.rate for t in tariff.taxes if "energy" in t.applies_to)
+    kwh = bills["kwh"].to_numpy(dtype="float64")
+    e = tariff.energy
+    if isinstance(e, Flat):
+        return np.where(kwh > 0, e.rate * tariff.scale * tax, 0.0)
+    rates = {b.name: b.rate for b in e.bands} if isinstance(e, TimeOfUse) else (
+        getattr(e, "rates", None))  # fmt: skip
+    if rates:
+        cost = sum(bills.get(f"kwh_{k}", 0.0) * r for k, r in rates.items())
+        return np.where(kwh > 0, np.asarray(cost, dtype="float64") * tariff.scale * tax
+                        / np.maximum(kwh, 1e-12), 0.0)  # fmt: skip
+    fixed = tariff.fixed_per_day * bills["days"].to_numpy() * tariff.scale
+    return np.where(kwh > 0, (bills["total"].to_numpy() - fixed) / np.maximum(kwh, 1e-9), 0.0)
 
 
 def prepare(base: CustomerBase, template: TariffTemplate, current: Tariff, slots: Slots) -> None:
@@ -144,10 +165,7 @@ def prepare(base: CustomerBase, template: TariffTemplate, current: Tariff, slots
         b = annual_bills(cur, base, s.usage)
         kwh = np.nansum(s.usage, axis=1)
         bills.append(b["total"].to_numpy())
-        fixed = current.fixed_per_day * b["days"].to_numpy() * current.scale
-        prefs.append(
-            np.where(kwh > 0, (b["total"].to_numpy() - fixed) / np.maximum(kwh, 1e-9), 0.0)
-        )
+        prefs.append(np.where(kwh > 0, energy_price(current, b), 0.0))
         U = np.nan_to_num(s.usage)
         qty.append(np.stack([U[:, base.band_of == k].sum(axis=1) for k in range(len(slots.bands))],
                             axis=1))  # fmt: skip

@@ -1,0 +1,155 @@
+"""The optimiser on problems whose answer is known, infeasible ones, and its scenarios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from forecasting.errors import InputError
+from forecasting.optimise.model import CustomerBase, Scenario, prepare, template_slots
+from forecasting.optimise.scenarios import ScenarioSpec, build_scenarios
+from forecasting.optimise.solve import Goals, solve
+from forecasting.tariffs.spec import Tariff
+from forecasting.tariffs.template import TariffTemplate
+
+CURRENT = Tariff.model_validate({"name": "flat", "currency": "GBP", "amounts": "minor",
+                                 "timezone": "Europe/London", "energy": {"type": "flat", "rate": 14.0}})  # fmt: skip
+HEAD = {"name": "t", "currency": "GBP", "amounts": "minor", "timezone": "Europe/London"}
+
+
+def _usage(n: int = 12, days: int = 28, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2024-01-01", periods=days * 48, freq="30min", tz="UTC")
+    hour = (t.hour + t.minute / 60).to_numpy()
+    evening = np.exp(-0.5 * ((hour - 18) / 2) ** 2)
+    U = (0.2 + rng.uniform(0.2, 1.0, (n, 1)) * evening[None, :]) * rng.lognormal(
+        0, 0.2, (n, len(t))
+    )
+    return t, U
+
+
+def _base(template: TariffTemplate, e_up: float, e_down: float, vulnerable=None, n: int = 12):
+    t, U = _usage(n)
+    slots = template_slots(template)
+    B = len(slots.bands)
+    sc = Scenario("base", U, np.full((n, B), e_up), np.full((n, B), e_down))
+    vul = np.zeros(n, bool) if vulnerable is None else vulnerable
+    ids = np.array([f"c{i}" for i in range(n)], dtype=object)
+    base = CustomerBase(
+        ids, t[0], pd.Timedelta("30min"), [sc], vul, pd.DataFrame({"series_id": ids})
+    )
+    prepare(base, template, CURRENT, slots)
+    return base, slots
+
+
+def test_revenue_neutral_flat_rate_has_the_closed_form_answer():
+    """One flat rate, constant elasticity e, only revenue counts: the rate p solves
+    p Q (p / p0) ** e = target, so p = (target p0 ** e / Q) ** (1 / (1 + e))."""
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "flat", "rate": {"min": 1, "max": 100}}})
+    e = -0.3
+    base, slots = _base(tpl, e, e)
+    Q = float(base.quantities[0].sum())
+    p0 = 0.14  # major units per kWh today
+    target = 1.2 * float(base.current_bills[0].sum())  # raise revenue by a fifth
+    sol = solve(
+        base, slots, Goals(w_peak=0, w_dispersion=0, w_revenue=1, revenue_target=target), 0.01
+    )
+    want = (target * p0**e / Q) ** (1 / (1 + e)) / 0.01  # pence
+    assert sol.x[1] == pytest.approx(want, rel=1e-6)
+    assert sol.predicted_bills[0].sum() == pytest.approx(target, rel=1e-9)
+    assert want > 14.0 * 1.2  # the response makes the rate rise by more than a fifth
+
+
+def test_the_peak_alone_puts_the_peak_band_at_its_ceiling():
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "tou", "bands": [
+        {"name": "day", "rate": 14.0, "windows": [{"start": "00:00", "end": "16:00"},
+                                                   {"start": "20:00", "end": "24:00"}]},
+        {"name": "peak", "rate": {"min": 14, "max": 40}, "windows": [{"start": "16:00", "end": "20:00"}]}]}})  # fmt: skip
+    base, slots = _base(tpl, -0.2, -0.1)
+    sol = solve(base, slots, Goals(w_peak=1, w_dispersion=0, w_revenue=0), 0.01)
+    assert sol.x[slots.names.index("peak")] == pytest.approx(40.0)
+
+
+def test_no_response_and_a_revenue_target_gives_the_flat_rate_that_meets_it():
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "flat", "rate": {"min": 1, "max": 100}}})
+    base, slots = _base(tpl, 0.0, 0.0)
+    sol = solve(base, slots, Goals(w_peak=0, w_dispersion=0), 0.01)
+    today = float(base.current_bills[0].sum())  # the default target (bills rounded to pence)
+    assert sol.x[1] == pytest.approx(today / float(base.quantities[0].sum()) / 0.01, rel=1e-9)
+    assert sol.x[1] == pytest.approx(14.0, abs=0.01)
+    assert sol.iterations <= 3
+
+
+def test_an_unreachable_revenue_names_the_revenue_and_how_far():
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "flat", "rate": {"min": 1, "max": 12}}})
+    base, slots = _base(tpl, 0.0, 0.0)
+    with pytest.raises(InputError) as err:
+        solve(base, slots, Goals(revenue_share=0.95), 0.01)
+    msg = str(err.value)
+    assert (
+        "revenue: with the other constraints held, the best tariff within the bounds reaches 85.7% of the target"
+        in msg
+    ), msg
+    assert "(needs 95%)" in msg and "fairness" not in msg
+
+
+def test_a_fairness_rule_nothing_can_meet_names_the_count():
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "flat", "rate": {"min": 16, "max": 30}}})
+    vul = np.arange(12) < 6
+    base, slots = _base(tpl, 0.0, 0.0, vul)
+    with pytest.raises(
+        InputError,
+        match=r"fairness: at least 6 of 6 vulnerable customers get increases over 10% \(allowed 0\)",
+    ):
+        solve(base, slots, Goals(delta=0.0), 0.01)
+
+
+def test_the_vulnerable_count_is_kept_by_the_milp_and_by_the_surrogate():
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "flat", "rate": {"min": 1, "max": 30}}})
+    vul = np.arange(12) < 8
+    base, slots = _base(tpl, -0.1, -0.1, vul)
+    for limit, method in ((2000, "MILP (HiGHS)"), (0, "LP surrogate (HiGHS)")):
+        goals = Goals(w_peak=0, w_dispersion=0, revenue_target=1.3 * base.current_bills[0].sum(),
+                      revenue_share=0.8, delta=0.25, exact_limit=limit)  # fmt: skip
+        sol = solve(base, slots, goals, 0.01)
+        assert sol.method == method
+        change = sol.predicted_bills[0][vul] / base.current_bills[0][vul] - 1
+        assert (change > 0.10 + 1e-9).sum() <= 2  # floor(0.25 * 8)
+
+
+def test_seeded_scenarios_reproduce_exactly():
+    t, U = _usage(6)
+    e = (np.full((6, 2), -0.1), np.full((6, 2), 0.05))
+    spec = ScenarioSpec(count=4, seed=7, ev_share=0.3, pv_share=0.3)
+    a = build_scenarios(U, e, e, t[0], pd.Timedelta("30min"), "Europe/London", spec)
+    b = build_scenarios(U, e, e, t[0], pd.Timedelta("30min"), "Europe/London", spec)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.usage, y.usage)
+        np.testing.assert_array_equal(x.up, y.up)
+    c = build_scenarios(U, e, e, t[0], pd.Timedelta("30min"), "Europe/London",
+                        ScenarioSpec(count=4, seed=8, ev_share=0.3, pv_share=0.3))  # fmt: skip
+    assert not np.array_equal(a[1].usage, c[1].usage)
+    np.testing.assert_array_equal(a[0].usage, U)  # the base is the readings themselves
+    assert all((s.up <= 0).all() and (s.down <= 0).all() for s in a)  # never upward sloping
+
+
+def test_a_template_with_a_demand_charge_is_refused_by_name():
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "flat", "rate": {"min": 1, "max": 30}},
+                          "demand": {"rate": 5.0}})  # fmt: skip
+    with pytest.raises(Exception, match="also has demand"):
+        template_slots(tpl)
+
+
+def test_template_errors_name_the_key():
+    with pytest.raises(Exception, match="no price is a decision"):
+        TariffTemplate({**HEAD, "energy": {"type": "flat", "rate": 14.0}})
+    with pytest.raises(Exception, match="need 0 <= min <= max"):
+        TariffTemplate({**HEAD, "energy": {"type": "flat", "rate": {"min": 5, "max": 1}}})
+    doc = yaml.safe_load("""
+energy: {type: tou, bands: [{name: a, rate: {min: 1, max: 5}, windows: [{start: "00:00", end: "12:00"}]},
+                            {name: b, rate: {min: 10, max: 20}, windows: [{start: "12:00", end: "24:00"}]}]}
+order: [a, b]""")  # fmt: skip
+    with pytest.raises(Exception, match="order asks a >= b, but a is at most 5 and b at least 10"):
+        TariffTemplate({**HEAD, **doc})
