@@ -1,6 +1,9 @@
-"""The install extras: what a serving-only install (`pip install meterforecast`) lacks."""
+"""The install extras: what a serving-only install (`pip install meterforecast`) lacks; and
+progress lines for long commands."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 # modules of the `[train]` extra: a command that imports one on a serving-only install says so
 TRAINING_STACK = frozenset({
@@ -36,3 +39,17 @@ def installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ValueError, ImportError):  # a lazily loaded module with no spec: it is there
         return True
+
+
+def progress_printer() -> Callable[[str], None] | None:
+    """Progress lines for a long command: on stderr when it is a terminal, else none (a
+    script reading stderr gets the one-line error alone)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+
+    def say(message: str) -> None:
+        print(f"  {message}", file=sys.stderr, flush=True)
+
+    return say

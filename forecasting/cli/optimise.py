@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from forecasting.cli.extras import progress_printer
+
 
 def optimise_tariff_cmd(
     config: Annotated[
@@ -32,7 +34,7 @@ def optimise_tariff_cmd(
         cfg.scenarios.count = scenarios
     if frontier is not None:
         cfg.frontier = frontier
-    s = run_optimise(cfg, output, lambda m: typer.echo(f"  {m}", err=True))
+    s = run_optimise(cfg, output, progress_printer())
     prices = ", ".join(f"{k} {v:.3f}" for k, v in s["prices"].items())
     k = s["kpis"]
     typer.echo(f"chosen ({s['method']}, {s['iterations']} expansions, "

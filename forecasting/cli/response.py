@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from forecasting.cli.extras import progress_printer
+
 
 def elasticity_cmd(
     config: Annotated[
@@ -39,8 +41,7 @@ def elasticity_cmd(
     if group_by is not None:
         cfg.group_by = group_by
     t0 = time.perf_counter()
-    result, doc = run_elasticity(cfg, config, output, input_path,
-                                 lambda m: typer.echo(f"  {m}", err=True))  # fmt: skip
+    result, doc = run_elasticity(cfg, config, output, input_path, progress_printer())
     write_report(result, doc, output)
     src = doc["source"]
     typer.echo(f"price response from {src['rows_used']:,} readings: "

@@ -623,9 +623,51 @@ def _demo_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _response_cases() -> list[Case]:
+    """`elasticity` and `optimise-tariff`: configs that point at the wrong things."""
+    template = ROOT / "configs" / "tariff_templates" / "tou3_example.yaml"
+
+    def dynamic(d: Path) -> Path:
+        t = pd.date_range("2023-10-01", "2024-02-01", freq="1h", tz="UTC")
+        levels = [
+            "High" if i % 24 == 18 else "Low" if i % 24 == 3 else "Normal" for i in range(len(t))
+        ]
+        sig = text(d / "signal.csv", pd.DataFrame({"t": t.strftime("%Y-%m-%dT%H:%MZ"), "level": levels})
+                   .to_csv(index=False))  # fmt: skip
+        return yml(d / "dtou.yaml", {**FLAT, "energy": {"type": "dynamic", "signal": {
+            "path": str(sig), "timestamp": "t", "column": "level"},
+            "rates": {"High": 60.0, "Normal": 14.0, "Low": 4.0}}})  # fmt: skip
+
+    def elasticity(w: WS, d: Path, **changes: object) -> list[str]:
+        cfg = {"data": str(w["data"]), "tariff": str(dynamic(d)),
+               "treated": {"column": "tariff", "value": "tou"}, **changes}  # fmt: skip
+        return ["elasticity", "--config", str(yml(d / "e.yaml", cfg)), "--output", "out"]
+
+    def optimise(w: WS, d: Path, **changes: object) -> list[str]:
+        cfg = {"template": str(template), "current": str(w["tariff"]), "data": str(w["data"]),
+               "response": {"up": -0.1, "down": -0.05}, **changes}  # fmt: skip
+        return ["optimise-tariff", "--config", str(yml(d / "o.yaml", cfg)), "--output", "out"]
+
+    e, o = "elasticity", "optimise-tariff"
+    return [
+        Case(e, "config_missing", lambda w, d: [e, "--config", str(d / "none.yaml"), "--output", "out"], says="not found"),
+        Case(e, "tariff_not_dynamic", lambda w, d: elasticity(w, d, tariff=str(w["tariff"])), says="energy charge is 'flat'"),
+        Case(e, "treated_column_unknown", lambda w, d: elasticity(w, d, treated={"column": "plan", "value": "x"}), says="static column 'plan'"),
+        Case(e, "bands_leave_a_gap", lambda w, d: elasticity(w, d, bands={"a": "00:00-12:00"}), says="no band covers 12:00"),
+        Case(e, "no_control_households", lambda w, d: elasticity(w, d, treated={"column": "tariff", "value": ["tou", "flat"]}), says="need treated and control"),
+        Case(e, "reference_not_a_level", lambda w, d: elasticity(w, d, reference="Medium"), says="reference level 'Medium'"),
+        Case(o, "config_missing", lambda w, d: [o, "--config", str(d / "none.yaml"), "--output", "out"], says="not found"),
+        Case(o, "template_has_no_decision", lambda w, d: optimise(w, d, template=str(w["tariff"])), says="no price is a decision"),
+        Case(o, "no_response", lambda w, d: optimise(w, d, response={"detail": "band"}), says="elasticity `file`"),
+        Case(o, "elasticity_file_is_passwd", lambda w, d: optimise(w, d, response={"file": "/etc/passwd"}), says="not a JSON elasticity file"),
+        Case(o, "revenue_out_of_reach", lambda w, d: optimise(w, d, goals={"revenue_target": 1e9}), says="no tariff meets every constraint: revenue"),
+        Case(o, "vulnerable_column_unknown", lambda w, d: optimise(w, d, vulnerable={"column": "concession", "value": "y"}), says="vulnerable.column"),
+    ]  # fmt: skip
+
+
 CASES: list[Case] = [
     *_config_cases(), *_data_cases(), *_train_cases(), *_tune_cases(), *_run_cases(),
-    *_bundle_cases(), *_adapter_cases(), *_demo_cases(),
+    *_bundle_cases(), *_adapter_cases(), *_response_cases(), *_demo_cases(),
 ]  # fmt: skip
 
 # ---- running and judging ------------------------------------------------------------------

@@ -39,7 +39,8 @@ def test_serving_and_feature_code_stay_torch_free(tmp_path):
     )
     loaded = _modules_after(
         "import serving, serving.bundle, serving.predict, serving.stream, forecasting.features, "
-        "serving.bill, serving.impute, forecasting.tariffs.engine, "
+        "serving.bill, serving.impute, serving.optimise, forecasting.tariffs.engine, "
+        "forecasting.response.job, forecasting.optimise.solve, "
         "forecasting.data.prepare, forecasting.evaluation.backtest, forecasting.models.common\n"
         + job
     )
