@@ -9,16 +9,7 @@ from pydantic import Field, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
 from forecasting.config.values import ConfigPath
-
-
-class Flag(StrictModel):
-    """Customers whose static `column` is one of `values` (e.g. a concession flag)."""
-
-    column: str
-    value: str | list[str]
-
-    def values(self) -> list[str]:
-        return [self.value] if isinstance(self.value, str) else list(self.value)
+from forecasting.response.config import StaticFlag
 
 
 class ResponseConfig(StrictModel):
@@ -69,7 +60,7 @@ class OptimiseConfig(StrictModel):
     current: ConfigPath = Field(description="the customers' current tariff (their bills today)")
     data: ConfigPath = Field(description="data config of the customers' interval readings")
     response: ResponseConfig
-    vulnerable: Flag | None = None
+    vulnerable: StaticFlag | None = None
     goals: GoalsConfig = Field(default_factory=lambda: GoalsConfig.model_validate({}))
     scenarios: ScenariosConfig = Field(default_factory=lambda: ScenariosConfig.model_validate({}))
     frontier: int = Field(0, ge=0, le=25, description="Pareto points (weight sweep); 0: none")

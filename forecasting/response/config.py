@@ -27,8 +27,9 @@ def parse_band(name: str, text: str) -> list[ResponseBand]:
                                                     ResponseBand(name, 0, b)]  # fmt: skip
 
 
-class Treated(StrictModel):
-    """Which households got the price signal: those whose static `column` is one of `values`."""
+class StaticFlag(StrictModel):
+    """Customers whose static `column` is one of `value` (the treated households of a trial,
+    the vulnerable customers of a tariff study)."""
 
     column: str
     value: str | list[str]
@@ -42,7 +43,7 @@ class ElasticityConfig(StrictModel):
         description="data config of the trial's readings (and static, weather)"
     )
     tariff: ConfigPath = Field(description="the dynamic tariff the treated households were on")
-    treated: Treated
+    treated: StaticFlag
     reference: str = Field("Normal", description="the level the others are measured against")
     group_by: str | None = Field(None, description="static column to break the response down by")
     weather: list[str] = Field(

@@ -4,7 +4,7 @@ Model, on each household i and interval t (readings of treated and control house
 
     log(kWh_it + offset) = a_{i, slot(t)} + g_t
                            + sum_{level k != reference, band b, group g} beta_kbg D_it^kbg
-                           + sum_{weather w, band b} theta_wb T_i 1[band(t)=b] (w_t - mean w)
+                           + sum_{weather w, band b} theta_iwb 1[band(t)=b] (w_t - mean w)
                            + e_it
 
 - `a_{i, slot}`: a household x slot fixed effect, the slot being the local interval of the day
