@@ -9,6 +9,7 @@ it with the bill engine in every scenario, and writes:
     kpis.csv           per scenario: peak before/after (kW, %), revenue, predicted vs engine,
                        bill changes (mean, median, counts over 5/10/20%), Gini of bills
     breakdown.csv      bill changes by vulnerable flag and each `breakdown` column
+    load_shape.csv     the base scenario's mean system load by local time of day, before/after
     bills.parquet      every customer's bill before/after (engine) and predicted, per scenario
     checks.json        each constraint re-checked on the engine's bills
     iterations.csv     the prices and objective at each expansion
@@ -197,6 +198,7 @@ def run_optimise(config: OptimiseConfig, output: Path,
     bills.to_parquet(output / "bills.parquet", index=False)
     kpis.to_csv(output / "kpis.csv", index=False)
     by.to_csv(output / "breakdown.csv", index=False)
+    pd.DataFrame(checked["load_shape"]).to_csv(output / "load_shape.csv", index=False)
     pd.DataFrame(sol.history).to_csv(output / "iterations.csv", index=False)
     (output / "checks.json").write_text(json.dumps(checked, indent=1))
     frontier = _frontier(config, base, slots, template, static, ids, scale, output, say) \

@@ -28,12 +28,23 @@ def gini(values: np.ndarray) -> float:
     return float((2 * np.arange(1, n + 1) - n - 1) @ v / (n * v.sum()))
 
 
+def load_shape(base: CustomerBase, before: np.ndarray, after: np.ndarray, tz: str
+               ) -> list[dict[str, Any]]:  # fmt: skip
+    """The base scenario's mean system load (kW) by local time of day, before and after."""
+    local = pd.date_range(base.start, periods=len(before), freq=base.step).tz_convert(tz)
+    key = np.asarray(local.hour * 60 + local.minute)
+    frame = pd.DataFrame({"minute": key, "before_kw": before, "after_kw": after})
+    g = frame.groupby("minute", sort=True).mean().reset_index()
+    g.insert(0, "time", [f"{m // 60:02d}:{m % 60:02d}" for m in g["minute"]])
+    return g.drop(columns="minute").round(3).to_dict(orient="records")
+
+
 def check(base: CustomerBase, slots: Slots, tariff: Tariff, sol: Solution, goals: Goals,
           scale: float) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:  # fmt: skip
     """(per customer and scenario bills, per scenario KPIs, summary with every re-check)."""
     engine = BillEngine(tariff)
     hours = base.step / pd.Timedelta(hours=1)
-    rows, per_scenario = [], []
+    rows, per_scenario, shape = [], [], None
     for s, sc in enumerate(base.scenarios):
         responded = responded_usage(base, slots, sol.x, s, scale)
         after = annual_bills(engine, base, responded)["total"].to_numpy()
@@ -45,6 +56,8 @@ def check(base: CustomerBase, slots: Slots, tariff: Tariff, sol: Solution, goals
                                   "vulnerable": base.vulnerable}))  # fmt: skip
         load_before = np.nansum(sc.usage, axis=0) / hours
         load_after = np.nansum(responded, axis=0) / hours
+        if s == 0:
+            shape = load_shape(base, load_before, load_after, tariff.timezone)
         vul = base.vulnerable
         per_scenario.append({
             "scenario": sc.name,
@@ -82,7 +95,8 @@ def check(base: CustomerBase, slots: Slots, tariff: Tariff, sol: Solution, goals
             "holds": bool(kpis["predicted_vs_engine_pct"].abs().max() <= 0.5),
             "largest_gap_pct": float(kpis["predicted_vs_engine_pct"].abs().max())},
     }  # fmt: skip
-    summary = {"checks": checks, "all_hold": all(c["holds"] for c in checks.values())}
+    summary = {"checks": checks, "all_hold": all(c["holds"] for c in checks.values()),
+               "load_shape": shape}  # fmt: skip
     return bills, kpis, summary
 
 

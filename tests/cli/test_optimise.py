@@ -65,6 +65,8 @@ def test_optimise_end_to_end_and_the_tariff_round_trips_through_bill(cli, worksp
     assert kpis["peak_before_kw"].iloc[1:].max() > kpis["peak_before_kw"].iloc[0]  # EVs arrived
     by = pd.read_csv(out / "breakdown.csv")
     assert {"vulnerable", "group", "archetype"} <= set(by["by"])
+    shape = pd.read_csv(out / "load_shape.csv")
+    assert len(shape) == 48 and shape["after_kw"].sum() < shape["before_kw"].sum() * 1.05
     frontier = pd.read_csv(out / "frontier.csv")
     assert len(frontier) == 2 and (out / "frontier" / "tariff_01.yaml").exists()
     assert frontier["peak_reduction_pct"].iloc[1] >= frontier["peak_reduction_pct"].iloc[0] - 1e-6
