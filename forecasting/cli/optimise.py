@@ -56,7 +56,7 @@ def optimise_tariff_cmd(
                f"{k['vulnerable_over_increase']['base']:.0f} of {s['vulnerable']}")  # fmt: skip
     for name, c in s["checks"]["checks"].items():
         typer.echo(f"  check {name}: {'holds' if c['holds'] else 'FAILS'}")
-    typer.echo(f"wrote {output}/ (tariff.yaml, kpis.csv, breakdown.csv, bills.parquet, "
+    typer.echo(f"wrote {output}/ (tariff.yaml, kpis.csv, breakdown.csv, load_shape.csv, bills.parquet, "
                "checks.json, iterations.csv, summary.json"
                + (", frontier.csv, frontier/" if cfg.frontier else "") + ")")  # fmt: skip
     if not s["checks"]["all_hold"]:
