@@ -15,7 +15,10 @@ def _loader(folder: str):
     from forecasting.config.demo import DemoConfig
     from forecasting.config.model import load_train_config
     from forecasting.config.tuning import load_tuning_config
+    from forecasting.optimise.config import load_optimise_config
+    from forecasting.response.config import load_elasticity_config
     from forecasting.tariffs.spec import load_tariff
+    from forecasting.tariffs.template import load_template
 
     return {
         "data": load_data_config,
@@ -23,6 +26,9 @@ def _loader(folder: str):
         "tuning": load_tuning_config,
         "tariffs": load_tariff,
         "demo": lambda p: load_yaml_model(DemoConfig, p),
+        "elasticity": load_elasticity_config,
+        "optimise": load_optimise_config,
+        "tariff_templates": load_template,
     }[folder]
 
 
@@ -30,7 +36,9 @@ SHIPPED = sorted(p.relative_to(ROOT / "configs") for p in (ROOT / "configs").rgl
 
 
 def test_every_config_folder_has_a_loader():
-    assert {p.parts[0] for p in SHIPPED} == {"data", "models", "tuning", "tariffs", "demo"}
+    assert {p.parts[0] for p in SHIPPED} == {
+        "data", "models", "tuning", "tariffs", "demo", "elasticity", "optimise", "tariff_templates"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("rel", SHIPPED, ids=str)
