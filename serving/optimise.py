@@ -138,6 +138,18 @@ def response_arrays(config: OptimiseConfig, template: TariffTemplate, static: pd
     return out["up"], out["down"], info
 
 
+def _flags(config: OptimiseConfig, static: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
+    """The vulnerable flag of each customer (all False without `vulnerable`)."""
+    v = config.vulnerable
+    if v is None:
+        return np.zeros(len(ids), bool)
+    if v.column not in static:
+        raise InputError(f"vulnerable.column {v.column!r} is not a static column "
+                         f"(have: {', '.join(static.columns[1:])})")  # fmt: skip
+    flag = static.set_index("series_id")[v.column].reindex(ids.astype(str)).astype("string")
+    return flag.isin(v.values()).fillna(False).to_numpy(dtype=bool)
+
+
 def _goals(config: OptimiseConfig, slots: Slots, template: TariffTemplate, static: pd.DataFrame,
            ids: np.ndarray, w_peak: float | None = None) -> Goals:  # fmt: skip
     g = config.goals
@@ -166,20 +178,21 @@ def run_optimise(config: OptimiseConfig, output: Path,
     current = load_tariff(config.current.expanded)
     say("reading the customers")
     ids, start, step, usage, static, facts = load_customers(config)
-    vulnerable = np.zeros(len(ids), bool)
-    if config.vulnerable is not None:
-        v = config.vulnerable
-        if v.column not in static:
-            raise InputError(f"vulnerable.column {v.column!r} is not a static column "
-                             f"(have: {', '.join(static.columns[1:])})")  # fmt: skip
-        flag = static.set_index("series_id")[v.column].reindex(ids.astype(str)).astype("string")
-        vulnerable = flag.isin(v.values()).fillna(False).to_numpy(dtype=bool)
-    up, down, matched = response_arrays(config, template, static, ids, len(slots.bands))
-    tz = config.timezone or template.doc.get("timezone", "UTC")
+    vulnerable = _flags(config, static, ids)
+    tz = str(config.timezone or template.doc.get("timezone", "UTC"))
     sc = config.scenarios
-    scenarios = build_scenarios(usage, up, down, start, step, str(tz),
+    sampled = None
+    if config.monthly_only is not None:
+        say("imputing the monthly-only customers' hours")
+        ids, usage, paths, static, facts["monthly_only"] = impute_monthly_only(
+            config, load_data_config(config.data.expanded), ids, start, step, usage, static, tz,
+            sc.count - 1, output)  # fmt: skip
+        sampled = (np.array(facts["monthly_only"]["rows"], dtype=int), paths)
+        vulnerable = _flags(config, static, ids)
+    up, down, matched = response_arrays(config, template, static, ids, len(slots.bands))
+    scenarios = build_scenarios(usage, up, down, start, step, tz,
                                 ScenarioSpec(sc.count, sc.seed, sc.elasticity_draws, sc.ev_share,
-                                             sc.pv_share))  # fmt: skip
+                                             sc.pv_share), sampled)  # fmt: skip
     base = CustomerBase(ids, start, step, scenarios, vulnerable, static)
     say(f"billing {len(ids)} customers in {len(scenarios)} scenario(s) under the current tariff")
     prepare(base, template, current, slots)
@@ -282,3 +295,111 @@ def _plot_frontier(ok: pd.DataFrame, output: Path) -> None:
     fig.tight_layout()
     fig.savefig(output / "frontier.png", dpi=110)
     plt.close(fig)
+
+
+def monthly_totals(ids: np.ndarray, start: pd.Timestamp, step: pd.Timedelta, usage: np.ndarray,
+                   rows: np.ndarray, tz: str, min_coverage: float,
+                   history: pd.Timedelta) -> pd.DataFrame:  # fmt: skip
+    """series_id, month, kwh of `rows`' local calendar months that lie wholly inside the
+    readings' span, at least `history` after its start (the model's lookback: impute needs
+    the weather before the month), with `min_coverage` of their intervals read (the total
+    scaled up by the share read)."""
+    T = usage.shape[1]
+    times = pd.date_range(start, periods=T, freq=step).tz_convert(tz)
+    month = np.asarray(times.strftime("%Y-%m"))
+    labels, code = np.unique(month, return_inverse=True)
+    first = pd.DatetimeIndex([pd.Timestamp(f"{m}-01").tz_localize(tz) for m in labels])
+    after = first + pd.offsets.MonthBegin(1)
+    full = np.asarray(((after - first) / step).round(), dtype=int)
+    inside = (first >= start + history) & (after <= start + T * step)
+    out = []
+    for i in rows:
+        u = usage[i]
+        seen = ~np.isnan(u)
+        got = np.bincount(code[seen], minlength=len(labels))
+        kwh = np.bincount(code[seen], weights=u[seen], minlength=len(labels))
+        ok = inside & (got >= min_coverage * full) & (got > 0)
+        out += [{"series_id": str(ids[i]), "month": labels[m], "kwh": kwh[m] * full[m] / got[m]}
+                for m in np.flatnonzero(ok)]  # fmt: skip
+    return pd.DataFrame(out, columns=["series_id", "month", "kwh"])
+
+
+def impute_monthly_only(config: OptimiseConfig, data: Any, ids: np.ndarray, start: pd.Timestamp,
+                        step: pd.Timedelta, usage: np.ndarray, static: pd.DataFrame, tz: str,
+                        samples: int, output: Path
+                        ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], pd.DataFrame, dict[str, Any]]:  # fmt: skip
+    """(ids, base usage, the monthly-only rows' usage in each further scenario, the static
+    table with any new customers, facts with their row numbers under `rows`): the
+    chosen smart-meter customers stripped to monthly totals and the `monthly` customers, their
+    hours imputed on the bundle (P50 for the base, one sample path per further scenario),
+    placed on the readings' grid. Customers impute cannot do are left out, with the reason."""
+    from serving.impute import ImputeJob
+    from serving.load import load_bundle
+
+    mo = config.monthly_only
+    assert mo is not None
+    rng = np.random.default_rng(mo.seed)
+    pick = np.sort(rng.choice(len(ids), size=round(mo.share * len(ids)), replace=False))
+    manifest = load_bundle(str(mo.bundle.expanded)).manifest
+    history = int(manifest.get("lookback", 0)) * pd.Timedelta(manifest.get("freq", "1h"))
+    monthly = monthly_totals(ids, start, step, usage, pick, tz, mo.min_coverage, history)
+    extra = pd.DataFrame(columns=["series_id", "month", "kwh"])
+    if mo.monthly is not None:
+        extra = pd.read_csv(mo.monthly.expanded, dtype={"series_id": str, "month": str})
+    new_ids = sorted(set(extra["series_id"]) - set(map(str, ids)))
+    if new_ids and data.static is not None:  # their static rows, from the static file
+        more, _ = join_static_file(pd.DataFrame({"series_id": new_ids}), data.static)
+        static = pd.concat([static, more.astype({"series_id": str})], ignore_index=True)
+    folder = output / "monthly_only"
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.concat([monthly, extra], ignore_index=True).to_csv(folder / "monthly.csv", index=False)
+    job = ImputeJob(str(mo.bundle.expanded), str(folder / "monthly.csv"), static, folder / "imputed",
+                    samples=samples, covariate_sources=list(data.covariates))  # fmt: skip
+    s = job.run()
+    prof = pd.read_parquet(folder / "imputed" / "profiles.parquet")
+    all_ids = np.array([*map(str, ids), *new_ids], dtype=object)
+    base = np.vstack([usage, np.full((len(new_ids), usage.shape[1]), np.nan)])
+    imputed = sorted(set(prof["series_id"]))
+    rows = np.array([list(all_ids).index(sid) for sid in imputed], dtype=int)
+    base[rows] = _on_grid(prof, "p50", imputed, start, step, usage.shape[1])
+    paths = []
+    if samples:
+        smp = pd.read_parquet(folder / "imputed" / "samples.parquet")
+        for k in range(samples):
+            one = smp[smp["sample"] == k]
+            paths.append(_on_grid(one, "kwh", imputed, start, step, usage.shape[1]))
+    failed = sorted((set(map(str, ids[pick])) | set(extra["series_id"])) - set(imputed))
+    keep = np.array([sid not in failed for sid in all_ids])
+    kept_rows = np.flatnonzero(keep)
+    remap = {r: j for j, r in enumerate(kept_rows)}
+    facts = {"bundle": str(mo.bundle), "stripped_to_monthly": len(pick),
+             "from_monthly_file": len(new_ids), "imputed": len(imputed),
+             "failed": {sid: job.errors.get(sid, "no complete month") for sid in failed},
+             "months": len(monthly) + len(extra), "samples": samples,
+             "archetypes": s.get("archetypes"), "rows": [remap[r] for r in rows if r in remap]}  # fmt: skip
+    return all_ids[keep], base[keep], paths, static, facts
+
+
+def _on_grid(frame: pd.DataFrame, column: str, order: list[str], start: pd.Timestamp,
+             step: pd.Timedelta, T: int) -> np.ndarray:  # fmt: skip
+    """[customer in `order`, interval] kWh from imputed rows at the bundle's interval, each
+    spread evenly over the readings' intervals it covers (or summed when finer)."""
+    out = np.full((len(order), T), np.nan)
+    t = utc_ns(frame["timestamp"])
+    row = pd.Index(order).get_indexer(frame["series_id"].astype(str))
+    ns = step.value
+    stamps = np.unique(t)
+    their = int(np.diff(stamps).min()) if len(stamps) > 1 else ns
+    v = frame[column].to_numpy(dtype="float64")
+    if their >= ns:
+        r = their // ns
+        for k in range(r):
+            col = (t - start.value) // ns + k
+            ok = (col >= 0) & (col < T)
+            out[row[ok], col[ok]] = v[ok] / r
+    else:
+        col = (t - start.value) // ns
+        ok = (col >= 0) & (col < T)
+        out[:, :] = 0.0
+        np.add.at(out, (row[ok], col[ok]), v[ok])
+    return out

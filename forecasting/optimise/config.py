@@ -47,6 +47,23 @@ class GoalsConfig(StrictModel):
     exact_limit: int = Field(2000, ge=0, description="vulnerable customers solved exactly (MILP)")
 
 
+class MonthlyOnly(StrictModel):
+    """Customers known only by their monthly totals, given hours by `forecasting impute` on a
+    bundle with archetypes: the base scenario takes the P50 profile, each other scenario one
+    sample path (so the imputation's uncertainty reaches the constraints). `share` strips that
+    share of the smart-meter customers to their monthly totals (a study of what monthly-only
+    customers do to the answer); `monthly` adds other customers' totals (series_id, month,
+    kwh), with their static rows in the data config's static table."""
+
+    bundle: ConfigPath
+    share: float = Field(0.0, ge=0, le=1)
+    monthly: ConfigPath | None = None
+    seed: int = 0
+    min_coverage: float = Field(
+        0.9, gt=0, le=1, description="a month's readings needed to take its total (share)"
+    )
+
+
 class ScenariosConfig(StrictModel):
     count: int = Field(1, ge=1, le=1000, description="scenarios, the base included")
     seed: int = 0
@@ -63,6 +80,7 @@ class OptimiseConfig(StrictModel):
     vulnerable: StaticFlag | None = None
     goals: GoalsConfig = Field(default_factory=lambda: GoalsConfig.model_validate({}))
     scenarios: ScenariosConfig = Field(default_factory=lambda: ScenariosConfig.model_validate({}))
+    monthly_only: MonthlyOnly | None = None
     frontier: int = Field(0, ge=0, le=25, description="Pareto points (weight sweep); 0: none")
     breakdown: list[str] = Field(default_factory=list, description="static columns for KPIs")
     timezone: str | None = Field(None, description="local time of the scenarios (EV, PV)")

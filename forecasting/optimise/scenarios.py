@@ -6,6 +6,7 @@ scenario draws, independently and reproducibly from `seed`:
   standard error its 95% interval implies (then clipped at zero: demand does not rise with price);
 - EV uptake: a share of the customers without one gains a home charger: 7 kW for 2-4 hours
   from an arrival between 17:30 and 21:30 local time, on 35% of days;
+- imputation: customers known by monthly totals take another of their sample paths;
 - PV growth: a share gains rooftop PV (3-5 kWp): generation follows the sun's height by
   local hour and day of year, less a random cloud factor per day; their import is what their
   load exceeds generation by (export is not billed by the templates the optimiser handles).
@@ -74,8 +75,11 @@ def build_scenarios(
     step: pd.Timedelta,
     tz: str,
     spec: ScenarioSpec,
+    sampled: tuple[np.ndarray, list[np.ndarray]] | None = None,
 ) -> list[Scenario]:
-    """`up` and `down` are (point elasticity, standard error) [customer, band]."""
+    """`up` and `down` are (point elasticity, standard error) [customer, band]. `sampled`:
+    (rows, one usage matrix per further scenario) for customers whose hours are uncertain
+    (imputed from monthly totals): scenario k takes the (k-1)-th matrix for those rows."""
     out = [Scenario("base", usage, np.minimum(up[0], 0), np.minimum(down[0], 0))]
     if spec.count <= 1:
         return out
@@ -90,6 +94,8 @@ def build_scenarios(
             z_down = rng.standard_normal((1, down[0].shape[1]))
             e_up, e_down = up[0] + z_up * up[1], down[0] + z_down * down[1]
         u = usage.copy()
+        if sampled is not None and len(sampled[1]):
+            u[sampled[0]] = sampled[1][(k - 1) % len(sampled[1])]
         for i in np.flatnonzero(rng.random(n) < spec.ev_share):
             u[i] = u[i] + ev_load(rng, hour, day, hours)
         for i in np.flatnonzero(rng.random(n) < spec.pv_share):

@@ -104,3 +104,69 @@ def test_bad_configs_get_one_line(cli, workspace, tmp_path, changes, says):
     assert r.code == 2, (r.out, r.err)
     last = r.err.strip().splitlines()[-1]  # after any progress lines: one line that says it
     assert last.startswith("error: ") and says in last and "Traceback" not in r.err, r.err
+
+
+@pytest.fixture(scope="module")
+def with_bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """75 days of generated readings (October and November whole) and a tiny LightGBM
+    bundle with archetypes fitted on them."""
+    import os
+
+    from forecasting.data.synthetic import SyntheticSpec, write_synthetic
+    from forecasting.export import export_run
+    from tests.cli.corpus import FLAT, TRAIN
+    from training.train import train
+
+    root = tmp_path_factory.mktemp("monthly_only")
+    paths = write_synthetic(SyntheticSpec(households=6, days=75, start="2023-10-01", seed=4),
+                            root / "synth")  # fmt: skip
+    (root / "train.yaml").write_text(yaml.safe_dump({**TRAIN, "data": str(paths["config"])}))
+    (root / "flat.yaml").write_text(yaml.safe_dump(FLAT))
+    here = Path.cwd()
+    os.chdir(root)
+    try:
+        train(root / "train.yaml", root / "run")
+        export_run(root / "run", root / "bundle")
+    finally:
+        os.chdir(here)
+    return {"data": paths["config"], "bundle": root / "bundle", "tariff": root / "flat.yaml"}
+
+
+@pytest.mark.slow
+def test_monthly_only_customers_bring_their_sample_paths_into_the_scenarios(
+    cli, with_bundle, tmp_path
+):
+    """Half the customers stripped to monthly totals and imputed on a bundle: the base takes
+    their P50 hours, each other scenario one sample path; the smart-meter customers' bills
+    stay the same across scenarios (no other source of variation here), theirs do not."""
+    w = with_bundle
+    cfg = {
+        "template": TEMPLATE, "current": str(w["tariff"]), "data": str(w["data"]),
+        "response": {"up": -0.1, "down": -0.05},
+        "monthly_only": {"bundle": str(w["bundle"]), "share": 0.5, "seed": 3},
+        "scenarios": {"count": 3, "elasticity_draws": False},
+    }  # fmt: skip
+    (tmp_path / "o.yaml").write_text(yaml.safe_dump(cfg))
+    r = cli("optimise-tariff", "--config", tmp_path / "o.yaml", "--output", tmp_path / "out")
+    assert r.code == 0, r.err
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    mo = s["customers"]["monthly_only"]
+    assert mo["stripped_to_monthly"] == 3 and mo["imputed"] + len(mo["failed"]) == 3
+    assert mo["imputed"] >= 1 and mo["samples"] == 2
+    bills = pd.read_parquet(tmp_path / "out" / "bills.parquet")
+
+    def spread(col: str) -> pd.Series:
+        return bills.groupby("series_id")[col].agg(lambda b: b.max() - b.min())
+
+    imputed = list(
+        set(
+            pd.read_parquet(tmp_path / "out" / "monthly_only" / "imputed" / "profiles.parquet")[
+                "series_id"
+            ]
+        )
+    )
+    # each path keeps the monthly totals, so the flat tariff bills them alike; the TOU one not
+    assert (spread("bill_before").abs() < 0.011).all()
+    assert (spread("bill_after")[imputed] > 0.011).all()
+    assert (spread("bill_after").drop(imputed) == 0).all()
+    assert s["checks"]["all_hold"]
