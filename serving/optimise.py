@@ -217,6 +217,8 @@ def run_optimise(config: OptimiseConfig, output: Path,
     frontier = _frontier(config, base, slots, template, static, ids, scale, output, say) \
         if config.frontier else None  # fmt: skip
     summary = {
+        "config": config.model_dump(mode="json"), "template": template.doc,
+        "bounds": {n: [float(lo), float(hi)] for n, lo, hi in zip(slots.names, slots.low, slots.high, strict=True)},
         "prices": values, "method": sol.method, "iterations": sol.iterations,
         "objective": sol.objective, "revenue_target": sol.target, "customers": facts,
         "vulnerable": int(vulnerable.sum()), "scenarios": len(scenarios), "response": matched,

@@ -63,5 +63,27 @@ def optimise_tariff_cmd(
         raise typer.Exit(1)
 
 
+def tariff_report_cmd(
+    run: Annotated[Path, typer.Option("--run", "-r", help="an optimise-tariff output folder")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="folder for the report (default: RUN)")
+    ] = None,
+) -> None:
+    """A regulator's report of a tariff study: one self-contained HTML page (the chosen
+    tariff, checks, KPIs across scenarios, bill changes by group, load shapes, the frontier,
+    the elasticities and assumptions) and an Excel workbook with the same tables."""
+    from forecasting.optimise.report import read_run, tables, write_excel, write_html
+
+    data = read_run(run)
+    sheets = tables(data)
+    out = output or run
+    out.mkdir(parents=True, exist_ok=True)
+    page = write_html(data, sheets, out / "tariff_report.html")
+    book = write_excel(sheets, out / "tariff_report.xlsx")
+    typer.echo(f"wrote {page} ({len(sheets)} tables, plots inside) and {book} "
+               f"({len(sheets)} sheets: {', '.join(sheets)})")  # fmt: skip
+
+
 def register(app: typer.Typer) -> None:
     app.command("optimise-tariff")(optimise_tariff_cmd)
+    app.command("tariff-report")(tariff_report_cmd)

@@ -661,6 +661,9 @@ def _response_cases() -> list[Case]:
         Case(o, "no_response", lambda w, d: optimise(w, d, response={"detail": "band"}), says="elasticity `file`"),
         Case(o, "elasticity_file_is_passwd", lambda w, d: optimise(w, d, response={"file": "/etc/passwd"}), says="not a JSON elasticity file"),
         Case(o, "revenue_out_of_reach", lambda w, d: optimise(w, d, goals={"revenue_target": 1e9}), says="no tariff meets every constraint: revenue"),
+        Case("tariff-report", "run_missing", lambda w, d: ["tariff-report", "--run", str(d / "none"), "--output", "out"], says="not an optimise-tariff output"),
+        Case("tariff-report", "run_is_any_folder", lambda w, d: ["tariff-report", "--run", str(text(d / "r" / "notes.txt", "x").parent), "--output", "out"], says="missing summary.json"),
+        Case("tariff-report", "run_is_a_file", lambda w, d: ["tariff-report", "--run", str(text(d / "r.txt", "x")), "--output", "out"], says="not an optimise-tariff output"),
         Case(o, "vulnerable_column_unknown", lambda w, d: optimise(w, d, vulnerable={"column": "concession", "value": "y"}), says="vulnerable.column"),
     ]  # fmt: skip
 

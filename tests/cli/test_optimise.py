@@ -80,6 +80,19 @@ def test_optimise_end_to_end_and_the_tariff_round_trips_through_bill(cli, worksp
     assert rates == pytest.approx({k: v for k, v in s["prices"].items() if k in rates}, abs=1e-6)
     base = pd.read_parquet(out / "bills.parquet").query("scenario == 'base'")
     assert billed["total"].sum() > 0 and len(billed["series_id"].unique()) == len(base)
+    # the regulator's report: one HTML page with its plots inside, and the same tables in Excel
+    rep = cli("tariff-report", "--run", out)
+    assert rep.code == 0, rep.err
+    page = (out / "tariff_report.html").read_text()
+    assert "every constraint holds" in page and page.count("data:image/png;base64,") == 3
+    import openpyxl
+
+    book = openpyxl.load_workbook(out / "tariff_report.xlsx", read_only=True)
+    assert {"Tariff", "Checks", "KPIs", "Breakdown", "Frontier", "Elasticities"} <= set(
+        book.sheetnames
+    )
+    kpi_rows = list(book["KPIs"].iter_rows(values_only=True))
+    assert kpi_rows[0] == ("kpi", "base", "mean", "p05", "p95") and len(kpi_rows) > 10
 
 
 @pytest.mark.parametrize(
