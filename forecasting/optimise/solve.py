@@ -24,6 +24,7 @@ by how much.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,7 @@ class Solution:
     predicted_bills: np.ndarray  # [S, n] major units, the model at x
     target: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # expanding, building, solving
 
 
 def _target(base: CustomerBase, goals: Goals) -> float:
@@ -158,16 +160,23 @@ def solve(base: CustomerBase, slots: Slots, goals: Goals, scale: float, tol: flo
     x = np.clip(np.where(slots.low == slots.high, slots.low, (slots.low + slots.high) / 2),
                 slots.low, slots.high)  # fmt: skip
     history: list[dict[str, Any]] = []
+    seconds: dict[str, float] = {}
     radius = slots.high - slots.low  # a box around the expansion point, halved on reversals
     previous = np.zeros(slots.K)
     moved = np.inf
     for it in range(1, max_iterations + 1):
+        t0 = time.perf_counter()
         lin = linearise(base, slots, x, scale)
+        t1 = time.perf_counter()
         prob, var, info = _problem(base, slots, lin, goals, box=(x - radius, x + radius))
+        t2 = time.perf_counter()
         prob.solve(solver=cp.HIGHS)
         if prob.status in ("infeasible", "infeasible_inaccurate"):  # the box may be why
             prob, var, info = _problem(base, slots, lin, goals)
             prob.solve(solver=cp.HIGHS)
+        t3 = time.perf_counter()
+        for key, dt in (("expand", t1 - t0), ("build", t2 - t1), ("solve", t3 - t2)):
+            seconds[key] = seconds.get(key, 0.0) + dt
         if prob.status not in ("optimal", "optimal_inaccurate"):
             if prob.status in ("infeasible", "infeasible_inaccurate"):
                 raise InputError(explain_infeasible(base, slots, lin, goals))
@@ -187,7 +196,7 @@ def solve(base: CustomerBase, slots: Slots, goals: Goals, scale: float, tol: flo
             break
     last_obj = history[-1]["objective"]
     return Solution(x, len(history), moved, last_obj, info["method"],
-                    bills_at(base, slots, x, scale), info["target"], history)  # fmt: skip
+                    bills_at(base, slots, x, scale), info["target"], history, seconds)  # fmt: skip
 
 
 def explain_infeasible(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals) -> str:
