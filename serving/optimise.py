@@ -190,9 +190,21 @@ def run_optimise(config: OptimiseConfig, output: Path,
         sampled = (np.array(facts["monthly_only"]["rows"], dtype=int), paths)
         vulnerable = _flags(config, static, ids)
     up, down, matched = response_arrays(config, template, static, ids, len(slots.bands))
+    deltas = None
+    if sc.weather_years is not None and sc.count > 1:
+        from serving.weather_scenarios import weather_deltas
+
+        wy = sc.weather_years
+        say(f"forecasting every day under {len(wy.shifts_days)} other weather year(s)")
+        deltas, facts["weather_years"] = weather_deltas(
+            load_data_config(config.data.expanded), str(wy.bundle.expanded), static,
+            wy.shifts_days, wy.columns, ids, start, step, usage.shape[1], tz)  # fmt: skip
+        if sampled is not None:  # imputed customers have no real history to forecast from
+            for d in deltas:
+                d[sampled[0]] = 0.0
     scenarios = build_scenarios(usage, up, down, start, step, tz,
                                 ScenarioSpec(sc.count, sc.seed, sc.elasticity_draws, sc.ev_share,
-                                             sc.pv_share), sampled)  # fmt: skip
+                                             sc.pv_share), sampled, deltas)  # fmt: skip
     base = CustomerBase(ids, start, step, scenarios, vulnerable, static)
     say(f"billing {len(ids)} customers in {len(scenarios)} scenario(s) under the current tariff")
     prepare(base, template, current, slots)

@@ -64,8 +64,19 @@ class MonthlyOnly(StrictModel):
     )
 
 
+class WeatherYears(StrictModel):
+    """Other years' weather, through an exported bundle (serving/weather_scenarios.py):
+    scenario k takes shift k-1 (in turn), e.g. -364 days is last year's weather with the
+    weekdays kept."""
+
+    bundle: ConfigPath
+    columns: list[str] = Field(min_length=1, description="the covariates that are weather")
+    shifts_days: list[int] = Field(default_factory=lambda: [-364], min_length=1)
+
+
 class ScenariosConfig(StrictModel):
     count: int = Field(1, ge=1, le=1000, description="scenarios, the base included")
+    weather_years: WeatherYears | None = None
     seed: int = 0
     elasticity_draws: bool = True
     ev_share: float = Field(0.0, ge=0, le=1)

@@ -7,6 +7,7 @@ scenario draws, independently and reproducibly from `seed`:
 - EV uptake: a share of the customers without one gains a home charger: 7 kW for 2-4 hours
   from an arrival between 17:30 and 21:30 local time, on 35% of days;
 - imputation: customers known by monthly totals take another of their sample paths;
+- weather years: the bundle's load under another year's weather (serving/weather_scenarios.py);
 - PV growth: a share gains rooftop PV (3-5 kWp): generation follows the sun's height by
   local hour and day of year, less a random cloud factor per day; their import is what their
   load exceeds generation by (export is not billed by the templates the optimiser handles).
@@ -76,10 +77,12 @@ def build_scenarios(
     tz: str,
     spec: ScenarioSpec,
     sampled: tuple[np.ndarray, list[np.ndarray]] | None = None,
+    weather: list[np.ndarray] | None = None,
 ) -> list[Scenario]:
     """`up` and `down` are (point elasticity, standard error) [customer, band]. `sampled`:
     (rows, one usage matrix per further scenario) for customers whose hours are uncertain
-    (imputed from monthly totals): scenario k takes the (k-1)-th matrix for those rows."""
+    (imputed from monthly totals): scenario k takes the (k-1)-th matrix for those rows.
+    `weather`: kWh changes [customer, interval] under other years' weather, taken in turn."""
     out = [Scenario("base", usage, np.minimum(up[0], 0), np.minimum(down[0], 0))]
     if spec.count <= 1:
         return out
@@ -96,6 +99,8 @@ def build_scenarios(
         u = usage.copy()
         if sampled is not None and len(sampled[1]):
             u[sampled[0]] = sampled[1][(k - 1) % len(sampled[1])]
+        if weather:
+            u = np.maximum(u + weather[(k - 1) % len(weather)], 0.0)  # NaN stays NaN
         for i in np.flatnonzero(rng.random(n) < spec.ev_share):
             u[i] = u[i] + ev_load(rng, hour, day, hours)
         for i in np.flatnonzero(rng.random(n) < spec.pv_share):

@@ -664,6 +664,7 @@ def _response_cases() -> list[Case]:
         Case("tariff-report", "run_missing", lambda w, d: ["tariff-report", "--run", str(d / "none"), "--output", "out"], says="not an optimise-tariff output"),
         Case("tariff-report", "run_is_any_folder", lambda w, d: ["tariff-report", "--run", str(text(d / "r" / "notes.txt", "x").parent), "--output", "out"], says="missing summary.json"),
         Case("tariff-report", "run_is_a_file", lambda w, d: ["tariff-report", "--run", str(text(d / "r.txt", "x")), "--output", "out"], says="not an optimise-tariff output"),
+        Case(o, "weather_the_bundle_does_not_read", lambda w, d: optimise(w, d, scenarios={"count": 2, "weather_years": {"bundle": str(w["bundle"]), "columns": ["rain"]}}), says="the bundle does not read ['rain']"),
         Case(o, "vulnerable_column_unknown", lambda w, d: optimise(w, d, vulnerable={"column": "concession", "value": "y"}), says="vulnerable.column"),
     ]  # fmt: skip
 

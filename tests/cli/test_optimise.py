@@ -183,3 +183,27 @@ def test_monthly_only_customers_bring_their_sample_paths_into_the_scenarios(
     assert (spread("bill_after")[imputed] > 0.011).all()
     assert (spread("bill_after").drop(imputed) == 0).all()
     assert s["checks"]["all_hold"]
+
+
+@pytest.mark.slow
+def test_weather_years_change_the_load_through_the_bundle(cli, with_bundle, tmp_path):
+    """Scenarios under shifted weather: the bundle forecasts every day twice (real and shifted
+    weather) and the difference moves each customer's load; the base keeps the readings."""
+    w = with_bundle
+    cfg = {
+        "template": TEMPLATE, "current": str(w["tariff"]), "data": str(w["data"]),
+        "response": {"up": -0.1, "down": -0.05},
+        "scenarios": {"count": 3, "elasticity_draws": False, "weather_years": {
+            "bundle": str(w["bundle"]), "columns": ["temperature", "cloud_cover"],
+            "shifts_days": [-14, -28]}},
+    }  # fmt: skip
+    (tmp_path / "o.yaml").write_text(yaml.safe_dump(cfg))
+    r = cli("optimise-tariff", "--config", tmp_path / "o.yaml", "--output", tmp_path / "out")
+    assert r.code == 0, r.err
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    wy = s["customers"]["weather_years"]
+    assert set(wy["shifts"]) == {"-14", "-28"} and wy["origins"] > 50
+    assert all(abs(v["mean_kwh_per_customer"]) > 0 for v in wy["shifts"].values())
+    kpis = pd.read_csv(tmp_path / "out" / "kpis.csv")
+    assert kpis["kwh_before"].nunique() == 3  # each weather year its own load
+    assert s["checks"]["all_hold"]
