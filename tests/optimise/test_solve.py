@@ -153,3 +153,47 @@ energy: {type: tou, bands: [{name: a, rate: {min: 1, max: 5}, windows: [{start: 
 order: [a, b]""")  # fmt: skip
     with pytest.raises(Exception, match="order asks a >= b, but a is at most 5 and b at least 10"):
         TariffTemplate({**HEAD, **doc})
+
+
+def test_group_revenue_bands_hold_for_each_group():
+    """Two groups with different evening shares; a TOU tariff that lifts the evening would
+    shift revenue between them: with a 1% band each group pays within 1% of today."""
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "tou", "bands": [
+        {"name": "day", "rate": {"min": 5, "max": 30}, "windows": [{"start": "00:00", "end": "16:00"},
+                                                                   {"start": "20:00", "end": "24:00"}]},
+        {"name": "peak", "rate": {"min": 5, "max": 40}, "windows": [{"start": "16:00", "end": "20:00"}]}]}})  # fmt: skip
+    base, slots = _base(tpl, -0.1, -0.05)
+    groups = np.arange(base.n) % 2
+    free = solve(base, slots, Goals(w_peak=5, w_dispersion=0), 0.01)
+    held = solve(
+        base, slots, Goals(w_peak=5, w_dispersion=0, groups=groups, group_tolerance=0.01), 0.01
+    )
+
+    def gap(sol) -> float:
+        return max(abs(sol.predicted_bills[0, groups == g].sum() / base.current_bills[0, groups == g].sum() - 1)
+                   for g in (0, 1))  # fmt: skip
+
+    assert gap(held) <= 0.01 + 1e-6
+    assert gap(free) > 0.01  # without the bands one group pays more than 1% more or less
+    assert free.x[slots.names.index("peak")] > free.x[slots.names.index("day")]  # priced up
+
+
+def test_revenue_on_average_is_looser_than_in_every_scenario():
+    """Two scenarios, one with a fifth less usage: the robust floor binds on the low one, the
+    average floor lets the tariff earn less there."""
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "flat", "rate": {"min": 1, "max": 100}}})
+    t, U = _usage(12)
+    slots = template_slots(tpl)
+    scen = [Scenario("base", U, np.zeros((12, 1)), np.zeros((12, 1))),
+            Scenario("low", 0.8 * U, np.zeros((12, 1)), np.zeros((12, 1)))]  # fmt: skip
+    ids = np.array([f"c{i}" for i in range(12)], dtype=object)
+    base = CustomerBase(ids, t[0], pd.Timedelta("30min"), scen, np.zeros(12, bool),
+                        pd.DataFrame({"series_id": ids}))  # fmt: skip
+    prepare(base, tpl, CURRENT, slots)
+    target = float(base.current_bills[0].sum())
+    kw = {"w_peak": 0, "w_dispersion": 0, "w_revenue": 0.001, "revenue_share": 1.0}
+    robust = solve(base, slots, Goals(robust=True, **kw), 0.01)
+    mean = solve(base, slots, Goals(robust=False, **kw), 0.01)
+    assert robust.predicted_bills[1].sum() >= target * (1 - 1e-6)  # the low year meets it too
+    assert mean.predicted_bills.sum(axis=1).mean() >= target * (1 - 1e-6)
+    assert mean.x[1] < robust.x[1]  # a lower rate is enough on average
