@@ -205,7 +205,8 @@ def run_optimise(config: OptimiseConfig, output: Path,
     scenarios = build_scenarios(usage, up, down, start, step, tz,
                                 ScenarioSpec(sc.count, sc.seed, sc.elasticity_draws, sc.ev_share,
                                              sc.pv_share), sampled, deltas)  # fmt: skip
-    base = CustomerBase(ids, start, step, scenarios, vulnerable, static)
+    base = CustomerBase(ids, start, step, scenarios, vulnerable, static,
+                        shift=config.response.shift)  # fmt: skip
     say(f"billing {len(ids)} customers in {len(scenarios)} scenario(s) under the current tariff")
     prepare(base, template, current, slots)
     t_prep = time.perf_counter()

@@ -25,6 +25,13 @@ class ResponseConfig(StrictModel):
     down_level: str = Field("Low", description="the file's level for price cuts")
     up: float | None = Field(None, le=0, description="elasticity for rises (without a file)")
     down: float | None = Field(None, le=0, description="elasticity for cuts (without a file)")
+    shift: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="substitution elasticity between bands: "
+        "energy moves toward cheaper bands, the total kept (0: no shifting)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ResponseConfig:

@@ -11,7 +11,10 @@ Demand response, per customer i and band b (constant elasticity, no shifting bet
 
 where `pref_i` is what the customer pays per kWh today (the current tariff's energy charge
 over the kWh) and `up`/`down` the elasticities measured for price rises and cuts (High and Low
-against Normal in the trial). Every interval of band b is scaled by the same factor, so the
+against Normal in the trial). With `shift` > 0 (a substitution elasticity, as in time-of-use
+pricing studies) energy also moves between bands: each band's kWh is multiplied by
+(p_b / pref) ** -shift / sum_c w_c (p_c / pref) ** -shift, w_c today's band shares, which keeps
+the customer's total (`factors`). Every interval of band b is scaled by the same factor, so the
 load shape inside a band is kept. The bill is then `fixed * days + sum_b p_b * kWh_ib(p_b)`,
 times (1 + tax) per component. Both the bill and the load are non-linear in the prices; the
 solver works on their first-order expansion around the current prices (`linearise`), which
@@ -110,6 +113,7 @@ class CustomerBase:
     current_bills: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [S, n] major
     pref: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [S, n] major per kWh
     quantities: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))  # [S, n, B] kWh
+    shift: float = 0.0  # substitution elasticity between bands (0: no shifting)
 
     @property
     def n(self) -> int:
@@ -189,18 +193,43 @@ def response(base: CustomerBase, slots: Slots, x: np.ndarray, s: int, scale: flo
     return factor, e, slope
 
 
+def factors(base: CustomerBase, slots: Slots, x: np.ndarray, s: int, scale: float
+            ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(h [customer, band]: each band's kWh as a multiple of today's; J [customer, band b,
+    price c]: d h_b / d x_c) at prices `x`. h = own-price factor x shift factor, where the
+    shift factor g_b = (p_b / p_today) ** -shift / sum_c w_c (p_c / p_today) ** -shift moves
+    energy between bands at today's band shares w, keeping the customer's total (shift 0: g=1)."""
+    f, _, slope = response(base, slots, x, s, scale)
+    n, B = f.shape
+    J = np.zeros((n, B, B))
+    J[:, np.arange(B), np.arange(B)] = slope
+    sigma = base.shift
+    if sigma == 0:
+        return f, J
+    Q = base.quantities[s]
+    w = Q / np.maximum(Q.sum(axis=1, keepdims=True), 1e-12)
+    p = np.maximum(x[1:] * scale, 1e-12)[None, :]
+    pref = np.maximum(base.pref[s], 1e-12)[:, None]
+    r = (p / pref) ** (-sigma)
+    total = (w * r).sum(axis=1, keepdims=True)
+    g = r / np.maximum(total, 1e-12)
+    pi = w * r / np.maximum(total, 1e-12)
+    # d g_b / d x_c = -shift * g_b / p_c * (delta_bc - pi_c), in template units
+    dg = -sigma * g[:, :, None] / p[:, None, :] * (np.eye(B)[None] - pi[:, None, :]) * scale
+    return f * g, J * g[:, :, None] + f[:, :, None] * dg
+
+
 @dataclass
 class Linear:
     """The bills and loads expanded around prices `at`: bill[s, i] = A[s, i] @ x + c[s, i]
-    (major units); load at candidate intervals t: L0[s][t] + G[s][t] * (x[band[s][t] + 1] -
-    at[band[s][t] + 1]) (kWh per interval)."""
+    (major units); load at candidate intervals t: L0[s][t] + G[s][t] @ (x[1:] - at[1:])
+    (kWh per interval; G[s] is [candidate, band price])."""
 
     at: np.ndarray
     A: np.ndarray
     c: np.ndarray
     L0: list[np.ndarray]
     G: list[np.ndarray]
-    band: list[np.ndarray]
     peak_now: np.ndarray  # [S] the peak at `at`, kWh per interval
 
 
@@ -208,16 +237,22 @@ def bills_at(base: CustomerBase, slots: Slots, x: np.ndarray, scale: float) -> n
     """[S, n] bills (major units) under the model's response at prices `x` (not rounded)."""
     out = np.zeros((base.S, base.n))
     for s in range(base.S):
-        f, _, _ = response(base, slots, x, s, scale)
-        energy = (base.quantities[s] * f * x[1:][None, :] * slots.tax[1:][None, :]).sum(axis=1)
+        h, _ = factors(base, slots, x, s, scale)
+        energy = (base.quantities[s] * h * x[1:][None, :] * slots.tax[1:][None, :]).sum(axis=1)
         out[s] = (x[0] * slots.tax[0] * base.days + energy) * scale
     return out
 
 
 def responded_usage(base: CustomerBase, slots: Slots, x: np.ndarray, s: int, scale: float
                     ) -> np.ndarray:  # fmt: skip
-    f, _, _ = response(base, slots, x, s, scale)
-    return base.scenarios[s].usage * f[:, base.band_of]
+    h, _ = factors(base, slots, x, s, scale)
+    return base.scenarios[s].usage * h[:, base.band_of]
+
+
+def system_load(base: CustomerBase, slots: Slots, x: np.ndarray, s: int, scale: float
+                ) -> np.ndarray:  # fmt: skip
+    """kWh per interval of all customers at prices `x` in scenario `s`."""
+    return np.nansum(responded_usage(base, slots, x, s, scale), axis=0)
 
 
 def linearise(base: CustomerBase, slots: Slots, at: np.ndarray, scale: float,
@@ -225,25 +260,30 @@ def linearise(base: CustomerBase, slots: Slots, at: np.ndarray, scale: float,
     """The first-order expansion at `at`; peak candidates are the intervals within `margin`
     of each scenario's peak (at most `most` of them)."""
     S, n, K = base.S, base.n, slots.K
+    B = K - 1
     A, c = np.zeros((S, n, K)), np.zeros((S, n))
-    L0, G, band, peaks = [], [], [], np.zeros(S)
+    L0, G, peaks = [], [], np.zeros(S)
+    tax = slots.tax[1:][None, :]
     for s in range(S):
-        f, e, _ = response(base, slots, at, s, scale)
+        h, J = factors(base, slots, at, s, scale)
         Q = base.quantities[s]
-        dE = Q * f * (1 + e) * slots.tax[1:][None, :]  # d(p q(p))/dp, times the tax
-        E = at[1:][None, :] * Q * f * slots.tax[1:][None, :]
+        E = at[1:][None, :] * Q * h * tax  # energy charge per band at `at`
+        # d/dx_c sum_b tax_b x_b Q_b h_b = tax_c Q_c h_c + sum_b tax_b x_b Q_b J_bc
+        dE = Q * h * tax + np.einsum("ib,ibc->ic", at[1:][None, :] * Q * tax, J)
         A[s, :, 0] = slots.tax[0] * base.days * scale
         A[s, :, 1:] = dE * scale
-        c[s] = (E - dE * at[1:][None, :]).sum(axis=1) * scale
+        c[s] = E.sum(axis=1) * scale - (A[s, :, 1:] @ at[1:])
         U = np.nan_to_num(base.scenarios[s].usage)
-        _, _, slope = response(base, slots, at, s, scale)
-        load = (U * f[:, base.band_of]).sum(axis=0)
-        grad = (U * slope[:, base.band_of]).sum(axis=0)
+        load = np.zeros(U.shape[1])
+        grad = np.zeros((U.shape[1], B))
+        for b in range(B):
+            cols = np.flatnonzero(base.band_of == b)
+            load[cols] = h[:, b] @ U[:, cols]
+            grad[cols] = U[:, cols].T @ J[:, b, :]
         peaks[s] = load.max()
         cand = np.flatnonzero(load >= (1 - margin) * load.max())
         if len(cand) > most:
             cand = cand[np.argsort(load[cand])[-most:]]
         L0.append(load[cand])
         G.append(grad[cand])
-        band.append(base.band_of[cand])
-    return Linear(at.copy(), A, c, L0, G, band, peaks)
+    return Linear(at.copy(), A, c, L0, G, peaks)

@@ -100,8 +100,7 @@ def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, elasti
         cons.append(sum(revenue) / S + (slack["revenue"][0] * target if elastic else 0) >= floor)
     peak = cp.Variable(S)
     for s in range(S):
-        cons.append(peak[s] >= lin.L0[s] + cp.multiply(lin.G[s], x[lin.band[s] + 1]
-                                                         - lin.at[lin.band[s] + 1]))  # fmt: skip
+        cons.append(peak[s] >= lin.L0[s] + lin.G[s] @ (x[1:] - lin.at[1:]))
     vul = np.flatnonzero(base.vulnerable)
     method = "LP (HiGHS)"
     if len(vul):

@@ -197,3 +197,61 @@ def test_revenue_on_average_is_looser_than_in_every_scenario():
     assert robust.predicted_bills[1].sum() >= target * (1 - 1e-6)  # the low year meets it too
     assert mean.predicted_bills.sum(axis=1).mean() >= target * (1 - 1e-6)
     assert mean.x[1] < robust.x[1]  # a lower rate is enough on average
+
+
+def _two_band(shift: float, e: float):
+    tpl = TariffTemplate({**HEAD, "energy": {"type": "tou", "bands": [
+        {"name": "day", "rate": {"min": 5, "max": 30}, "windows": [{"start": "00:00", "end": "16:00"},
+                                                                   {"start": "20:00", "end": "24:00"}]},
+        {"name": "peak", "rate": {"min": 5, "max": 40}, "windows": [{"start": "16:00", "end": "20:00"}]}]}})  # fmt: skip
+    base, slots = _base(tpl, e, e)
+    base.shift = shift
+    return base, slots
+
+
+@pytest.mark.parametrize(("shift", "e"), [(0.0, -0.2), (0.3, 0.0), (0.3, -0.2)])
+def test_the_expansion_matches_the_model_to_first_order(shift, e):
+    """A and G are the derivatives of the bills and the load: a small step in any price moves
+    them as the expansion says, to second order."""
+    from forecasting.optimise.model import bills_at, linearise, system_load
+
+    base, slots = _two_band(shift, e)
+    at = np.array([0.0, 11.0, 25.0])
+    lin = linearise(base, slots, at, 0.01, margin=1.0, most=10**6)
+    load = system_load(base, slots, at, 0, 0.01)
+    for c in (1, 2):
+        for eps in (1e-3, 1e-4):
+            x = at.copy()
+            x[c] += eps
+            exact = bills_at(base, slots, x, 0.01)[0]
+            linear = lin.A[0] @ x + lin.c[0]
+            assert np.abs(exact - linear).max() < 50 * eps**2 * np.abs(exact).max()
+            step_load = system_load(base, slots, x, 0, 0.01)
+            want = step_load - load
+            got = lin.G[0] @ (x[1:] - at[1:])
+            assert np.abs(got - want[load >= 0]).max() <= 1e-3 * eps * np.abs(load).max() + 1e-12
+
+
+def test_shifting_keeps_each_customers_energy_and_lowers_the_peak_more():
+    from forecasting.optimise.model import responded_usage
+
+    base, slots = _two_band(0.3, 0.0)
+    x = np.array([0.0, 10.0, 30.0])
+    moved = responded_usage(base, slots, x, 0, 0.01)
+    np.testing.assert_allclose(
+        np.nansum(moved, axis=1), np.nansum(base.scenarios[0].usage, axis=1), rtol=1e-12
+    )
+    peak_off = _two_band(0.0, -0.1)
+    peak_on = _two_band(0.3, -0.1)
+    goals = Goals(w_peak=1, w_dispersion=0, w_revenue=0)
+    reduction = []
+    for b, s in (peak_off, peak_on):
+        sol = solve(b, s, goals, 0.01)
+        from forecasting.optimise.model import system_load
+
+        reduction.append(
+            1
+            - system_load(b, s, sol.x, 0, 0.01).max()
+            / np.nansum(b.scenarios[0].usage, axis=0).max()
+        )
+    assert reduction[1] > reduction[0] > 0
