@@ -259,7 +259,10 @@ def estimate_response(
         "bootstrap_replicates": spec.replicates,
         "weather": list(d.weather.columns),
     }
-    return ResponseResult(estimates, _responders(d, spec, offset), _by_slot(d, spec, offset), facts)
+    net, has = _control_net(d, offset)  # shared by the responders and the time-of-day picture
+    return ResponseResult(
+        estimates, _responders(d, spec, net, has), _by_slot(d, spec, net, has), facts
+    )
 
 
 def _interval(draws: np.ndarray, j: int) -> tuple[float, float]:
@@ -320,7 +323,7 @@ def _sensitivity(d: _Design, spec: ResponseSpec, offset: float) -> list[dict[str
     return out
 
 
-def _control_net(d: _Design, spec: ResponseSpec, offset: float) -> tuple[np.ndarray, np.ndarray]:
+def _control_net(d: _Design, offset: float) -> tuple[np.ndarray, np.ndarray]:
     """(each reading's log consumption net of its household's slot mean and of the control
     households' mean at the same interval, rows that have a control mean)."""
     y = np.log(d.kwh + offset)
@@ -333,9 +336,8 @@ def _control_net(d: _Design, spec: ResponseSpec, offset: float) -> tuple[np.ndar
     return y_slot - np.where(has, s_t[d.time_code] / np.maximum(n_t[d.time_code], 1), 0.0), has
 
 
-def _responders(d: _Design, spec: ResponseSpec, offset: float) -> pd.DataFrame:
+def _responders(d: _Design, spec: ResponseSpec, net: np.ndarray, has: np.ndarray) -> pd.DataFrame:
     """Each treated household's own change at each level, with a day-clustered 95% CI."""
-    net, has = _control_net(d, spec, offset)
     H = len(d.ids)
     day_code = pd.factorize(d.day)[0]
     ref_price = spec.prices.get(spec.reference)
@@ -369,11 +371,10 @@ def _responders(d: _Design, spec: ResponseSpec, offset: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _by_slot(d: _Design, spec: ResponseSpec, offset: float) -> pd.DataFrame:
+def _by_slot(d: _Design, spec: ResponseSpec, net: np.ndarray, has: np.ndarray) -> pd.DataFrame:
     """Treated against control at each level against the reference, by local time of day:
     over treated households, the mean of each one's `_control_net` change at that time of day,
     with a household-clustered 95% CI (the response through the day)."""
-    net, has = _control_net(d, spec, offset)
     local = pd.DatetimeIndex(d.times[d.time_code]).tz_convert(spec.timezone)
     minute = np.asarray(local.hour * 60 + local.minute)
     minutes, m_code = np.unique(minute, return_inverse=True)

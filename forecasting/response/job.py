@@ -35,13 +35,14 @@ from forecasting.response.estimate import (
 )
 from forecasting.response.file import FORMAT, VERSION
 from forecasting.tariffs.calendar import PriceSignal
-from forecasting.tariffs.spec import Dynamic, load_tariff
+from forecasting.tariffs.spec import Dynamic, Tariff, load_tariff
 
 
 def load_trial(
     config: ElasticityConfig, input_path: str | None = None
-) -> tuple[TrialPanel, dict[str, Any]]:
-    """The trial's panel and what was read (rows in, quarantined, dropped and why)."""
+) -> tuple[TrialPanel, dict[str, Any], Any, Tariff]:
+    """The trial's panel, what was read (rows in, quarantined, dropped and why), and the data
+    config and tariff it was read with."""
     data = load_data_config(config.data.expanded)
     tariff = load_tariff(config.tariff.expanded)
     if not isinstance(tariff.energy, Dynamic):
@@ -83,7 +84,7 @@ def load_trial(
         str(frame["timestamp"][keep].min()),
         str(frame["timestamp"][keep].max()),
     )
-    return panel, facts
+    return panel, facts, data, tariff
 
 
 def _static(readings: pd.DataFrame, data: Any, config: ElasticityConfig) -> pd.DataFrame:
@@ -126,10 +127,8 @@ def run_elasticity(
 ) -> tuple[ResponseResult, dict[str, Any]]:
     """Estimate and write `elasticity.json`, `estimates.csv`, `responders.csv`,
     `by_time_of_day.csv` and the report into `output`; return the result and the file."""
-    panel, facts = load_trial(config, input_path)
-    tariff = load_tariff(config.tariff.expanded)
+    panel, facts, data, tariff = load_trial(config, input_path)
     assert isinstance(tariff.energy, Dynamic)
-    data = load_data_config(config.data.expanded)
     tz = config.timezone or str(data.calendar.timezone)
     spec = ResponseSpec(
         bands=config.response_bands(), timezone=tz, reference=config.reference,

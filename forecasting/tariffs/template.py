@@ -29,7 +29,7 @@ from forecasting.config.base import load_yaml_model, read_yaml
 from forecasting.errors import ConfigError
 from forecasting.tariffs.spec import Tariff, TimeOfUse
 
-# where a price may be a decision, as (path, label)
+# paths in the tariff document where a price may be a decision (band rates are found apart)
 _SLOTS = (("fixed_per_day",), ("energy", "rate"), ("demand", "rate"), ("feed_in", "rate"))
 
 
