@@ -15,6 +15,7 @@ the minimum charge and (with `prorate`) block sizes shrink by days / days in the
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ import pandas as pd
 
 from forecasting.errors import InputError
 from forecasting.tariffs.calendar import Cycle, GridFacts, TariffCalendar, utc_ns
-from forecasting.tariffs.spec import Blocks, Flat, Tariff
+from forecasting.tariffs.spec import Blocks, Flat, Tariff, TimeOfUse
 
 SERIES, TIME = "series_id", "timestamp"
 CHUNK_CELLS = 16_000_000  # customers x intervals per matrix: 128 MB of float64
@@ -68,6 +69,7 @@ class _Grid:
     billed: np.ndarray
     b_start: np.ndarray
     b_end: np.ndarray
+    items: np.ndarray | None = None  # kWh per (customer, period, energy item), once computed
 
     @property
     def S(self) -> int:
@@ -166,9 +168,68 @@ class BillEngine:
     ) -> pd.DataFrame:
         """Bills from `usage[customer, k]`: kWh in the interval starting `start + k * step`
         (UTC), NaN where there is no reading."""
-        t = self.tariff
         g = self._grid(ids, start, step, usage)
-        energy, kwh = self._energy(g)
+        kwh, extra, rounded = self._lines(g, start, step, export)
+        return self._bills(g, kwh, extra, rounded)
+
+    def totals_wide(
+        self,
+        ids: np.ndarray,
+        start: pd.Timestamp,
+        step: pd.Timedelta,
+        usage: np.ndarray,
+        item_factors: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """What `bill_wide` bills, summed over each customer's billing periods, as arrays in
+        the order of `ids` (no table is built): `total`, `days`, `kwh` and `kwh_<item>` for
+        each energy item of a tariff with several. `item_factors`: see `totals`."""
+        return self.totals(self.grid(ids, start, step, usage), item_factors)
+
+    def grid(self, ids: np.ndarray, start: pd.Timestamp, step: pd.Timedelta,
+             usage: np.ndarray) -> _Grid:  # fmt: skip
+        """A block of usage on this tariff's calendar (billing periods, days on supply, kWh per
+        period and energy item), to bill with `totals` once or many times."""
+        g = self._grid(ids, start, step, usage)
+        g.items = self._items(g)
+        return g
+
+    def with_rows(self, g: _Grid, rows: np.ndarray, other: _Grid) -> _Grid:
+        """`g` with the customers at positions `rows` taken from `other` (a grid of just those
+        customers, on the same intervals)."""
+        assert g.items is not None and other.items is not None
+        out = dataclasses.replace(g)
+        for name in ("ids", "U", "present", "days", "billed", "b_start", "b_end", "items"):
+            a = getattr(g, name).copy()
+            a[rows] = getattr(other, name)
+            setattr(out, name, a)
+        return out
+
+    def totals(self, g: _Grid, item_factors: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Bills of a `grid` summed over each customer's billing periods (see `totals_wide`).
+        `item_factors` [customer, energy item] bills the usage with every interval of an item
+        multiplied by that factor (a flat or time-of-use tariff: the factor is applied to the
+        item's kWh in each period, the same sum without building the scaled matrix)."""
+        if item_factors is not None and not isinstance(self.tariff.energy, Flat | TimeOfUse):
+            raise ValueError("item_factors needs a flat or time-of-use tariff")
+        kwh, _, rounded = self._lines(g, g.start, g.step, None, item_factors)
+        total = round_money(sum(rounded.values()), self.tariff.decimals)  # type: ignore[arg-type]
+        out = {"total": np.where(g.billed, total, 0.0).sum(axis=1),
+               "days": np.where(g.billed, g.days, 0).sum(axis=1)}  # fmt: skip
+        for k, v in kwh.items():
+            out[k] = np.where(g.billed, v, 0.0).sum(axis=1)
+        return out
+
+    def _lines(
+        self,
+        g: _Grid,
+        start: pd.Timestamp,
+        step: pd.Timedelta,
+        export: np.ndarray | None,
+        item_factors: np.ndarray | None = None,
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(kWh columns, extra columns, rounded line items) per customer and period."""
+        t = self.tariff
+        energy, kwh = self._energy(g, item_factors)
         lines: dict[str, np.ndarray] = {"fixed": t.fixed_per_day * g.days * t.scale}
         for name, v in energy.items():
             lines["energy" if isinstance(t.energy, Flat) else f"energy_{name}"] = v
@@ -201,7 +262,7 @@ class BillEngine:
         rounded = {
             k: round_money(np.broadcast_to(v, (g.S, g.P)), t.decimals) for k, v in lines.items()
         }
-        return self._bills(g, kwh, extra, rounded)
+        return kwh, extra, rounded
 
     def _grid(
         self, ids: np.ndarray, start: pd.Timestamp, step: pd.Timedelta, usage: np.ndarray
@@ -242,15 +303,23 @@ class BillEngine:
                 "tariff has no `default` level"
             )
 
-    def _energy(self, g: _Grid) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """(energy charge per item, kWh columns): kWh per (customer, period, item) is one matrix
-        product with the 0/1 table of the grid; blocks split each period's total instead."""
-        t = self.tariff
-        B = len(self.items) if not isinstance(t.energy, Flat | Blocks) else 1
+    def _items(self, g: _Grid) -> np.ndarray:
+        """kWh per (customer, period, energy item): one matrix product with the 0/1 table of
+        the grid (one item for flat and block tariffs)."""
+        B = len(self.items) if not isinstance(self.tariff.energy, Flat | Blocks) else 1
         table = np.zeros((len(g.pcode), g.P * B))
         ok = g.facts.energy_item >= 0
         table[np.flatnonzero(ok), g.pcode[ok] * B + g.facts.energy_item[ok]] = 1.0
-        kwh_items = (g.U @ table).reshape(g.S, g.P, B)
+        return (g.U @ table).reshape(g.S, g.P, B)
+
+    def _energy(
+        self, g: _Grid, item_factors: np.ndarray | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(energy charge per item, kWh columns); blocks split each period's total."""
+        t = self.tariff
+        kwh_items = g.items if g.items is not None else self._items(g)
+        if item_factors is not None:
+            kwh_items = kwh_items * item_factors[:, None, :]
         kwh = {"kwh": kwh_items.sum(axis=2)}
         if isinstance(t.energy, Blocks):
             limits = np.array([b.up_to if b.up_to is not None else np.inf for b in t.energy.blocks])
@@ -258,7 +327,7 @@ class BillEngine:
             upper = limits[None, None, :] * size
             lower = np.concatenate([np.zeros_like(upper[..., :1]), upper[..., :-1]], axis=2)
             kwh_items = np.clip(kwh["kwh"][..., None] - lower, 0.0, upper - lower)
-        if B > 1 or isinstance(t.energy, Blocks):
+        if (len(self.items) > 1 and not isinstance(t.energy, Flat)) or isinstance(t.energy, Blocks):
             kwh |= {f"kwh_{n}": kwh_items[..., i] for i, n in enumerate(self.items)}
         energy = {n: kwh_items[..., i] * self.rates[i] * t.scale for i, n in enumerate(self.items)}
         return energy, kwh

@@ -201,3 +201,47 @@ def test_missing_readings_are_counted_not_billed() -> None:
     bill = BillEngine(tariff(energy={"type": "flat", "rate": 10.0})).bill(frame).iloc[0]
     assert (bill["intervals"], bill["missing_intervals"]) == (31 * 48 - 10, 10)
     assert bill["total"] == round((31 * 48 - 10) * 0.5 * 0.10, 2)
+
+
+def _wide(n: int = 6, seed: int = 0) -> tuple[np.ndarray, pd.Timestamp, np.ndarray]:
+    """Customers' half-hours from mid-January to mid-March, a few gaps and a late starter."""
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2013-01-14", "2013-03-16", freq="30min", tz="UTC", inclusive="left")
+    U = rng.gamma(2.0, 0.2, (n, len(t)))
+    U[1, 300:340] = np.nan
+    U[2, :900] = np.nan
+    return np.array([f"c{i}" for i in range(n)], dtype=object), t[0], U
+
+
+def test_totals_equal_the_bills_summed_and_item_factors_equal_a_scaled_matrix() -> None:
+    """`totals` is `bill_wide` summed per customer; `item_factors` bills the usage with every
+    interval of a band multiplied by the customer's factor, to the penny."""
+    ids, start, U = _wide()
+    t = tariff(
+        taxes=[{"name": "VAT", "rate": 0.05, "applies_to": ["fixed", "energy"]}], **PEAK_OFFPEAK
+    )
+    engine, step = BillEngine(t), pd.Timedelta("30min")
+    bills = engine.bill_wide(ids, start, step, U).groupby("series_id")[["total", "days"]].sum()
+    got = engine.totals_wide(ids, start, step, U)
+    np.testing.assert_allclose(got["total"], bills.loc[ids, "total"].to_numpy(), atol=1e-9)
+    np.testing.assert_array_equal(got["days"], bills.loc[ids, "days"].to_numpy())
+    h = np.random.default_rng(1).uniform(0.7, 1.3, (len(ids), 2))
+    band = np.asarray(engine.calendar.facts(start, U.shape[1], step).energy_item)
+    scaled = engine.totals_wide(ids, start, step, U * h[:, band])
+    np.testing.assert_allclose(engine.totals_wide(ids, start, step, U, item_factors=h)["total"],
+                               scaled["total"], atol=1e-9)  # fmt: skip
+    assert not np.allclose(scaled["total"], got["total"])
+
+
+def test_a_grid_with_some_customers_replaced_bills_as_the_replaced_matrix() -> None:
+    ids, start, U = _wide()
+    engine, step = BillEngine(tariff(**PEAK_OFFPEAK)), pd.Timedelta("30min")
+    rows = np.array([1, 4])
+    V = U.copy()
+    V[rows] = U[rows] * 1.5
+    V[1, :100] = np.nan  # another start: other days on supply
+    grid = engine.with_rows(engine.grid(ids, start, step, U), rows,
+                            engine.grid(ids[rows], start, step, V[rows]))  # fmt: skip
+    want = engine.totals_wide(ids, start, step, V)
+    for key in ("total", "days", "kwh"):
+        np.testing.assert_allclose(engine.totals(grid)[key], want[key], atol=1e-9)
