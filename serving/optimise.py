@@ -34,9 +34,10 @@ from forecasting.data.static import join_static_file
 from forecasting.errors import InputError
 from forecasting.optimise.check import breakdown, check
 from forecasting.optimise.config import OptimiseConfig
-from forecasting.optimise.model import CustomerBase, Slots, prepare, template_slots
-from forecasting.optimise.scenarios import ScenarioSpec, build_scenarios
+from forecasting.optimise.model import CustomerBase, Slots, template_slots
+from forecasting.optimise.scenarios import Scenarios, ScenarioSpec
 from forecasting.optimise.solve import Goals, Solution, solve
+from forecasting.optimise.summarise import summarise
 from forecasting.response.config import parse_band
 from forecasting.response.file import load_elasticities
 from forecasting.tariffs.calendar import utc_ns
@@ -202,13 +203,12 @@ def run_optimise(config: OptimiseConfig, output: Path,
         if sampled is not None:  # imputed customers have no real history to forecast from
             for d in deltas:
                 d[sampled[0]] = 0.0
-    scenarios = build_scenarios(usage, up, down, start, step, tz,
-                                ScenarioSpec(sc.count, sc.seed, sc.elasticity_draws, sc.ev_share,
-                                             sc.pv_share), sampled, deltas)  # fmt: skip
-    base = CustomerBase(ids, start, step, scenarios, vulnerable, static,
-                        shift=config.response.shift)  # fmt: skip
-    say(f"billing {len(ids)} customers in {len(scenarios)} scenario(s) under the current tariff")
-    prepare(base, template, current, slots)
+    scenarios = Scenarios(len(ids), usage.shape[1], lambda a, b: usage[a:b], up, down, start,
+                          step, tz, ScenarioSpec(sc.count, sc.seed, sc.elasticity_draws,
+                                                 sc.ev_share, sc.pv_share), sampled, deltas)  # fmt: skip
+    say(f"billing {len(ids)} customers in {sc.count} scenario(s) under the current tariff")
+    base = summarise(scenarios, ids, start, step, vulnerable, static, template, current, slots,
+                     shift=config.response.shift)  # fmt: skip
     t_prep = time.perf_counter()
     scale = template.tariff_with({d.name: d.low for d in template.decisions}).scale
     goals = _goals(config, slots, template, static, ids)
@@ -234,7 +234,7 @@ def run_optimise(config: OptimiseConfig, output: Path,
         "bounds": {n: [float(lo), float(hi)] for n, lo, hi in zip(slots.names, slots.low, slots.high, strict=True)},
         "prices": values, "method": sol.method, "iterations": sol.iterations,
         "objective": sol.objective, "revenue_target": sol.target, "customers": facts,
-        "vulnerable": int(vulnerable.sum()), "scenarios": len(scenarios), "response": matched,
+        "vulnerable": int(vulnerable.sum()), "scenarios": base.S, "response": matched,
         "checks": checked, "kpis": _spread(kpis), "frontier": frontier,
         "seconds": {"read_and_bill": t_prep - t0, "solve": t_solve - t_prep,
                     "total": time.perf_counter() - t0},

@@ -50,6 +50,10 @@ def optimise_tariff_cmd(
         f"{k['revenue_vs_target_pct']['p95']:+.2f}%); engine vs optimiser "
         f"{s['checks']['checks']['predicted vs engine revenue']['largest_gap_pct']:.3f}% at most"
     )
+    lm = s["checks"]["load_model"]
+    typer.echo(f"load model: {max(lm['classes'])} response classes at most per scenario, "
+               + ("exact" if lm["exact"] else f"merged: its peak within {lm['largest_peak_gap_pct']:.3f}% "
+                  "of the exact one"))  # fmt: skip
     typer.echo(f"bill change: mean {k['mean_change_pct']['base']:+.1f}%, median "
                f"{k['median_change_pct']['base']:+.1f}%, over 10%: {k['over_10pct']['base']:.0f} "
                f"customers; vulnerable over {100 * cfg.goals.increase:.0f}%: "

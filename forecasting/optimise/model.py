@@ -20,32 +20,27 @@ times (1 + tax) per component. Both the bill and the load are non-linear in the 
 solver works on their first-order expansion around the current prices (`linearise`), which
 is exact at the expansion point: repeating the expansion at each solution until the prices
 stop moving gives a point where the model's bills and loads are the true ones.
+
+The model holds a few numbers per customer and scenario (`CustomerBase`, built block by block
+by summarise.py): the bill is linear in kWh per band, so kWh per band today is all the bills
+need; the system load is kept as the load profiles of classes of customers who respond alike
+(`LoadClasses`), which is exact when each class's members share one response.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError
-from forecasting.tariffs.engine import BillEngine
 from forecasting.tariffs.spec import Flat, Tariff, TimeOfUse
 from forecasting.tariffs.template import TariffTemplate
 
 FIXED = "fixed_per_day"
-
-
-@dataclass
-class Scenario:
-    """One possible year: usage [customer, interval] kWh (NaN: no reading) and the
-    elasticities [customer, band] that apply to price rises (`up`) and cuts (`down`)."""
-
-    name: str
-    usage: np.ndarray
-    up: np.ndarray
-    down: np.ndarray
 
 
 @dataclass
@@ -99,21 +94,56 @@ def values_of(slots: Slots, x: np.ndarray, template: TariffTemplate) -> dict[str
 
 
 @dataclass
+class Responders:
+    """Whom the price response acts on: customers, or classes of customers who respond alike.
+    `pref` [m]: what each pays per kWh today (major units; 0: no energy, no response);
+    `up`/`down` [m, band]: elasticities for price rises and cuts; `quantities` [m, band]: kWh
+    per band today (their shares move energy between bands when `shift` > 0)."""
+
+    pref: np.ndarray
+    up: np.ndarray
+    down: np.ndarray
+    quantities: np.ndarray
+
+    def rows(self, a: int, b: int) -> Responders:
+        return Responders(self.pref[a:b], self.up[a:b], self.down[a:b], self.quantities[a:b])
+
+
+@dataclass
+class LoadClasses:
+    """The system load of one scenario by class of customers who respond alike: `profiles`
+    [class, interval] kWh summed over the members, `who` the class's response (kWh-weighted
+    over its members), `members` customers per class. `exact`: every class's members share
+    one response, so the load at any prices is the model's exactly; otherwise within the
+    resolution the classes were formed at (summarise.py)."""
+
+    who: Responders
+    profiles: np.ndarray
+    members: np.ndarray
+    exact: bool
+
+
+@dataclass
 class CustomerBase:
-    """Customers on one regular UTC grid, with their scenarios and current bills."""
+    """The customer base as the optimiser needs it, a few numbers per customer and scenario
+    (the hourly matrices stay in `source`, read again block by block for the engine's check):
+    current bills, days on supply, the response of each customer, and the load by class."""
 
     ids: np.ndarray
     start: pd.Timestamp
     step: pd.Timedelta
-    scenarios: list[Scenario]
+    names: list[str]  # scenarios; the first is the base
     vulnerable: np.ndarray  # bool per customer
     static: pd.DataFrame  # series_id + columns, for breakdowns
-    band_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # per interval
-    days: np.ndarray = field(default_factory=lambda: np.zeros(0))  # days on supply, per customer
-    current_bills: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [S, n] major
-    pref: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [S, n] major per kWh
-    quantities: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))  # [S, n, B] kWh
+    band_of: np.ndarray  # template band of each interval
+    days: np.ndarray  # days on supply, per customer
+    current_bills: np.ndarray  # [S, n] major units
+    customers: list[Responders]  # per scenario
+    loads: list[LoadClasses]  # per scenario
+    source: Any  # blocks of scenario usage (scenarios.Scenarios or InMemory)
     shift: float = 0.0  # substitution elasticity between bands (0: no shifting)
+    chunk: int = 2000  # customers per block
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -121,101 +151,73 @@ class CustomerBase:
 
     @property
     def S(self) -> int:
-        return len(self.scenarios)
+        return len(self.names)
+
+    @property
+    def quantities(self) -> np.ndarray:
+        """[S, n, band] kWh today."""
+        return np.stack([c.quantities for c in self.customers])
+
+    @property
+    def pref(self) -> np.ndarray:
+        """[S, n] major units per kWh today."""
+        return np.stack([c.pref for c in self.customers])
 
 
-def annual_bills(engine: BillEngine, base: CustomerBase, usage: np.ndarray) -> pd.DataFrame:
-    """series_id, total, days, kwh and kWh per energy item (`kwh_<item>`, when the tariff has
-    several): each customer's bills summed over the billing periods."""
-    bills = engine.bill_wide(base.ids, base.start, base.step, usage)
-    cols = ["total", "days", "kwh", *[c for c in bills.columns if c.startswith("kwh_")]]
-    out = bills.groupby("series_id", sort=False)[cols].sum()
-    return out.reindex(pd.Index(base.ids.astype(str), name="series_id")).fillna(0.0)
-
-
-def energy_price(tariff: Tariff, bills: pd.DataFrame) -> np.ndarray:
+def energy_price(tariff: Tariff, bills: Mapping[str, Any]) -> np.ndarray:
     """What each customer pays per kWh of energy today (major units, taxes on energy in,
     unrounded): the flat rate, or the kWh-weighted rates of its bands or levels; blocks from
-    the rounded bills."""
+    the rounded bills. `bills`: per customer `total`, `days`, `kwh`, `kwh_<item>`."""
     tax = 1 + sum(t.rate for t in tariff.taxes if "energy" in t.applies_to)
-    kwh = bills["kwh"].to_numpy(dtype="float64")
+    kwh = np.asarray(bills["kwh"], dtype="float64")
     e = tariff.energy
     if isinstance(e, Flat):
         return np.where(kwh > 0, e.rate * tariff.scale * tax, 0.0)
     rates = {b.name: b.rate for b in e.bands} if isinstance(e, TimeOfUse) else (
         getattr(e, "rates", None))  # fmt: skip
     if rates:
-        cost = sum(bills.get(f"kwh_{k}", 0.0) * r for k, r in rates.items())
+        cost = sum(np.asarray(bills.get(f"kwh_{k}", 0.0)) * r for k, r in rates.items())
         return np.where(kwh > 0, np.asarray(cost, dtype="float64") * tariff.scale * tax
                         / np.maximum(kwh, 1e-12), 0.0)  # fmt: skip
-    fixed = tariff.fixed_per_day * bills["days"].to_numpy() * tariff.scale
-    return np.where(kwh > 0, (bills["total"].to_numpy() - fixed) / np.maximum(kwh, 1e-9), 0.0)
+    fixed = tariff.fixed_per_day * np.asarray(bills["days"]) * tariff.scale
+    return np.where(kwh > 0, (np.asarray(bills["total"]) - fixed) / np.maximum(kwh, 1e-9), 0.0)
 
 
-def prepare(base: CustomerBase, template: TariffTemplate, current: Tariff, slots: Slots) -> None:
-    """Fill the base's band of each interval, days on supply, current bills, reference prices
-    and kWh per band from the engine, so the model and the engine agree on what they share."""
-    probe = template.tariff_with({d.name: d.low for d in template.decisions})
-    if probe.currency != current.currency:
-        raise ConfigError(f"the template is in {probe.currency}, the current tariff in "
-                          f"{current.currency}: write both in one currency")  # fmt: skip
-    T = base.scenarios[0].usage.shape[1]
-    engine = BillEngine(probe)
-    facts = engine.calendar.facts(base.start, T, base.step)
-    base.band_of = np.asarray(facts.energy_item, dtype="int64")
-    cur = BillEngine(current)
-    bills, prefs, qty = [], [], []
-    for s in base.scenarios:
-        b = annual_bills(cur, base, s.usage)
-        kwh = np.nansum(s.usage, axis=1)
-        bills.append(b["total"].to_numpy())
-        prefs.append(np.where(kwh > 0, energy_price(current, b), 0.0))
-        U = np.nan_to_num(s.usage)
-        qty.append(np.stack([U[:, base.band_of == k].sum(axis=1) for k in range(len(slots.bands))],
-                            axis=1))  # fmt: skip
-        base.days = b["days"].to_numpy(dtype="float64")
-    base.current_bills = np.array(bills)
-    base.pref = np.array(prefs)
-    base.quantities = np.array(qty)
-
-
-def response(base: CustomerBase, slots: Slots, x: np.ndarray, s: int, scale: float
+def response(who: Responders, x: np.ndarray, scale: float
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """(factor, elasticity, d factor / d price) [customer, band] at prices `x` (template
-    units; `scale` turns them into major units) in scenario `s`."""
-    sc = base.scenarios[s]
+    units; `scale` turns them into major units)."""
     p = x[1:] * scale  # major per kWh, per band
-    pref = np.maximum(base.pref[s], 1e-12)[:, None]
-    e = np.where(p[None, :] > pref, sc.up, sc.down)
+    pref = np.maximum(who.pref, 1e-12)[:, None]
+    e = np.where(p[None, :] > pref, who.up, who.down)
     ratio = np.maximum(p[None, :], 1e-12) / pref
-    factor = np.where(base.pref[s][:, None] > 0, ratio**e, 1.0)
+    factor = np.where(who.pref[:, None] > 0, ratio**e, 1.0)
     slope = np.where(p[None, :] > 0, e * factor / np.maximum(p[None, :], 1e-12), 0.0) * scale
     return factor, e, slope
 
 
-def factors(base: CustomerBase, slots: Slots, x: np.ndarray, s: int, scale: float
+def factors(who: Responders, x: np.ndarray, scale: float, shift: float
             ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(h [customer, band]: each band's kWh as a multiple of today's; J [customer, band b,
     price c]: d h_b / d x_c) at prices `x`. h = own-price factor x shift factor, where the
     shift factor g_b = (p_b / p_today) ** -shift / sum_c w_c (p_c / p_today) ** -shift moves
     energy between bands at today's band shares w, keeping the customer's total (shift 0: g=1)."""
-    f, _, slope = response(base, slots, x, s, scale)
+    f, _, slope = response(who, x, scale)
     n, B = f.shape
     J = np.zeros((n, B, B))
     J[:, np.arange(B), np.arange(B)] = slope
-    sigma = base.shift
-    if sigma == 0:
+    if shift == 0:
         return f, J
-    Q = base.quantities[s]
+    Q = who.quantities
     w = Q / np.maximum(Q.sum(axis=1, keepdims=True), 1e-12)
     p = np.maximum(x[1:] * scale, 1e-12)[None, :]
-    pref = np.maximum(base.pref[s], 1e-12)[:, None]
-    r = (p / pref) ** (-sigma)
+    pref = np.maximum(who.pref, 1e-12)[:, None]
+    r = (p / pref) ** (-shift)
     total = (w * r).sum(axis=1, keepdims=True)
     g = r / np.maximum(total, 1e-12)
     pi = w * r / np.maximum(total, 1e-12)
     # d g_b / d x_c = -shift * g_b / p_c * (delta_bc - pi_c), in template units
-    dg = -sigma * g[:, :, None] / p[:, None, :] * (np.eye(B)[None] - pi[:, None, :]) * scale
+    dg = -shift * g[:, :, None] / p[:, None, :] * (np.eye(B)[None] - pi[:, None, :]) * scale
     return f * g, J * g[:, :, None] + f[:, :, None] * dg
 
 
@@ -236,23 +238,36 @@ class Linear:
 def bills_at(base: CustomerBase, slots: Slots, x: np.ndarray, scale: float) -> np.ndarray:
     """[S, n] bills (major units) under the model's response at prices `x` (not rounded)."""
     out = np.zeros((base.S, base.n))
-    for s in range(base.S):
-        h, _ = factors(base, slots, x, s, scale)
-        energy = (base.quantities[s] * h * x[1:][None, :] * slots.tax[1:][None, :]).sum(axis=1)
+    for s, who in enumerate(base.customers):
+        h, _ = factors(who, x, scale, base.shift)
+        energy = (who.quantities * h * x[1:][None, :] * slots.tax[1:][None, :]).sum(axis=1)
         out[s] = (x[0] * slots.tax[0] * base.days + energy) * scale
     return out
 
 
-def responded_usage(base: CustomerBase, slots: Slots, x: np.ndarray, s: int, scale: float
-                    ) -> np.ndarray:  # fmt: skip
-    h, _ = factors(base, slots, x, s, scale)
-    return base.scenarios[s].usage * h[:, base.band_of]
+def responded(usage: np.ndarray, who: Responders, band_of: np.ndarray, x: np.ndarray,
+              scale: float, shift: float) -> np.ndarray:  # fmt: skip
+    """Usage [customer, interval] after the response of `who` (its rows) to prices `x`."""
+    h, _ = factors(who, x, scale, shift)
+    return usage * h[:, band_of]
 
 
-def system_load(base: CustomerBase, slots: Slots, x: np.ndarray, s: int, scale: float
-                ) -> np.ndarray:  # fmt: skip
-    """kWh per interval of all customers at prices `x` in scenario `s`."""
-    return np.nansum(responded_usage(base, slots, x, s, scale), axis=0)
+def _load_and_gradient(lc: LoadClasses, band_of: np.ndarray, x: np.ndarray, scale: float,
+                       shift: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(system load [interval] kWh, d load / d band price [interval, band]) at prices `x`."""
+    h, J = factors(lc.who, x, scale, shift)
+    T, B = lc.profiles.shape[1], h.shape[1]
+    load, grad = np.zeros(T), np.zeros((T, B))
+    for b in range(B):
+        cols = np.flatnonzero(band_of == b)
+        load[cols] = h[:, b] @ lc.profiles[:, cols]
+        grad[cols] = lc.profiles[:, cols].T @ J[:, b, :]
+    return load, grad
+
+
+def system_load(base: CustomerBase, x: np.ndarray, s: int, scale: float) -> np.ndarray:
+    """kWh per interval of all customers at prices `x` in scenario `s` (the load model)."""
+    return _load_and_gradient(base.loads[s], base.band_of, x, scale, base.shift)[0]
 
 
 def linearise(base: CustomerBase, slots: Slots, at: np.ndarray, scale: float,
@@ -260,26 +275,19 @@ def linearise(base: CustomerBase, slots: Slots, at: np.ndarray, scale: float,
     """The first-order expansion at `at`; peak candidates are the intervals within `margin`
     of each scenario's peak (at most `most` of them)."""
     S, n, K = base.S, base.n, slots.K
-    B = K - 1
     A, c = np.zeros((S, n, K)), np.zeros((S, n))
     L0, G, peaks = [], [], np.zeros(S)
     tax = slots.tax[1:][None, :]
-    for s in range(S):
-        h, J = factors(base, slots, at, s, scale)
-        Q = base.quantities[s]
+    for s, who in enumerate(base.customers):
+        h, J = factors(who, at, scale, base.shift)
+        Q = who.quantities
         E = at[1:][None, :] * Q * h * tax  # energy charge per band at `at`
         # d/dx_c sum_b tax_b x_b Q_b h_b = tax_c Q_c h_c + sum_b tax_b x_b Q_b J_bc
         dE = Q * h * tax + np.einsum("ib,ibc->ic", at[1:][None, :] * Q * tax, J)
         A[s, :, 0] = slots.tax[0] * base.days * scale
         A[s, :, 1:] = dE * scale
         c[s] = E.sum(axis=1) * scale - (A[s, :, 1:] @ at[1:])
-        U = np.nan_to_num(base.scenarios[s].usage)
-        load = np.zeros(U.shape[1])
-        grad = np.zeros((U.shape[1], B))
-        for b in range(B):
-            cols = np.flatnonzero(base.band_of == b)
-            load[cols] = h[:, b] @ U[:, cols]
-            grad[cols] = U[:, cols].T @ J[:, b, :]
+        load, grad = _load_and_gradient(base.loads[s], base.band_of, at, scale, base.shift)
         peaks[s] = load.max()
         cand = np.flatnonzero(load >= (1 - margin) * load.max())
         if len(cand) > most:

@@ -8,9 +8,10 @@ import pytest
 import yaml
 
 from forecasting.errors import InputError
-from forecasting.optimise.model import CustomerBase, Scenario, prepare, template_slots
-from forecasting.optimise.scenarios import ScenarioSpec, build_scenarios
+from forecasting.optimise.model import CustomerBase, template_slots
+from forecasting.optimise.scenarios import InMemory, Scenario, Scenarios, ScenarioSpec
 from forecasting.optimise.solve import Goals, solve
+from forecasting.optimise.summarise import summarise
 from forecasting.tariffs.spec import Tariff
 from forecasting.tariffs.template import TariffTemplate
 
@@ -30,18 +31,23 @@ def _usage(n: int = 12, days: int = 28, seed: int = 0):
     return t, U
 
 
-def _base(template: TariffTemplate, e_up: float, e_down: float, vulnerable=None, n: int = 12):
+def _summarised(scenarios: list[Scenario], t: pd.DatetimeIndex, template: TariffTemplate,
+                vulnerable=None, shift: float = 0.0, chunk: int = 5) -> CustomerBase:  # fmt: skip
+    n = scenarios[0].usage.shape[0]
+    ids = np.array([f"c{i}" for i in range(n)], dtype=object)
+    vul = np.zeros(n, bool) if vulnerable is None else vulnerable
+    return summarise(InMemory(scenarios), ids, t[0], pd.Timedelta("30min"), vul,
+                     pd.DataFrame({"series_id": ids}), template, CURRENT,
+                     template_slots(template), shift=shift, chunk=chunk)  # fmt: skip
+
+
+def _base(template: TariffTemplate, e_up: float, e_down: float, vulnerable=None, n: int = 12,
+          shift: float = 0.0):  # fmt: skip
     t, U = _usage(n)
     slots = template_slots(template)
     B = len(slots.bands)
     sc = Scenario("base", U, np.full((n, B), e_up), np.full((n, B), e_down))
-    vul = np.zeros(n, bool) if vulnerable is None else vulnerable
-    ids = np.array([f"c{i}" for i in range(n)], dtype=object)
-    base = CustomerBase(
-        ids, t[0], pd.Timedelta("30min"), [sc], vul, pd.DataFrame({"series_id": ids})
-    )
-    prepare(base, template, CURRENT, slots)
-    return base, slots
+    return _summarised([sc], t, template, vulnerable, shift), slots
 
 
 def test_revenue_neutral_flat_rate_has_the_closed_form_answer():
@@ -119,20 +125,30 @@ def test_the_vulnerable_count_is_kept_by_the_milp_and_by_the_surrogate():
         assert (change > 0.10 + 1e-9).sum() <= 2  # floor(0.25 * 8)
 
 
-def test_seeded_scenarios_reproduce_exactly():
+def _scenarios(
+    U: np.ndarray, t: pd.DatetimeIndex, spec: ScenarioSpec, size: int
+) -> list[list[np.ndarray]]:
+    """Each scenario's usage [customer, interval], read in blocks of `size` customers."""
+    e = (np.full((len(U), 2), -0.1), np.full((len(U), 2), 0.05))
+    src = Scenarios(len(U), U.shape[1], lambda a, b: U[a:b], e, e, t[0], pd.Timedelta("30min"),
+                    "Europe/London", spec)  # fmt: skip
+    got = [np.vstack([usage(s) for _, _, usage in src.blocks(size)]) for s in range(spec.count)]
+    assert all((src.elasticities(s)[0] <= 0).all() for s in range(spec.count))  # never upward
+    return got
+
+
+def test_seeded_scenarios_reproduce_exactly_whatever_the_block_size():
     t, U = _usage(6)
-    e = (np.full((6, 2), -0.1), np.full((6, 2), 0.05))
     spec = ScenarioSpec(count=4, seed=7, ev_share=0.3, pv_share=0.3)
-    a = build_scenarios(U, e, e, t[0], pd.Timedelta("30min"), "Europe/London", spec)
-    b = build_scenarios(U, e, e, t[0], pd.Timedelta("30min"), "Europe/London", spec)
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x.usage, y.usage)
-        np.testing.assert_array_equal(x.up, y.up)
-    c = build_scenarios(U, e, e, t[0], pd.Timedelta("30min"), "Europe/London",
-                        ScenarioSpec(count=4, seed=8, ev_share=0.3, pv_share=0.3))  # fmt: skip
-    assert not np.array_equal(a[1].usage, c[1].usage)
-    np.testing.assert_array_equal(a[0].usage, U)  # the base is the readings themselves
-    assert all((s.up <= 0).all() and (s.down <= 0).all() for s in a)  # never upward sloping
+    a, b, whole = _scenarios(U, t, spec, 2), _scenarios(U, t, spec, 4), _scenarios(U, t, spec, 6)
+    for x, y, z in zip(a, b, whole, strict=True):
+        np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(x, z)
+    c = _scenarios(U, t, ScenarioSpec(count=4, seed=8, ev_share=0.3, pv_share=0.3), 6)
+    assert not np.array_equal(a[1], c[1])
+    np.testing.assert_array_equal(a[0], U)  # the base is the readings themselves
+    assert any((x > U + 1).any() for x in a[1:])  # some home gained an EV (7 kW for 30 min)
+    assert any((x < U - 1e-9).any() for x in a[1:])  # and some PV
 
 
 def test_a_template_with_a_demand_charge_is_refused_by_name():
@@ -186,10 +202,7 @@ def test_revenue_on_average_is_looser_than_in_every_scenario():
     slots = template_slots(tpl)
     scen = [Scenario("base", U, np.zeros((12, 1)), np.zeros((12, 1))),
             Scenario("low", 0.8 * U, np.zeros((12, 1)), np.zeros((12, 1)))]  # fmt: skip
-    ids = np.array([f"c{i}" for i in range(12)], dtype=object)
-    base = CustomerBase(ids, t[0], pd.Timedelta("30min"), scen, np.zeros(12, bool),
-                        pd.DataFrame({"series_id": ids}))  # fmt: skip
-    prepare(base, tpl, CURRENT, slots)
+    base = _summarised(scen, t, tpl)
     target = float(base.current_bills[0].sum())
     kw = {"w_peak": 0, "w_dispersion": 0, "w_revenue": 0.001, "revenue_share": 1.0}
     robust = solve(base, slots, Goals(robust=True, **kw), 0.01)
@@ -199,14 +212,15 @@ def test_revenue_on_average_is_looser_than_in_every_scenario():
     assert mean.x[1] < robust.x[1]  # a lower rate is enough on average
 
 
+_TWO_BAND = {**HEAD, "energy": {"type": "tou", "bands": [
+    {"name": "day", "rate": {"min": 5, "max": 30}, "windows": [{"start": "00:00", "end": "16:00"},
+                                                               {"start": "20:00", "end": "24:00"}]},
+    {"name": "peak", "rate": {"min": 5, "max": 40}, "windows": [{"start": "16:00", "end": "20:00"}]}]}}  # fmt: skip
+
+
 def _two_band(shift: float, e: float):
-    tpl = TariffTemplate({**HEAD, "energy": {"type": "tou", "bands": [
-        {"name": "day", "rate": {"min": 5, "max": 30}, "windows": [{"start": "00:00", "end": "16:00"},
-                                                                   {"start": "20:00", "end": "24:00"}]},
-        {"name": "peak", "rate": {"min": 5, "max": 40}, "windows": [{"start": "16:00", "end": "20:00"}]}]}})  # fmt: skip
-    base, slots = _base(tpl, e, e)
-    base.shift = shift
-    return base, slots
+    tpl = TariffTemplate(_TWO_BAND)
+    return _base(tpl, e, e, shift=shift)
 
 
 @pytest.mark.parametrize(("shift", "e"), [(0.0, -0.2), (0.3, 0.0), (0.3, -0.2)])
@@ -218,7 +232,7 @@ def test_the_expansion_matches_the_model_to_first_order(shift, e):
     base, slots = _two_band(shift, e)
     at = np.array([0.0, 11.0, 25.0])
     lin = linearise(base, slots, at, 0.01, margin=1.0, most=10**6)
-    load = system_load(base, slots, at, 0, 0.01)
+    load = system_load(base, at, 0, 0.01)
     for c in (1, 2):
         for eps in (1e-3, 1e-4):
             x = at.copy()
@@ -226,32 +240,28 @@ def test_the_expansion_matches_the_model_to_first_order(shift, e):
             exact = bills_at(base, slots, x, 0.01)[0]
             linear = lin.A[0] @ x + lin.c[0]
             assert np.abs(exact - linear).max() < 50 * eps**2 * np.abs(exact).max()
-            step_load = system_load(base, slots, x, 0, 0.01)
+            step_load = system_load(base, x, 0, 0.01)
             want = step_load - load
             got = lin.G[0] @ (x[1:] - at[1:])
             assert np.abs(got - want[load >= 0]).max() <= 1e-3 * eps * np.abs(load).max() + 1e-12
 
 
 def test_shifting_keeps_each_customers_energy_and_lowers_the_peak_more():
-    from forecasting.optimise.model import responded_usage
+    from forecasting.optimise.check import rebill
+    from forecasting.optimise.model import responded
 
-    base, slots = _two_band(0.3, 0.0)
+    base, _ = _two_band(0.3, 0.0)
     x = np.array([0.0, 10.0, 30.0])
-    moved = responded_usage(base, slots, x, 0, 0.01)
-    np.testing.assert_allclose(
-        np.nansum(moved, axis=1), np.nansum(base.scenarios[0].usage, axis=1), rtol=1e-12
-    )
-    peak_off = _two_band(0.0, -0.1)
-    peak_on = _two_band(0.3, -0.1)
+    U = base.source.scenarios[0].usage
+    moved = responded(U, base.customers[0], base.band_of, x, 0.01, base.shift)
+    np.testing.assert_allclose(np.nansum(moved, axis=1), np.nansum(U, axis=1), rtol=1e-12)
     goals = Goals(w_peak=1, w_dispersion=0, w_revenue=0)
     reduction = []
-    for b, s in (peak_off, peak_on):
+    for b, s in (_two_band(0.0, -0.1), _two_band(0.3, -0.1)):
         sol = solve(b, s, goals, 0.01)
-        from forecasting.optimise.model import system_load
-
-        reduction.append(
-            1
-            - system_load(b, s, sol.x, 0, 0.01).max()
-            / np.nansum(b.scenarios[0].usage, axis=0).max()
+        tariff = TariffTemplate(_TWO_BAND).tariff_with(
+            {"day": float(sol.x[1]), "peak": float(sol.x[2])}
         )
+        _, before, after = rebill(b, tariff, sol.x, 0.01)  # the exact load, not the classes'
+        reduction.append(1 - after[0].max() / before[0].max())
     assert reduction[1] > reduction[0] > 0
