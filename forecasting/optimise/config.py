@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from forecasting.config.base import StrictModel, load_yaml_model
 from forecasting.config.values import ConfigPath
+from forecasting.optimise.solve import EXACT_LIMIT
 from forecasting.response.config import StaticFlag
 
 
@@ -51,7 +52,11 @@ class GoalsConfig(StrictModel):
     delta: float = Field(0.05, ge=0, le=1, description="share of them allowed over `increase`")
     group_by: str | None = Field(None, description="static column for revenue neutrality")
     group_tolerance: float | None = Field(None, ge=0, le=1)
-    exact_limit: int = Field(2000, ge=0, description="vulnerable customers solved exactly (MILP)")
+    exact_limit: int = Field(
+        EXACT_LIMIT,
+        ge=0,
+        description="vulnerable customers solved exactly (MILP); a surrogate LP beyond",
+    )
 
 
 class MonthlyOnly(StrictModel):

@@ -16,6 +16,16 @@ h_i >= (bill_i,s / current_i,s - (1 + increase - tau)) / tau, h_i >= 0, sum_i h_
 allowed count; every customer over the threshold has h_i >= 1, so it never allows more than the
 exact count (it may allow fewer). Either way the count is recounted after the solve.
 
+The bill changes' mean absolute deviation and the surrogate count are sums over customers of
+convex piecewise-linear functions of the few prices. They enter the program as supporting
+planes (Kelley's cutting planes, `Cuts`) rather than a variable and rows per customer: solve,
+add the plane of each term at the solution where the program undershoots it, solve again,
+until both are met to a relative 1e-6. The optimum is the per-customer program's, and the
+program's size no longer grows with the customers: revenue is summed over them first, only
+the vulnerable customers' binaries of the exact count remain per customer (only for those
+whose bill can pass the limit within the prices' box; the planes are gathered on the MILP's
+relaxation first, and HiGHS stops at a 0.1% gap in the objective: the count holds exactly).
+
 The expansion is repeated at each solution until the prices move by less than `tol` (relative),
 so the final bills and loads are the model's exact ones. An infeasible problem is solved again
 with slack on the soft constraints (revenue, fairness, group revenue) to say which binds and
@@ -33,8 +43,11 @@ import numpy as np
 from forecasting.errors import InputError
 from forecasting.optimise.model import CustomerBase, Linear, Slots, bills_at, linearise
 
-EXACT_LIMIT = 2_000  # vulnerable customers solved with binaries; the surrogate beyond
+EXACT_LIMIT = 500  # vulnerable customers solved with binaries; the surrogate beyond
 TAU = 0.05
+MAX_CUTS = 400  # solves per expansion while adding planes
+MIP_GAP = 1e-3  # relative gap at which HiGHS stops a MILP (the count constraint holds exactly)
+CUT_TOL = 1e-6  # relative, and absolute below 1 (the solver's own tolerances are ~1e-7)
 # The engine rounds every line of every bill to the currency's minor unit; the model does not.
 # Constraints are planned this far inside their limits so they still hold on the engine's
 # rounded bills (a relative margin on the revenue floor and on the increase that counts).
@@ -76,11 +89,62 @@ def _target(base: CustomerBase, goals: Goals) -> float:
     return goals.revenue_target or float(base.current_bills[0].sum())
 
 
-def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, elastic: bool = False,
-             box: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Any, Any, dict[str, Any]]:  # fmt: skip
+@dataclass
+class Cuts:
+    """Supporting planes of the two convex piecewise-linear terms over all customers, kept as
+    a few rows instead of a variable per customer: `dispersion` rows (g, h) say D >= g @ x + h
+    for the mean absolute deviation D of the bill changes; `fairness` rows say
+    g @ x + h <= the allowed count for the surrogate count."""
+
+    dispersion: list[tuple[np.ndarray, float]] = field(default_factory=list)
+    fairness: list[tuple[np.ndarray, float]] = field(default_factory=list)
+
+
+def _changes(base: CustomerBase, lin: Linear) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha [n, K], beta [n]): each customer's bill change in the base scenario,
+    alpha @ x + beta, centred on the mean over customers."""
+    cur = np.maximum(base.current_bills[0], 1e-9)
+    alpha = lin.A[0] / cur[:, None]
+    beta = lin.c[0] / cur - 1
+    return alpha - alpha.mean(axis=0), beta - beta.mean()
+
+
+def dispersion_cut(
+    base: CustomerBase, lin: Linear, x: np.ndarray
+) -> tuple[float, np.ndarray, float]:
+    """(the mean absolute deviation of bill changes at x, and the plane (g, h) touching it
+    there: for any prices MAD >= g @ x + h, since |d| >= sign(d at x) * d)."""
+    alpha, beta = _changes(base, lin)
+    d = alpha @ x + beta
+    sign = np.sign(d)
+    return float(np.abs(d).mean()), sign @ alpha / len(d), float(sign @ beta / len(d))
+
+
+def fairness_cut(base: CustomerBase, lin: Linear, goals: Goals, x: np.ndarray
+                 ) -> tuple[float, np.ndarray, float]:  # fmt: skip
+    """(the surrogate count at x, and its plane there): each vulnerable customer counts
+    h_i = max(0, max_s (bill_is / current_is - (1 + increase - margin - TAU)) / TAU), at least
+    1 for a customer over the threshold in some scenario; the plane sums each counted
+    customer's piece that is largest at x."""
+    vul = np.flatnonzero(base.vulnerable)
+    cur = np.maximum(base.current_bills[:, vul], 1e-9)  # [S, v]
+    start = 1 + goals.increase - ROUNDING_MARGIN - TAU
+    slope = lin.A[:, vul, :] / (cur[..., None] * TAU)  # [S, v, K]
+    const = (lin.c[:, vul] / cur - start) / TAU
+    pieces = np.einsum("svk,k->sv", slope, x) + const
+    top = pieces.argmax(axis=0)
+    value = pieces[top, np.arange(len(vul))]
+    on = value > 0
+    g = slope[top[on], np.flatnonzero(on)].sum(axis=0) if on.any() else np.zeros(len(x))
+    return float(np.maximum(value, 0).sum()), g, float(const[top[on], np.flatnonzero(on)].sum())
+
+
+def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, cuts: Cuts,
+             elastic: bool = False, box: tuple[np.ndarray, np.ndarray] | None = None,
+             relax: bool = False) -> tuple[Any, Any, dict[str, Any]]:  # fmt: skip
     import cvxpy as cp
 
-    S, n, K = base.S, base.n, slots.K
+    S, K = base.S, slots.K
     x = cp.Variable(K)
     target = _target(base, goals)
     cons: list[Any] = [x >= slots.low, x <= slots.high]
@@ -88,8 +152,8 @@ def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, elasti
     if box is not None:
         cons += [x >= box[0], x <= box[1]]
     slack: dict[str, Any] = {}
-    bills = [lin.A[s] @ x + lin.c[s] for s in range(S)]
-    revenue = [cp.sum(b) for b in bills]
+    # revenue is linear in x: sum over customers first
+    revenue = [lin.A[s].sum(axis=0) @ x + float(lin.c[s].sum()) for s in range(S)]
     floor = goals.revenue_share * target * (1 + ROUNDING_MARGIN)
     if elastic:
         slack["revenue"] = cp.Variable(S, nonneg=True)
@@ -110,52 +174,105 @@ def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, elasti
             slack["fairness"] = cp.Variable(nonneg=True)
         extra = slack["fairness"] if elastic else 0
         if len(vul) <= goals.exact_limit:
-            z = cp.Variable(len(vul), boolean=True)
-            hi = np.where(lin.A[:, vul, :] > 0, lin.A[:, vul, :] * slots.high,
-                          lin.A[:, vul, :] * slots.low).sum(axis=2) + lin.c[:, vul]  # fmt: skip
-            M = np.maximum(hi - (1 + goals.increase) * cur, 0) + 1.0
-            for s in range(S):
-                limit = (1 + goals.increase - ROUNDING_MARGIN) * cur[s]
-                cons.append(bills[s][vul] - limit <= cp.multiply(M[s], z))
-            cons.append(cp.sum(z) <= allowed + extra)
+            limit = (1 + goals.increase - ROUNDING_MARGIN) * cur  # [S, v]
+            Av = lin.A[:, vul, :]
+            lo_x, hi_x = slots.low, slots.high
+            if box is not None:
+                lo_x, hi_x = np.maximum(lo_x, box[0]), np.minimum(hi_x, box[1])
+            most = np.where(Av > 0, Av * hi_x, Av * lo_x).sum(axis=2) + lin.c[:, vul] - limit
+            # a binary only for customers whose bill can pass the limit at these prices
+            can = np.flatnonzero((most > 0).any(axis=0))
+            if len(can):
+                z = cp.Variable(len(can), boolean=not relax)
+                if relax:  # the binaries' LP relaxation (planes are gathered on it first)
+                    cons += [z >= 0, z <= 1]
+                M = most[:, can] + 1e-6 * np.maximum(np.abs(limit[:, can]), 1.0)
+                for s in range(S):
+                    over = Av[s, can] @ x + lin.c[s, vul[can]] - limit[s, can]
+                    cons.append(over <= cp.multiply(np.maximum(M[s], 0), z))
+                cons.append(cp.sum(z) <= allowed + extra)
             method = "MILP (HiGHS)"
         else:
-            h = cp.Variable(len(vul), nonneg=True)
-            safe = np.maximum(cur, 1e-9)
-            for s in range(S):
-                cons.append(h >= (cp.multiply(bills[s][vul], 1 / safe[s])
-                                  - (1 + goals.increase - ROUNDING_MARGIN - TAU)) / TAU)  # fmt: skip
-            cons.append(cp.sum(h) <= allowed + extra)
+            cons += [g @ x + h <= allowed + extra for g, h in cuts.fairness]
             method = "LP surrogate (HiGHS)"
     if goals.groups is not None and goals.group_tolerance is not None:
         if elastic:
             slack["group revenue"] = cp.Variable(int(goals.groups.max()) + 1, nonneg=True)
         for g in range(int(goals.groups.max()) + 1):
-            members = np.flatnonzero(goals.groups == g)
+            members = goals.groups == g
             now = float(base.current_bills[0, members].sum())
-            got = cp.sum(bills[0][members])
+            got = lin.A[0, members].sum(axis=0) @ x + float(lin.c[0, members].sum())
             give = slack["group revenue"][g] * max(now, 1e-9) if elastic else 0
             cons += [got + give >= (1 - goals.group_tolerance) * now,
                      got - give <= (1 + goals.group_tolerance) * now]  # fmt: skip
-    rel = cp.multiply(bills[0], 1 / np.maximum(base.current_bills[0], 1e-9)) - 1
-    dev = cp.Variable(n, nonneg=True)
-    cons += [dev >= rel - cp.sum(rel) / n, dev >= cp.sum(rel) / n - rel]
+    dev = cp.Variable(nonneg=True)  # the mean absolute deviation of bill changes, by its cuts
+    cons += [dev >= g @ x + h for g, h in cuts.dispersion]
     rev_dev = cp.Variable(nonneg=True)
     cons += [rev_dev >= (revenue[0] - target) / target, rev_dev >= (target - revenue[0]) / target]
     if elastic:
         obj = cp.Minimize(sum(cp.sum(v) for v in slack.values()))
     else:
         obj = cp.Minimize(goals.w_peak * cp.sum(cp.multiply(peak, 1 / np.maximum(lin.peak_now, 1e-9))) / S
-                          + goals.w_dispersion * cp.sum(dev) / n + goals.w_revenue * rev_dev)  # fmt: skip
-    return cp.Problem(obj, cons), x, {"slack": slack, "method": method, "target": target}
+                          + goals.w_dispersion * dev + goals.w_revenue * rev_dev)  # fmt: skip
+    return cp.Problem(obj, cons), x, {"slack": slack, "method": method, "target": target,
+                                      "dev": dev}  # fmt: skip
+
+
+def _solve_cut(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, elastic: bool = False,
+               box: tuple[np.ndarray, np.ndarray] | None = None,
+               cuts: Cuts | None = None) -> tuple[Any, Any, dict[str, Any]]:  # fmt: skip
+    """Solve, add the planes of the dispersion and the surrogate count where the solution
+    undershoots them, solve again, until both are met to `CUT_TOL` (Kelley's method: the
+    answer is the problem's with a variable per customer, with a few rows instead)."""
+    cuts = cuts or Cuts()
+    nv = int(base.vulnerable.sum())
+    surrogate, exact = nv > goals.exact_limit, 0 < nv <= goals.exact_limit
+    allowed = int(np.floor(goals.delta * nv))
+    for point in (lin.at,) if not cuts.dispersion else ():
+        cuts.dispersion.append(dispersion_cut(base, lin, point)[1:])
+        if surrogate:
+            cuts.fairness.append(fairness_cut(base, lin, goals, point)[1:])
+    # with binaries, gather the planes on the relaxation first: one MILP solve, not one a plane
+    for relax in (True, False) if exact else (False,):
+        prob, var, info = _add_planes(base, slots, lin, goals, cuts, elastic, box, relax,
+                                      surrogate, allowed)  # fmt: skip
+        if prob.status not in ("optimal", "optimal_inaccurate"):
+            break
+    info["cuts"] = len(cuts.dispersion) + len(cuts.fairness)
+    return prob, var, info
+
+
+def _add_planes(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, cuts: Cuts,
+                elastic: bool, box: tuple[np.ndarray, np.ndarray] | None, relax: bool,
+                surrogate: bool, allowed: int) -> tuple[Any, Any, dict[str, Any]]:  # fmt: skip
+    import cvxpy as cp
+
+    for _ in range(MAX_CUTS):
+        prob, var, info = _problem(base, slots, lin, goals, cuts, elastic, box, relax)
+        prob.solve(solver=cp.HIGHS, mip_rel_gap=MIP_GAP)
+        if prob.status not in ("optimal", "optimal_inaccurate"):
+            break
+        x = np.asarray(var.value, dtype=float)
+        more = False
+        mad, g, h = dispersion_cut(base, lin, x)
+        if mad > float(info["dev"].value) + CUT_TOL * max(mad, 1.0) and not elastic:
+            cuts.dispersion.append((g, h))
+            more = True
+        if surrogate:
+            count, g, h = fairness_cut(base, lin, goals, x)
+            extra = float(info["slack"]["fairness"].value) if elastic else 0.0
+            if count > allowed + extra + CUT_TOL * max(allowed, 1.0):
+                cuts.fairness.append((g, h))
+                more = True
+        if not more:
+            break
+    return prob, var, info
 
 
 def solve(base: CustomerBase, slots: Slots, goals: Goals, scale: float, tol: float = 1e-5,
           max_iterations: int = 40, progress: Any = None) -> Solution:  # fmt: skip
     """Expand, solve, repeat at the solution until the prices settle (damped when they
     oscillate). Raises InputError naming the binding constraints when none is feasible."""
-    import cvxpy as cp
-
     x = np.clip(np.where(slots.low == slots.high, slots.low, (slots.low + slots.high) / 2),
                 slots.low, slots.high)  # fmt: skip
     history: list[dict[str, Any]] = []
@@ -167,14 +284,11 @@ def solve(base: CustomerBase, slots: Slots, goals: Goals, scale: float, tol: flo
         t0 = time.perf_counter()
         lin = linearise(base, slots, x, scale)
         t1 = time.perf_counter()
-        prob, var, info = _problem(base, slots, lin, goals, box=(x - radius, x + radius))
-        t2 = time.perf_counter()
-        prob.solve(solver=cp.HIGHS)
+        prob, var, info = _solve_cut(base, slots, lin, goals, box=(x - radius, x + radius))
         if prob.status in ("infeasible", "infeasible_inaccurate"):  # the box may be why
-            prob, var, info = _problem(base, slots, lin, goals)
-            prob.solve(solver=cp.HIGHS)
-        t3 = time.perf_counter()
-        for key, dt in (("expand", t1 - t0), ("build", t2 - t1), ("solve", t3 - t2)):
+            prob, var, info = _solve_cut(base, slots, lin, goals)
+        t2 = time.perf_counter()
+        for key, dt in (("expand", t1 - t0), ("solve", t2 - t1)):
             seconds[key] = seconds.get(key, 0.0) + dt
         if prob.status not in ("optimal", "optimal_inaccurate"):
             if prob.status in ("infeasible", "infeasible_inaccurate"):
@@ -187,6 +301,7 @@ def solve(base: CustomerBase, slots: Slots, goals: Goals, scale: float, tol: flo
             radius = radius / 2
         previous = d
         history.append({"iteration": it, "objective": float(prob.value), "moved": moved,
+                        "planes": info["cuts"],
                         **{n: float(v) for n, v in zip(slots.names, new, strict=True)}})  # fmt: skip
         if progress is not None:
             progress(f"iteration {it}: objective {prob.value:.5f}, prices moved {moved:.2e}")
@@ -200,10 +315,7 @@ def solve(base: CustomerBase, slots: Slots, goals: Goals, scale: float, tol: flo
 
 def explain_infeasible(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals) -> str:
     """One line: which soft constraints cannot all hold, and how far from feasible."""
-    import cvxpy as cp
-
-    prob, _, info = _problem(base, slots, lin, goals, elastic=True)
-    prob.solve(solver=cp.HIGHS)
+    prob, _, info = _solve_cut(base, slots, lin, goals, elastic=True)
     if prob.status not in ("optimal", "optimal_inaccurate"):
         return ("no tariff satisfies the bounds and order of the prices alone "
                 f"(solver: {prob.status}); widen the template's ranges")  # fmt: skip
@@ -215,7 +327,7 @@ def explain_infeasible(base: CustomerBase, slots: Slots, lin: Linear, goals: Goa
         said.append(
             f"revenue: with the other constraints held, the best tariff within the bounds reaches "
             f"{100 * (goals.revenue_share - short):.1f}% of the target "
-            f"{info['target']:,.2f} in scenario {base.scenarios[worst].name!r} "
+            f"{info['target']:,.2f} in scenario {base.names[worst]!r} "
             f"(needs {100 * goals.revenue_share:.0f}%)"
         )
     if "fairness" in s and float(s["fairness"].value) > 1e-6:
