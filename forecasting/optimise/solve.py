@@ -46,6 +46,7 @@ from forecasting.optimise.model import CustomerBase, Linear, Slots, bills_at, li
 EXACT_LIMIT = 500  # vulnerable customers solved with binaries; the surrogate beyond
 TAU = 0.05
 MAX_CUTS = 400  # solves per expansion while adding planes
+RELAX_FIRST = 100  # vulnerable customers beyond which planes are gathered on the relaxation
 MIP_GAP = 1e-3  # relative gap at which HiGHS stops a MILP (the count constraint holds exactly)
 CUT_TOL = 1e-6  # relative, and absolute below 1 (the solver's own tolerances are ~1e-7)
 # The engine rounds every line of every bill to the currency's minor unit; the model does not.
@@ -139,10 +140,15 @@ def fairness_cut(base: CustomerBase, lin: Linear, goals: Goals, x: np.ndarray
     return float(np.maximum(value, 0).sum()), g, float(const[top[on], np.flatnonzero(on)].sum())
 
 
-def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, cuts: Cuts,
+def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, room: int = 32,
              elastic: bool = False, box: tuple[np.ndarray, np.ndarray] | None = None,
              relax: bool = False) -> tuple[Any, Any, dict[str, Any]]:  # fmt: skip
+    """The program at one expansion, with `room` rows for the planes of each term, held as
+    parameters (unused rows are 0 >= 0): adding a plane re-solves without compiling again."""
     import cvxpy as cp
+
+    planes = {k: (cp.Parameter((room, slots.K)), cp.Parameter(room))
+              for k in ("dispersion", "fairness")}  # fmt: skip
 
     S, K = base.S, slots.K
     x = cp.Variable(K)
@@ -193,7 +199,8 @@ def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, cuts: 
                 cons.append(cp.sum(z) <= allowed + extra)
             method = "MILP (HiGHS)"
         else:
-            cons += [g @ x + h <= allowed + extra for g, h in cuts.fairness]
+            g, h = planes["fairness"]
+            cons.append(g @ x + h <= allowed + extra)
             method = "LP surrogate (HiGHS)"
     if goals.groups is not None and goals.group_tolerance is not None:
         if elastic:
@@ -206,7 +213,8 @@ def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, cuts: 
             cons += [got + give >= (1 - goals.group_tolerance) * now,
                      got - give <= (1 + goals.group_tolerance) * now]  # fmt: skip
     dev = cp.Variable(nonneg=True)  # the mean absolute deviation of bill changes, by its cuts
-    cons += [dev >= g @ x + h for g, h in cuts.dispersion]
+    g, h = planes["dispersion"]
+    cons.append(dev >= g @ x + h)
     rev_dev = cp.Variable(nonneg=True)
     cons += [rev_dev >= (revenue[0] - target) / target, rev_dev >= (target - revenue[0]) / target]
     if elastic:
@@ -215,7 +223,7 @@ def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, cuts: 
         obj = cp.Minimize(goals.w_peak * cp.sum(cp.multiply(peak, 1 / np.maximum(lin.peak_now, 1e-9))) / S
                           + goals.w_dispersion * dev + goals.w_revenue * rev_dev)  # fmt: skip
     return cp.Problem(obj, cons), x, {"slack": slack, "method": method, "target": target,
-                                      "dev": dev}  # fmt: skip
+                                      "dev": dev, "planes": planes, "room": room}  # fmt: skip
 
 
 def _solve_cut(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, elastic: bool = False,
@@ -232,8 +240,9 @@ def _solve_cut(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, elas
         cuts.dispersion.append(dispersion_cut(base, lin, point)[1:])
         if surrogate:
             cuts.fairness.append(fairness_cut(base, lin, goals, point)[1:])
-    # with binaries, gather the planes on the relaxation first: one MILP solve, not one a plane
-    for relax in (True, False) if exact else (False,):
+    # with many binaries, gather the planes on the relaxation first: one MILP solve, not one
+    # a plane (with few, re-solving the MILP costs less than compiling the relaxation)
+    for relax in (True, False) if exact and nv > RELAX_FIRST else (False,):
         prob, var, info = _add_planes(base, slots, lin, goals, cuts, elastic, box, relax,
                                       surrogate, allowed)  # fmt: skip
         if prob.status not in ("optimal", "optimal_inaccurate"):
@@ -247,8 +256,17 @@ def _add_planes(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, cut
                 surrogate: bool, allowed: int) -> tuple[Any, Any, dict[str, Any]]:  # fmt: skip
     import cvxpy as cp
 
+    room = 32
+    prob, var, info = _problem(base, slots, lin, goals, room, elastic, box, relax)
     for _ in range(MAX_CUTS):
-        prob, var, info = _problem(base, slots, lin, goals, cuts, elastic, box, relax)
+        if max(len(cuts.dispersion), len(cuts.fairness)) > room:
+            room *= 2
+            prob, var, info = _problem(base, slots, lin, goals, room, elastic, box, relax)
+        for name, rows in (("dispersion", cuts.dispersion), ("fairness", cuts.fairness)):
+            G, H = np.zeros((room, slots.K)), np.zeros(room)  # unused rows: 0 >= 0
+            for j, (g, h) in enumerate(rows):
+                G[j], H[j] = g, h
+            info["planes"][name][0].value, info["planes"][name][1].value = G, H
         prob.solve(solver=cp.HIGHS, mip_rel_gap=MIP_GAP)
         if prob.status not in ("optimal", "optimal_inaccurate"):
             break
