@@ -35,7 +35,7 @@ from forecasting.errors import InputError
 from forecasting.optimise.check import breakdown, check
 from forecasting.optimise.config import OptimiseConfig
 from forecasting.optimise.model import CustomerBase, Slots, template_slots
-from forecasting.optimise.scenarios import Scenarios, ScenarioSpec
+from forecasting.optimise.scenarios import InMemory, Scenarios, ScenarioSpec
 from forecasting.optimise.solve import Goals, Solution, solve
 from forecasting.optimise.summarise import summarise
 from forecasting.response.config import parse_band
@@ -43,6 +43,8 @@ from forecasting.response.file import load_elasticities
 from forecasting.tariffs.calendar import utc_ns
 from forecasting.tariffs.spec import load_tariff, window_table
 from forecasting.tariffs.template import TariffTemplate, load_template, write_tariff
+
+HOLD_BYTES = 1 << 30  # scenarios up to this size are built once and held in memory
 
 
 def load_customers(config: OptimiseConfig) -> tuple[np.ndarray, pd.Timestamp, pd.Timedelta,
@@ -206,8 +208,11 @@ def run_optimise(config: OptimiseConfig, output: Path,
     scenarios = Scenarios(len(ids), usage.shape[1], lambda a, b: usage[a:b], up, down, start,
                           step, tz, ScenarioSpec(sc.count, sc.seed, sc.elasticity_draws,
                                                  sc.ev_share, sc.pv_share), sampled, deltas)  # fmt: skip
+    source: Scenarios | InMemory = scenarios
+    if sc.count * usage.size * 8 <= HOLD_BYTES:  # small: build the scenarios once, read them often
+        source = scenarios.in_memory()
     say(f"billing {len(ids)} customers in {sc.count} scenario(s) under the current tariff")
-    base = summarise(scenarios, ids, start, step, vulnerable, static, template, current, slots,
+    base = summarise(source, ids, start, step, vulnerable, static, template, current, slots,
                      shift=config.response.shift)  # fmt: skip
     t_prep = time.perf_counter()
     scale = template.tariff_with({d.name: d.low for d in template.decisions}).scale

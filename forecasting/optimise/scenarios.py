@@ -166,6 +166,17 @@ class Scenarios:
     def elasticities(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         return self._e[s]
 
+    def in_memory(self) -> InMemory:
+        """Every scenario built once and held (a base small enough to be read many times:
+        the check and each frontier point read it again)."""
+        usage = self.usage_rows(0, self.n)
+        return InMemory([Scenario(name, self.usage(s, 0, self.n, usage), *self._e[s])
+                         for s, name in enumerate(self.names)])  # fmt: skip
+
+    def usage(self, s: int, a: int, b: int, base: np.ndarray) -> np.ndarray:
+        """Scenario `s` of rows [a, b) whose readings are `base`."""
+        return BlockUsage(base, lambda k: self.changes(k, a, b, base))(s)
+
     def blocks(self, size: int) -> Iterator[Block]:
         for a in range(0, self.n, size):
             b = min(a + size, self.n)
