@@ -199,8 +199,8 @@ def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, room: 
                 cons.append(cp.sum(z) <= allowed + extra)
             method = "MILP (HiGHS)"
         else:
-            g, h = planes["fairness"]
-            cons.append(g @ x + h <= allowed + extra)
+            fg, fh = planes["fairness"]
+            cons.append(fg @ x + fh <= allowed + extra)
             method = "LP surrogate (HiGHS)"
     if goals.groups is not None and goals.group_tolerance is not None:
         if elastic:
@@ -213,8 +213,8 @@ def _problem(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals, room: 
             cons += [got + give >= (1 - goals.group_tolerance) * now,
                      got - give <= (1 + goals.group_tolerance) * now]  # fmt: skip
     dev = cp.Variable(nonneg=True)  # the mean absolute deviation of bill changes, by its cuts
-    g, h = planes["dispersion"]
-    cons.append(dev >= g @ x + h)
+    dg, dh = planes["dispersion"]
+    cons.append(dev >= dg @ x + dh)
     rev_dev = cp.Variable(nonneg=True)
     cons += [rev_dev >= (revenue[0] - target) / target, rev_dev >= (target - revenue[0]) / target]
     if elastic:
