@@ -312,7 +312,8 @@ def solve(base: CustomerBase, slots: Slots, goals: Goals, scale: float, tol: flo
             if prob.status in ("infeasible", "infeasible_inaccurate"):
                 raise InputError(explain_infeasible(base, slots, lin, goals))
             raise InputError(f"the solver stopped with status {prob.status!r}")
-        new = np.clip(np.asarray(var.value, dtype=float), slots.low, slots.high)
+        new = _in_order(np.clip(np.asarray(var.value, dtype=float), slots.low, slots.high),
+                        goals.order)  # fmt: skip
         d = new - x
         moved = float(np.max(np.abs(d) / np.maximum(np.abs(x), 1e-9)))
         if float(d @ previous) < 0:  # went back on the last step: a smaller box
@@ -329,6 +330,16 @@ def solve(base: CustomerBase, slots: Slots, goals: Goals, scale: float, tol: flo
     last_obj = history[-1]["objective"]
     return Solution(x, len(history), moved, last_obj, info["method"],
                     bills_at(base, slots, x, scale), info["target"], history, seconds)  # fmt: skip
+
+
+def _in_order(x: np.ndarray, order: list[tuple[int, int]]) -> np.ndarray:
+    """Undo the solver's tolerance on the order of the prices (a few 1e-8 of a price unit): a
+    price found below one it must not be below is lifted to it."""
+    x = x.copy()
+    for _ in range(len(order) + 1):
+        for a, b in order:
+            x[a] = max(x[a], x[b])
+    return x
 
 
 def explain_infeasible(base: CustomerBase, slots: Slots, lin: Linear, goals: Goals) -> str:
