@@ -45,7 +45,9 @@ class _Loose(BaseModel):
 
 class TensorSpec(_Loose):
     name: Name
-    shape: list[Annotated[StrictInt, Field(ge=1, le=1_000_000)] | str] = Field(min_length=1)
+    shape: list[Annotated[StrictInt, Field(ge=0, le=1_000_000)] | str] = Field(
+        min_length=1, description="0 for an input with no columns (no categorical static columns)"
+    )
     dtype: Literal["float32", "float64", "int64"]
 
 

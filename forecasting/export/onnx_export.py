@@ -37,7 +37,29 @@ def export_model(model: Any) -> Exported:
             f"models of kind {model.kind!r} have nothing to export (they learn no weights)"
         )
     spec = model.onnx_spec()
-    return Exported(model.to_onnx(random_inputs(model, 2)), spec["inputs"], spec["outputs"])
+    graph = declare_inputs(model.to_onnx(random_inputs(model, 2)), spec["inputs"])
+    return Exported(graph, spec["inputs"], spec["outputs"])
+
+
+def declare_inputs(onnx_bytes: bytes, inputs: list[dict[str, Any]]) -> bytes:
+    """The graph with every input of the spec declared, in the spec's order. The exporter
+    drops an input the network never reads (`static_cat` of a model without categorical
+    static columns: zero columns), and a bundle's interface must not depend on that."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    m = onnx.load_from_string(onnx_bytes)
+    have = {i.name: i for i in m.graph.input}
+    if all(spec["name"] in have for spec in inputs):
+        return onnx_bytes
+    types = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE,
+             "int64": TensorProto.INT64}  # fmt: skip
+    declared = [have.get(spec["name"]) or helper.make_tensor_value_info(
+        spec["name"], types[spec["dtype"]], spec["shape"]) for spec in inputs]  # fmt: skip
+    extra = [i for i in m.graph.input if i.name not in {s["name"] for s in inputs}]
+    del m.graph.input[:]
+    m.graph.input.extend([*declared, *extra])
+    return bytes(m.SerializeToString())
 
 
 def random_inputs(model: Any, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -48,11 +70,9 @@ def random_inputs(model: Any, batch: int, seed: int = 0) -> dict[str, np.ndarray
         shape = [batch, *spec["shape"][1:]]
         if spec["dtype"] == "int64":
             cards = [len(model.categories_[c]) + 1 for c in model.columns_["static_cat"]]
-            out[spec["name"]] = (
-                np.stack([rng.integers(0, c, batch) for c in cards], axis=1)
-                .reshape(shape)
-                .astype("int64")
-            )
+            codes = [rng.integers(0, c, batch) for c in cards]  # none without static columns
+            stacked = np.stack(codes, axis=1) if codes else np.zeros((batch, 0))
+            out[spec["name"]] = stacked.reshape(shape).astype("int64")
         else:
             out[spec["name"]] = rng.normal(0, 1, shape).astype("float32").astype(spec["dtype"])
     return out
