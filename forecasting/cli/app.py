@@ -561,8 +561,16 @@ def anomalies_cmd(
 
 @app.command("explain")
 def explain_cmd(
-    run: Annotated[Path, typer.Option("--run", "-r", help="run folder of a tree model")],
     output: Annotated[Path, typer.Option("--output", "-o", help="folder for the report")],
+    run: Annotated[
+        Path | None, typer.Option("--run", "-r", help="run folder of a tree model (TreeSHAP)")
+    ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle", "-b", help="an exported forecasting bundle (any kind; torch-free)"
+        ),
+    ] = None,
     input: Annotated[
         str | None, typer.Option("--input", "-i", help="data to explain forecasts on")
     ] = None,
@@ -575,10 +583,28 @@ def explain_cmd(
     ] = None,
     quantile: Annotated[float, typer.Option(help="which quantile's output to explain")] = 0.5,
     max_rows: Annotated[
-        int, typer.Option(min=10, help="forecast rows to explain (sampled)")
+        int, typer.Option(min=10, help="forecast rows (--run) or windows (--bundle) to explain")
     ] = 2000,
+    permutations: Annotated[
+        int, typer.Option(min=2, help="--bundle: orders of the families sampled")
+    ] = 8,
+    customer: Annotated[
+        str | None, typer.Option(help="--bundle: a household to explain in words and a waterfall")
+    ] = None,
 ) -> None:
-    """SHAP (TreeExplainer) values, importance CSV, summary/dependence plots and an HTML report."""
+    """Explain forecasts. --run: SHAP (TreeExplainer) of a tree model's features, importance
+    CSV, plots and an HTML report. --bundle: Shapley values of feature families (history by
+    how far back, each covariate, calendar, each household attribute) of any exported
+    forecaster on onnxruntime, per step ahead and quantile, with a household's story."""
+    from forecasting.errors import InputError
+
+    if (run is None) == (bundle is None):
+        raise InputError("give one of --run (a tree model's run folder) or --bundle (any bundle)")
+    if bundle is not None:
+        _explain_bundle(bundle, output, input, data_config, start, end, max_rows, permutations,
+                        customer)  # fmt: skip
+        return
+    assert run is not None
     require_training_stack("explain")
     from forecasting.explain.shap_report import explain_run
 
@@ -589,6 +615,29 @@ def explain_cmd(
     )
     for r in s["top_features"][:5]:
         typer.echo(f"  {r['feature']:<20} {r['share']:.1%}")
+    typer.echo(f"wrote {', '.join(s['files'])} to {output}")
+
+
+def _explain_bundle(bundle: Path, output: Path, input: str | None, data_config: Path | None,
+                    start: str | None, end: str | None, windows: int, permutations: int,
+                    customer: str | None) -> None:  # fmt: skip
+    from forecasting.config.data import load_data_config
+    from forecasting.data.prepare import prepare
+    from forecasting.errors import InputError
+    from serving.explain import explain_bundle
+
+    if data_config is None:
+        raise InputError("--bundle needs --data-config: how to read the data to explain on")
+    cfg = load_data_config(data_config)
+    prepared = prepare(cfg, input)
+    s = explain_bundle(bundle, prepared.frame, prepared.static, output, cfg.calendar.timezone,
+                       start, end, min(windows, 100_000), permutations, customer=customer)  # fmt: skip
+    typer.echo(f"explained {s['windows']:,} windows of a {s['kind']} bundle in {s['seconds']:.1f} s; "
+               f"additivity error {s['additivity_max_abs_error']:.1e}")  # fmt: skip
+    for r in s["families"][:6]:
+        typer.echo(f"  {r['family']:<26} {r['share']:.1%}")
+    if s["customer"]:
+        typer.echo(s["customer"]["text"])
     typer.echo(f"wrote {', '.join(s['files'])} to {output}")
 
 

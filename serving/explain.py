@@ -1,0 +1,446 @@
+"""Explain a bundle's forecasts with onnxruntime alone: Shapley values of feature families.
+
+The graph's inputs are grouped into families a person reads (`families`): the household's
+history by how far back it lies (the last day; the same hours of past days; a week back and
+more), each covariate, the calendar, the step ahead, each static attribute. A family is
+"absent" when its inputs take the baseline: the mean over the explained windows (category
+codes take 0, the code of an unknown category, or missing for trees). The value of a set of
+families is the graph's output with the others absent, and each family's attribution is its
+Shapley value, estimated by `permutations` random orders of the families (half of them the
+reverse of the other half). Along each order the increments add up to the output less the
+baseline's output, so attributions + base = output holds exactly for every window, whatever
+the number of orders (checked on every run and recorded). The output explained is the graph's
+own, per horizon step and quantile, before the per-window scale is undone; attributions in
+target units are the same times the window's scale (the scale is a constant per window).
+
+Model-agnostic and torch-free: it works on every forecasting bundle (trees, CNN-LSTM, TFT)
+and runs in the serving install.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.config.features import FeatureConfig
+from forecasting.data.schema import SERIES, TIME
+from forecasting.errors import InputError
+from forecasting.evaluation.metrics import quantile_column
+from forecasting.folders import write_json
+from serving.kinds import bundle_kind
+
+DAY = pd.Timedelta("1D")
+WEEK = pd.Timedelta("7D")
+CALENDAR_NAMES = {"hour", "dow", "month", "doy_sin", "doy_cos", "hour_sin", "hour_cos",
+                  "dow_sin", "dow_cos", "is_weekend", "is_holiday"}  # fmt: skip
+
+
+@dataclass
+class Inputs:
+    """What a bundle's graph reads for a set of windows: `arrays` by input name (rows first),
+    the windows' `index` (series_id, origin; and timestamp, horizon for rows), `scale` per
+    row, and the channel names of each input's last axis."""
+
+    arrays: dict[str, np.ndarray]
+    index: pd.DataFrame
+    scale: np.ndarray
+    channels: dict[str, list[str]]
+    layout: str
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def take(self, rows: np.ndarray) -> Inputs:
+        return Inputs({k: v[rows] for k, v in self.arrays.items()},
+                      self.index.iloc[rows].reset_index(drop=True), self.scale[rows],
+                      self.channels, self.layout)  # fmt: skip
+
+
+@dataclass
+class Family:
+    name: str
+    description: str
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # input -> bool, per-row shape
+
+
+def bundle_inputs(bundle: Any, frame: pd.DataFrame, origins: pd.DatetimeIndex,
+                  static: pd.DataFrame | None) -> Inputs:  # fmt: skip
+    """The graph inputs of every (series, origin) window, built by the bundle's recipe."""
+    m = bundle.manifest
+    meta = m["model"]
+    layout = bundle_kind(bundle.kind).layout
+    if layout == "rows":
+        from forecasting.features.windows import make_windows
+
+        w = make_windows(frame, origins, bundle.features, m["horizon"], m["lookback"], static,
+                         meta["categories"], m["freq"])  # fmt: skip
+        dtype = m["inputs"][0]["dtype"]
+        return Inputs({"X": w.X.to_numpy(dtype="float32").astype(dtype)}, w.index, w.scale,
+                      {"X": list(w.X.columns)}, layout)  # fmt: skip
+    if layout == "sequences":
+        from forecasting.features.sequences import make_sequences, sequence_columns, static_layout
+
+        s = make_sequences(frame, origins, bundle.features, m["horizon"], m["lookback"],
+                           meta["norms"], static, meta["categories"], m["freq"])  # fmt: skip
+        cfg = bundle.features.in_intervals(pd.Timedelta(m["freq"]))
+        cols = sequence_columns(cfg, m["lookback"], m["horizon"])
+        cat, real = static_layout(cfg, meta["categories"])
+        cols["static_cat"], cols["static_real"] = cat, ["log_scale", *real]
+        names = ["past", "future", "static_cat", "static_real"]
+        return Inputs(dict(zip(names, s.arrays()[:4], strict=True)), s.index, s.scale, cols,
+                      layout)  # fmt: skip
+    raise InputError(f"explaining a {bundle.kind!r} bundle is not supported: it does not forecast "
+                     "from rows or sequences")  # fmt: skip
+
+
+def _band(steps_back: int, step: pd.Timedelta, target_relative: bool = True) -> str:
+    """History family of a reading `steps_back` intervals before the target time (lags,
+    profiles) or before the origin (the past sequence)."""
+    back = steps_back * step
+    if back < DAY:
+        return "last 24 h"
+    if back > WEEK - step * 0.5:
+        return "a week back and more"
+    if target_relative and back % DAY == pd.Timedelta(0):
+        return "same hours of past days"
+    return "earlier this week"
+
+
+DESCRIBE = {
+    "last 24 h": "the household's readings in the day before the origin",
+    "same hours of past days": "readings at the target's hour on past days (profile, daily lags)",
+    "earlier this week": "readings 1 to 7 days back (the past sequence, and lags off the hour)",
+    "a week back and more": "readings a week or more before the target",
+    "calendar": "hour, weekday, season and holidays at the target time",
+    "step ahead": "how far the target lies from the origin",
+    "household level": "the household's mean consumption over the lookback (its size)",
+}
+
+
+def families(inputs: Inputs, features: FeatureConfig, step: pd.Timedelta) -> list[Family]:
+    """The inputs grouped into families (see the module doc); every input cell in exactly one."""
+    out: dict[str, Family] = {}
+
+    def add(name: str, where: str, mask: np.ndarray, description: str = "") -> None:
+        fam = out.setdefault(name, Family(name, description or DESCRIBE.get(name, name)))
+        shape = inputs.arrays[where].shape[1:]
+        fam.masks[where] = fam.masks.get(where, np.zeros(shape, bool)) | mask
+
+    known, observed, static = set(features.known_future), set(features.observed), features.static
+    degree = "temperature" if "temperature" in known else "degree hours"
+    for where, names in inputs.channels.items():
+        shape = inputs.arrays[where].shape[1:]
+        for j, name in enumerate(names):
+            mask = np.zeros(shape, bool)
+            if len(shape) == 1:
+                mask[j] = True
+            else:
+                mask[:, j] = True
+            fam = _family_of(name, where, known, observed, static, step, degree)
+            if fam is None:  # the past target and its observed flag: by how far back
+                L = shape[0]
+                for t in range(L):
+                    cell = np.zeros(shape, bool)
+                    cell[t, j] = True
+                    add(_band(L - t, step, target_relative=False), where, cell)
+                continue
+            add(fam, where, mask, _describe(fam, known, observed, static))
+    order = ["last 24 h", "same hours of past days", "earlier this week", "a week back and more"]
+    return sorted(out.values(), key=lambda f: (order.index(f.name) if f.name in order else 9,
+                                               f.name))  # fmt: skip
+
+
+def _family_of(name: str, where: str, known: set[str], observed: set[str], static: list[str],
+               step: pd.Timedelta, degree: str) -> str | None:  # fmt: skip
+    if where == "past" and name in ("target", "observed"):
+        return None
+    if name in static or where in ("static_cat",):
+        return name
+    if name == "log_scale" or name == "level":
+        return "household level"
+    if name in ("step", "horizon"):
+        return "step ahead"
+    if name in CALENDAR_NAMES or name.startswith("is_"):
+        return "calendar"
+    if name in ("hdh", "cdh"):
+        return degree
+    if name in known or name in observed:
+        return name
+    if name.endswith("_last") and name[:-5] in observed:
+        return name[:-5]
+    if name.startswith("lag_"):
+        return _band(int(name[4:]), step)
+    if name.startswith("profile_"):
+        return "same hours of past days"
+    if name.startswith("roll_"):  # roll_<stat>_<window>: by how far back the window reaches
+        return "last 24 h" if int(name.rsplit("_", 1)[1]) * step <= DAY else "earlier this week"
+    if name == "last":
+        return "last 24 h"
+    return name
+
+
+def _describe(fam: str, known: set[str], observed: set[str], static: list[str]) -> str:
+    if fam in DESCRIBE:
+        return DESCRIBE[fam]
+    if fam in known:
+        return f"{fam} at the target times (known ahead: a forecast or a schedule)"
+    if fam in observed:
+        return f"{fam} measured up to the origin"
+    if fam in static:
+        return f"household attribute {fam}"
+    return fam
+
+
+def baseline(inputs: Inputs, categorical: set[str]) -> dict[str, np.ndarray]:
+    """One absent value per input cell: the mean over the windows; category codes 0 (the
+    code of an unknown category) in sequence inputs, missing in tree rows."""
+    out = {}
+    for k, v in inputs.arrays.items():
+        if k == "static_cat":
+            out[k] = np.zeros(v.shape[1:], v.dtype)
+            continue
+        b = np.nanmean(v.astype("float64"), axis=0) if len(v) else np.zeros(v.shape[1:])
+        if k == "X":
+            cols = inputs.channels["X"]
+            b = np.where([c in categorical for c in cols], np.nan, b)
+        out[k] = b.astype(v.dtype)
+    return out
+
+
+def group_shapley(run: Any, inputs: dict[str, np.ndarray], fams: list[Family],
+                  base: dict[str, np.ndarray], permutations: int = 8, seed: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(attributions [row, family, *output], the baseline's output [*output], the output
+    [row, *output]) by permutation sampling over families, antithetic pairs; `run` maps
+    inputs to the graph's output."""
+    n = len(next(iter(inputs.values())))
+    G = len(fams)
+    rng = np.random.default_rng(seed)
+    orders: list[np.ndarray] = []
+    while len(orders) < max(permutations, 2):
+        p = rng.permutation(G)
+        orders += [p, p[::-1]]
+    start = {k: np.broadcast_to(b, inputs[k].shape).copy() for k, b in base.items()}
+    base_out = run(start)
+    full = run(inputs)
+    phi = np.zeros((n, G, *full.shape[1:]))
+    for order in orders:
+        current = {k: v.copy() for k, v in start.items()}
+        prev = base_out
+        for g in order:
+            for k, mask in fams[g].masks.items():
+                current[k] = np.where(mask[None], inputs[k], current[k])
+            value = full if g == order[-1] else run(current)
+            phi[:, g] += value - prev
+            prev = value
+    phi /= len(orders)
+    return phi, base_out[0], full
+
+
+def graph_output(bundle: Any) -> Any:
+    """inputs -> the graph's first output (float64), in the bundle's chunks."""
+    chunk = bundle_kind(bundle.kind).session_batch
+
+    def run(arrays: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(bundle.run(arrays, chunk)[0], dtype="float64")
+
+    return run
+
+
+def daily_origins(frame: pd.DataFrame, tz: str, days: int, end: str | None = None,
+                  start: str | None = None) -> pd.DatetimeIndex:  # fmt: skip
+    """Local midnights (as UTC) from `start` to `end`, default the last `days` full days."""
+    last = frame[TIME].max().tz_convert(tz)
+    hi = pd.Timestamp(end) if end else (last - DAY).normalize().tz_localize(None)
+    lo = pd.Timestamp(start) if start else hi - pd.Timedelta(days=days - 1)
+    if hi < lo:
+        raise InputError(f"--end {hi.date()} is before --start {lo.date()}")
+    return pd.DatetimeIndex(pd.date_range(lo, hi, freq="D").tz_localize(tz).tz_convert("UTC"))
+
+
+def explain_bundle(folder: str | Path, frame: pd.DataFrame, static: pd.DataFrame | None,
+                   output: Path, tz: str, start: str | None = None, end: str | None = None,
+                   max_windows: int = 500, permutations: int = 8, seed: int = 0,
+                   customer: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Attributions by family of a bundle's forecasts on windows of `frame`; writes
+    families.csv, by_step.csv, explain.json, report.html and plots into `output`."""
+    import time
+
+    from serving.load import load_bundle
+
+    t0 = time.perf_counter()
+    bundle = load_bundle(folder)
+    if not bundle_kind(bundle.kind).forecasts:
+        raise InputError(
+            f"{folder}: a {bundle.kind!r} bundle scores anomalies; explain a forecaster"
+        )
+    if bundle.kind == "ensemble":
+        raise InputError(f"{folder}: ensemble bundles are explained member by member for now; "
+                         "give a member's folder")  # fmt: skip
+    m = bundle.manifest
+    step = pd.Timedelta(m["freq"])
+    origins = daily_origins(frame, tz, 28, end, start)
+    inputs = bundle_inputs(bundle, frame, origins, static)
+    if len(inputs) == 0:
+        raise InputError(
+            f"no forecast windows at the origins {origins[0].date()}..{origins[-1].date()}"
+        )
+    rng = np.random.default_rng(seed)
+    pairs = inputs.index[[SERIES, "origin"]].drop_duplicates()
+    pick = pairs.iloc[np.sort(rng.choice(len(pairs), min(max_windows, len(pairs)), replace=False))]
+    keep = inputs.index.merge(pick.assign(_k=True), on=[SERIES, "origin"], how="left")["_k"]
+    if customer is not None:
+        keep = keep | (inputs.index[SERIES] == customer)
+    inputs = inputs.take(np.flatnonzero(keep.fillna(False).to_numpy(dtype=bool)))
+    fams = families(inputs, bundle.features, step)
+    categorical = set(m["model"].get("categories", {}))
+    base = baseline(inputs, categorical)
+    phi, base_out, out = group_shapley(graph_output(bundle), inputs.arrays, fams, base,
+                                       permutations, seed)  # fmt: skip
+    additivity = float(np.max(np.abs(phi.sum(axis=1) + base_out[None] - out)))
+    seconds = time.perf_counter() - t0
+    quantiles = bundle.quantiles
+    return _write(output, bundle, folder, inputs, fams, phi, base_out, out, quantiles, additivity,
+                  seconds, permutations, customer)  # fmt: skip
+
+
+def _per_output(phi: np.ndarray, inputs: Inputs, quantiles: list[float]
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(attributions [row, family, step, quantile] in target units, step of each) whatever
+    the layout: rows have one step each, sequences all steps per row."""
+    if inputs.layout == "rows":
+        kwh = phi * inputs.scale[:, None, None]
+        return kwh[:, :, None, :], inputs.index["horizon"].to_numpy()[:, None]
+    kwh = phi * inputs.scale[:, None, None, None]
+    steps = np.broadcast_to(np.arange(1, phi.shape[2] + 1), (len(phi), phi.shape[2]))
+    return kwh, steps
+
+
+def _write(output: Path, bundle: Any, folder: str | Path, inputs: Inputs, fams: list[Family],
+           phi: np.ndarray, base_out: np.ndarray, out: np.ndarray, quantiles: list[float],
+           additivity: float, seconds: float, permutations: int,
+           customer: str | None) -> dict[str, Any]:  # fmt: skip
+    output.mkdir(parents=True, exist_ok=True)
+    kwh, steps = _per_output(phi, inputs, quantiles)
+    names = [f.name for f in fams]
+    mid = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
+    mean_abs = np.abs(kwh[..., mid]).mean(axis=(0, 2))
+    table = pd.DataFrame({"family": names, "description": [f.description for f in fams],
+                          "mean_abs_kwh": mean_abs, "share": mean_abs / max(mean_abs.sum(), 1e-12),
+                          "mean_kwh": kwh[..., mid].mean(axis=(0, 2))})  # fmt: skip
+    for qi, q in enumerate(quantiles):
+        a = np.abs(kwh[..., qi]).mean(axis=(0, 2))
+        table[f"share_{quantile_column(q)}"] = a / max(a.sum(), 1e-12)
+    table = table.sort_values("share", ascending=False, ignore_index=True)
+    table.to_csv(output / "families.csv", index=False)
+    rows = []
+    for s in np.unique(steps):
+        sel = steps == s
+        a = np.abs(kwh[..., mid].transpose(0, 2, 1)[sel]).mean(axis=0)
+        rows.append({"step": int(s), **{n: float(v) for n, v in zip(names, a, strict=True)}})
+    by_step = pd.DataFrame(rows)
+    by_step.to_csv(output / "by_step.csv", index=False)
+    story = _customer_story(inputs, kwh, names, base_out, out, quantiles, mid, customer, output)
+    summary = {
+        "bundle": str(folder), "kind": bundle.kind, "explainer": "permutation Shapley on families "
+        f"({permutations} orders, antithetic), interventional at the windows' mean, onnxruntime",
+        "windows": int(inputs.index[[SERIES, "origin"]].drop_duplicates().shape[0]),
+        "rows": len(inputs), "families": table[["family", "share"]].to_dict("records"),
+        "additivity_max_abs_error": additivity, "seconds": seconds,
+        "output_units": "the graph's output (forecast / window scale); kWh = that x scale",
+        "customer": story, "files": ["families.csv", "by_step.csv", "report.html",
+                                     *(["waterfall.png"] if story else [])],
+    }  # fmt: skip
+    write_json(output / "explain.json", summary)
+    (output / "report.html").write_text(_html(summary, table, by_step), encoding="utf-8")
+    return summary
+
+
+def _customer_story(inputs: Inputs, kwh: np.ndarray, names: list[str], base_out: np.ndarray,
+                    out: np.ndarray, quantiles: list[float], mid: int, customer: str | None,
+                    output: Path) -> dict[str, Any] | None:  # fmt: skip
+    """Why one household's forecast for its latest origin is what it is: the evening (or
+    the whole horizon) summed, a sentence and a waterfall plot."""
+    if customer is None:
+        return None
+    idx = inputs.index
+    mine = np.flatnonzero((idx[SERIES] == customer).to_numpy())
+    if not len(mine):
+        raise InputError(f"--customer {customer!r} has no forecast window in the explained span")
+    origin = idx["origin"].iloc[mine].max()
+    rows = mine[(idx["origin"].iloc[mine] == origin).to_numpy()]
+    contrib = kwh[rows][..., mid].sum(axis=(0, 2))  # summed over the horizon, kWh
+    if inputs.layout == "rows":
+        total = float((out[rows, mid] * inputs.scale[rows]).sum())
+        typical = float((base_out[mid] * inputs.scale[rows]).sum())
+    else:
+        total = float((out[rows][:, :, mid] * inputs.scale[rows][:, None]).sum())
+        typical = float((base_out[:, mid][None] * inputs.scale[rows][:, None]).sum())
+    order = np.argsort(-np.abs(contrib))
+    lead = [f"{names[g]} {contrib[g]:+.2f} kWh" for g in order[:3]]
+    text = (f"Household {customer}'s {quantile_column(quantiles[mid])} forecast from "
+            f"{pd.Timestamp(origin).isoformat()} totals {total:.2f} kWh over the horizon, "
+            f"{total - typical:+.2f} kWh against the same model with every family at the "
+            f"windows' mean; the largest contributions: {', '.join(lead)}.")  # fmt: skip
+    _waterfall(contrib[order[:8]], [names[g] for g in order[:8]], typical, total, output)
+    return {"series_id": customer, "origin": str(origin), "total_kwh": total,
+            "baseline_kwh": typical, "text": text,
+            "contributions_kwh": {names[g]: float(contrib[g]) for g in order}}  # fmt: skip
+
+
+def _waterfall(values: np.ndarray, labels: list[str], start: float, total: float,
+               output: Path) -> None:  # fmt: skip
+    try:
+        import matplotlib
+    except ImportError:  # the serving install has no matplotlib: the text and JSON stand
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(values) + 1.5))
+    level = start
+    for i, v in enumerate(values):
+        ax.barh(i, v, left=level, color="#c0392b" if v > 0 else "#2471a3")
+        ax.text(level + v, i, f" {v:+.2f}", va="center", fontsize=8)
+        level += v
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.axvline(start, color="grey", lw=0.8)
+    ax.set_xlabel(f"kWh over the horizon (baseline {start:.2f}, forecast {total:.2f})")
+    fig.tight_layout()
+    fig.savefig(output / "waterfall.png", dpi=110)
+    plt.close(fig)
+
+
+def _html(summary: dict[str, Any], table: pd.DataFrame, by_step: pd.DataFrame) -> str:
+    rows = "\n".join(
+        f"<tr><td>{html.escape(r.family)}</td><td>{html.escape(r.description)}</td>"
+        f"<td>{r.share:.1%}</td><td>{r.mean_abs_kwh:.4f}</td><td>{r.mean_kwh:+.4f}</td></tr>"
+        for r in table.itertuples(index=False)
+    )
+    steps = by_step.round(4).to_html(index=False)
+    story = summary["customer"]
+    who = (f"<h2>One household</h2><p>{html.escape(story['text'])}</p>"
+           '<img src="waterfall.png" alt="waterfall">') if story else ""  # fmt: skip
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>What drives the forecast</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px}}</style></head>
+<body><h1>What drives the forecast: {html.escape(summary["kind"])} bundle</h1>
+<p>Bundle <code>{html.escape(summary["bundle"])}</code>; {summary["windows"]:,} windows
+({summary["rows"]:,} rows); {html.escape(summary["explainer"])}. Attributions + base = output
+within {summary["additivity_max_abs_error"]:.1e}; {summary["seconds"]:.1f} s.</p>
+<h2>Families, by share of mean |attribution| (P50, kWh)</h2>
+<table><tr><th>family</th><th>what it is</th><th>share</th><th>mean |kWh|</th>
+<th>mean kWh</th></tr>
+{rows}</table>
+<h2>By step ahead (mean |kWh|, P50)</h2>
+{steps}
+{who}
+</body></html>
+"""
