@@ -141,7 +141,7 @@ def families(inputs: Inputs, features: FeatureConfig, step: pd.Timedelta) -> lis
                 mask[j] = True
             else:
                 mask[:, j] = True
-            fam = _family_of(name, where, known, observed, static, step, degree)
+            fam = family_of(name, where, known, observed, static, step, degree)
             if fam is None:  # the past target and its observed flag: by how far back
                 L = shape[0]
                 for t in range(L):
@@ -155,7 +155,7 @@ def families(inputs: Inputs, features: FeatureConfig, step: pd.Timedelta) -> lis
                                                f.name))  # fmt: skip
 
 
-def _family_of(name: str, where: str, known: set[str], observed: set[str], static: list[str],
+def family_of(name: str, where: str, known: set[str], observed: set[str], static: list[str],
                step: pd.Timedelta, degree: str) -> str | None:  # fmt: skip
     if where == "past" and name in ("target", "observed"):
         return None

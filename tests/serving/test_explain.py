@@ -84,6 +84,17 @@ def test_a_planted_driver_ranks_first_with_a_clear_margin(cli, tmp_path, driver,
     assert ranked[0] == first, shares
     assert shares[ranked[0]] > 2 * shares[ranked[1]], shares
     assert s["additivity_max_abs_error"] < 1e-9
+    # the native explainer (TreeSHAP on the run, per feature) summed into the same families
+    from serving.explain import family_of
+
+    r = cli("explain", "--run", tmp_path / "run_lightgbm", "--output", tmp_path / "native",
+            "--start", "2024-03-11", "--end", "2024-03-20")  # fmt: skip
+    assert r.code == 0, r.err
+    native = pd.read_csv(tmp_path / "native" / "importance.csv")
+    fam = [family_of(f, "X", {"temperature"}, set(), [], pd.Timedelta("1h"), "temperature")
+           for f in native["feature"]]  # fmt: skip
+    by_family = native.assign(family=fam).groupby("family")["mean_abs_shap_kwh"].sum()
+    assert by_family.idxmax() == first, by_family.sort_values()
 
 
 def test_a_deep_bundle_is_explained_torch_free_per_step_with_a_household_story(cli, tmp_path):
