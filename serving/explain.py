@@ -263,12 +263,111 @@ def daily_origins(frame: pd.DataFrame, tz: str, days: int, end: str | None = Non
     return pd.DatetimeIndex(pd.date_range(lo, hi, freq="D").tz_localize(tz).tz_convert("UTC"))
 
 
+@dataclass
+class Attributions:
+    """Attributions by family in long form, one row per (series, origin, step): `kwh`
+    [row, family, quantile], the baseline's output `base` and the output `out` [row,
+    quantile], all in target units; `members`: each ensemble member's share."""
+
+    index: pd.DataFrame  # series_id, origin, step
+    names: list[str]
+    descriptions: list[str]
+    kwh: np.ndarray
+    base: np.ndarray
+    out: np.ndarray
+    members: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def additivity(self) -> float:
+        if not len(self.kwh):
+            return 0.0
+        return float(np.max(np.abs(self.kwh.sum(axis=1) + self.base - self.out)))
+
+
+def attributions(bundle: Any, inputs: Inputs, permutations: int, seed: int) -> Attributions:
+    """Shapley values of one model bundle's families on `inputs`, in long form."""
+    m = bundle.manifest
+    fams = families(inputs, bundle.features, pd.Timedelta(m["freq"]))
+    base = baseline(inputs, set(m["model"].get("categories", {})))
+    phi, base_out, out = group_shapley(graph_output(bundle), inputs.arrays, fams, base,
+                                       permutations, seed)  # fmt: skip
+    scale = inputs.scale
+    if inputs.layout == "rows":  # a row per step already
+        index = inputs.index[[SERIES, "origin"]].assign(step=inputs.index["horizon"].to_numpy())
+        kwh = phi * scale[:, None, None]
+        b, o = base_out[None] * scale[:, None], out * scale[:, None]
+    else:  # [row, family, step, quantile] -> a row per step
+        n, G, H, Q = phi.shape
+        index = inputs.index[[SERIES, "origin"]].loc[np.repeat(np.arange(n), H)]
+        index = index.reset_index(drop=True).assign(step=np.tile(np.arange(1, H + 1), n))
+        kwh = (phi * scale[:, None, None, None]).transpose(0, 2, 1, 3).reshape(n * H, G, Q)
+        b = (base_out[None] * scale[:, None, None]).reshape(n * H, Q)
+        o = (out * scale[:, None, None]).reshape(n * H, Q)
+    return Attributions(index.reset_index(drop=True), [f.name for f in fams],
+                        [f.description for f in fams], kwh, b, o)  # fmt: skip
+
+
+def ensemble_attributions(parts: dict[str, Attributions], weights: np.ndarray,
+                          blocks: list[list[int]]) -> Attributions:  # fmt: skip
+    """The ensemble's attributions: each member's weight (by horizon block and quantile)
+    times its attributions, before the quantiles are sorted, on the rows every member has;
+    a family a member does not read adds nothing there. Shapley values are linear in the
+    value function, so these are the Shapley values of the weighted sum of the members."""
+    from forecasting.forecasts.combine import block_index
+
+    names = list(dict.fromkeys(n for a in parts.values() for n in a.names))
+    desc = {n: d for a in parts.values() for n, d in zip(a.names, a.descriptions, strict=True)}
+    keys = [SERIES, "origin", "step"]
+    common = None
+    for a in parts.values():
+        k = a.index[keys].astype({SERIES: str})
+        common = k if common is None else common.merge(k, on=keys)
+    assert common is not None
+    w = np.asarray(weights, dtype=float)  # [blocks, quantiles, members]
+    blk = block_index(common["step"].to_numpy(), blocks)
+    N, Q = len(common), w.shape[1]
+    kwh, base, out = np.zeros((N, len(names), Q)), np.zeros((N, Q)), np.zeros((N, Q))
+    share = {}
+    for j, (member, a) in enumerate(parts.items()):
+        pos = pd.MultiIndex.from_frame(a.index[keys].astype({SERIES: str})).get_indexer(
+            pd.MultiIndex.from_frame(common)
+        )
+        wm = w[blk, :, j]  # [row, quantile]
+        cols = [names.index(n) for n in a.names]
+        kwh[:, cols] += a.kwh[pos] * wm[:, None, :]
+        base += a.base[pos] * wm
+        out += a.out[pos] * wm
+        share[member] = float(np.abs(a.kwh[pos] * wm[:, None, :]).sum())
+    total = sum(share.values()) or 1.0
+    return Attributions(common, names, [desc[n] for n in names], kwh, base, out,
+                        {k: v / total for k, v in share.items()})  # fmt: skip
+
+
+def _pick(index: pd.DataFrame, windows: int, seed: int, customer: str | None) -> pd.DataFrame:
+    """The (series, origin) pairs to explain: a seeded sample, and every pair of `customer`."""
+    pairs = index[[SERIES, "origin"]].drop_duplicates().astype({SERIES: str})
+    rng = np.random.default_rng(seed)
+    take = np.zeros(len(pairs), bool)
+    take[rng.choice(len(pairs), min(windows, len(pairs)), replace=False)] = True
+    if customer is not None:
+        take |= (pairs[SERIES] == customer).to_numpy()
+    return pairs[take]
+
+
+def _only(inputs: Inputs, pairs: pd.DataFrame) -> Inputs:
+    keys = [SERIES, "origin"]
+    hit = inputs.index[keys].astype({SERIES: str}).merge(pairs.assign(_k=True), on=keys,
+                                                          how="left")["_k"]  # fmt: skip
+    return inputs.take(np.flatnonzero(hit.fillna(False).to_numpy(dtype=bool)))
+
+
 def explain_bundle(folder: str | Path, frame: pd.DataFrame, static: pd.DataFrame | None,
                    output: Path, tz: str, start: str | None = None, end: str | None = None,
                    max_windows: int = 500, permutations: int = 8, seed: int = 0,
                    customer: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """Attributions by family of a bundle's forecasts on windows of `frame`; writes
-    families.csv, by_step.csv, explain.json, report.html and plots into `output`."""
+    """Attributions by family of a bundle's forecasts (a model or an ensemble) on windows of
+    `frame`; writes families.csv, by_step.csv, explain.json, report.html (and members.csv,
+    waterfall.png) into `output`."""
     import time
 
     from serving.load import load_bundle
@@ -279,118 +378,93 @@ def explain_bundle(folder: str | Path, frame: pd.DataFrame, static: pd.DataFrame
         raise InputError(
             f"{folder}: a {bundle.kind!r} bundle scores anomalies; explain a forecaster"
         )
-    if bundle.kind == "ensemble":
-        raise InputError(f"{folder}: ensemble bundles are explained member by member for now; "
-                         "give a member's folder")  # fmt: skip
-    m = bundle.manifest
-    step = pd.Timedelta(m["freq"])
     origins = daily_origins(frame, tz, 28, end, start)
-    inputs = bundle_inputs(bundle, frame, origins, static)
-    if len(inputs) == 0:
+    members = bundle.members if bundle.kind == "ensemble" else {"": bundle}
+    built = {name: bundle_inputs(b, frame, origins, static) for name, b in members.items()}
+    first = next(iter(built.values()))
+    if any(len(i) == 0 for i in built.values()):
         raise InputError(
             f"no forecast windows at the origins {origins[0].date()}..{origins[-1].date()}"
         )
-    rng = np.random.default_rng(seed)
-    pairs = inputs.index[[SERIES, "origin"]].drop_duplicates()
-    pick = pairs.iloc[np.sort(rng.choice(len(pairs), min(max_windows, len(pairs)), replace=False))]
-    keep = inputs.index.merge(pick.assign(_k=True), on=[SERIES, "origin"], how="left")["_k"]
-    if customer is not None:
-        keep = keep | (inputs.index[SERIES] == customer)
-    inputs = inputs.take(np.flatnonzero(keep.fillna(False).to_numpy(dtype=bool)))
-    fams = families(inputs, bundle.features, step)
-    categorical = set(m["model"].get("categories", {}))
-    base = baseline(inputs, categorical)
-    phi, base_out, out = group_shapley(graph_output(bundle), inputs.arrays, fams, base,
-                                       permutations, seed)  # fmt: skip
-    additivity = float(np.max(np.abs(phi.sum(axis=1) + base_out[None] - out)))
-    seconds = time.perf_counter() - t0
-    quantiles = bundle.quantiles
-    return _write(output, bundle, folder, inputs, fams, phi, base_out, out, quantiles, additivity,
-                  seconds, permutations, customer)  # fmt: skip
+    pairs = _pick(first.index, max_windows, seed, customer)
+    parts = {name: attributions(members[name], _only(i, pairs), permutations, seed)
+             for name, i in built.items()}  # fmt: skip
+    if bundle.kind == "ensemble":
+        m = bundle.manifest
+        att = ensemble_attributions(parts, np.asarray(m["weights"]), m["blocks"])
+    else:
+        att = parts[""]
+    return _write(output, bundle, folder, att, time.perf_counter() - t0, permutations, customer)
 
 
-def _per_output(phi: np.ndarray, inputs: Inputs, quantiles: list[float]
-                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(attributions [row, family, step, quantile] in target units, step of each) whatever
-    the layout: rows have one step each, sequences all steps per row."""
-    if inputs.layout == "rows":
-        kwh = phi * inputs.scale[:, None, None]
-        return kwh[:, :, None, :], inputs.index["horizon"].to_numpy()[:, None]
-    kwh = phi * inputs.scale[:, None, None, None]
-    steps = np.broadcast_to(np.arange(1, phi.shape[2] + 1), (len(phi), phi.shape[2]))
-    return kwh, steps
-
-
-def _write(output: Path, bundle: Any, folder: str | Path, inputs: Inputs, fams: list[Family],
-           phi: np.ndarray, base_out: np.ndarray, out: np.ndarray, quantiles: list[float],
-           additivity: float, seconds: float, permutations: int,
-           customer: str | None) -> dict[str, Any]:  # fmt: skip
+def _write(output: Path, bundle: Any, folder: str | Path, att: Attributions, seconds: float,
+           permutations: int, customer: str | None) -> dict[str, Any]:  # fmt: skip
     output.mkdir(parents=True, exist_ok=True)
-    kwh, steps = _per_output(phi, inputs, quantiles)
-    names = [f.name for f in fams]
+    quantiles = bundle.quantiles
     mid = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
-    mean_abs = np.abs(kwh[..., mid]).mean(axis=(0, 2))
-    table = pd.DataFrame({"family": names, "description": [f.description for f in fams],
+    a = np.abs(att.kwh)
+    mean_abs = a[..., mid].mean(axis=0)
+    table = pd.DataFrame({"family": att.names, "description": att.descriptions,
                           "mean_abs_kwh": mean_abs, "share": mean_abs / max(mean_abs.sum(), 1e-12),
-                          "mean_kwh": kwh[..., mid].mean(axis=(0, 2))})  # fmt: skip
+                          "mean_kwh": att.kwh[..., mid].mean(axis=0)})  # fmt: skip
     for qi, q in enumerate(quantiles):
-        a = np.abs(kwh[..., qi]).mean(axis=(0, 2))
-        table[f"share_{quantile_column(q)}"] = a / max(a.sum(), 1e-12)
+        table[f"share_{quantile_column(q)}"] = a[..., qi].mean(axis=0) / max(
+            a[..., qi].mean(axis=0).sum(), 1e-12
+        )
     table = table.sort_values("share", ascending=False, ignore_index=True)
     table.to_csv(output / "families.csv", index=False)
-    rows = []
-    for s in np.unique(steps):
-        sel = steps == s
-        a = np.abs(kwh[..., mid].transpose(0, 2, 1)[sel]).mean(axis=0)
-        rows.append({"step": int(s), **{n: float(v) for n, v in zip(names, a, strict=True)}})
-    by_step = pd.DataFrame(rows)
+    steps = att.index["step"].to_numpy()
+    by_step = pd.DataFrame([{"step": int(s), **dict(zip(att.names, a[steps == s][..., mid].mean(axis=0),
+                                                          strict=True))} for s in np.unique(steps)])  # fmt: skip
     by_step.to_csv(output / "by_step.csv", index=False)
-    story = _customer_story(inputs, kwh, names, base_out, out, quantiles, mid, customer, output)
+    files = ["families.csv", "by_step.csv", "report.html"]
+    if att.members:
+        pd.DataFrame({"member": list(att.members), "share": list(att.members.values())}).to_csv(
+            output / "members.csv", index=False
+        )
+        files.append("members.csv")
+    story = _customer_story(att, quantiles, mid, customer, output)
+    if story:
+        files.append("waterfall.png")
+    pairs = att.index[[SERIES, "origin"]].drop_duplicates()
     summary = {
         "bundle": str(folder), "kind": bundle.kind, "explainer": "permutation Shapley on families "
         f"({permutations} orders, antithetic), interventional at the windows' mean, onnxruntime",
-        "windows": int(inputs.index[[SERIES, "origin"]].drop_duplicates().shape[0]),
-        "rows": len(inputs), "families": table[["family", "share"]].to_dict("records"),
-        "additivity_max_abs_error": additivity, "seconds": seconds,
-        "output_units": "the graph's output (forecast / window scale); kWh = that x scale",
-        "customer": story, "files": ["families.csv", "by_step.csv", "report.html",
-                                     *(["waterfall.png"] if story else [])],
+        "windows": len(pairs), "rows": len(att.index),
+        "families": table[["family", "share"]].to_dict("records"),
+        "members": att.members or None, "additivity_max_abs_error": att.additivity,
+        "seconds": seconds, "output_units": "target units, before the quantiles are sorted",
+        "customer": story, "files": files,
     }  # fmt: skip
     write_json(output / "explain.json", summary)
     (output / "report.html").write_text(_html(summary, table, by_step), encoding="utf-8")
     return summary
 
 
-def _customer_story(inputs: Inputs, kwh: np.ndarray, names: list[str], base_out: np.ndarray,
-                    out: np.ndarray, quantiles: list[float], mid: int, customer: str | None,
+def _customer_story(att: Attributions, quantiles: list[float], mid: int, customer: str | None,
                     output: Path) -> dict[str, Any] | None:  # fmt: skip
-    """Why one household's forecast for its latest origin is what it is: the evening (or
-    the whole horizon) summed, a sentence and a waterfall plot."""
+    """Why one household's forecast from its latest origin is what it is: the horizon summed,
+    a sentence and a waterfall plot."""
     if customer is None:
         return None
-    idx = inputs.index
-    mine = np.flatnonzero((idx[SERIES] == customer).to_numpy())
-    if not len(mine):
+    idx = att.index
+    mine = (idx[SERIES].astype(str) == customer).to_numpy()
+    if not mine.any():
         raise InputError(f"--customer {customer!r} has no forecast window in the explained span")
-    origin = idx["origin"].iloc[mine].max()
-    rows = mine[(idx["origin"].iloc[mine] == origin).to_numpy()]
-    contrib = kwh[rows][..., mid].sum(axis=(0, 2))  # summed over the horizon, kWh
-    if inputs.layout == "rows":
-        total = float((out[rows, mid] * inputs.scale[rows]).sum())
-        typical = float((base_out[mid] * inputs.scale[rows]).sum())
-    else:
-        total = float((out[rows][:, :, mid] * inputs.scale[rows][:, None]).sum())
-        typical = float((base_out[:, mid][None] * inputs.scale[rows][:, None]).sum())
+    origin = idx["origin"][mine].max()
+    rows = np.flatnonzero(mine & (idx["origin"] == origin).to_numpy())
+    contrib = att.kwh[rows, :, mid].sum(axis=0)
+    total, typical = float(att.out[rows, mid].sum()), float(att.base[rows, mid].sum())
     order = np.argsort(-np.abs(contrib))
-    lead = [f"{names[g]} {contrib[g]:+.2f} kWh" for g in order[:3]]
+    lead = [f"{att.names[g]} {contrib[g]:+.2f} kWh" for g in order[:3]]
     text = (f"Household {customer}'s {quantile_column(quantiles[mid])} forecast from "
             f"{pd.Timestamp(origin).isoformat()} totals {total:.2f} kWh over the horizon, "
             f"{total - typical:+.2f} kWh against the same model with every family at the "
             f"windows' mean; the largest contributions: {', '.join(lead)}.")  # fmt: skip
-    _waterfall(contrib[order[:8]], [names[g] for g in order[:8]], typical, total, output)
+    _waterfall(contrib[order[:8]], [att.names[g] for g in order[:8]], typical, total, output)
     return {"series_id": customer, "origin": str(origin), "total_kwh": total,
             "baseline_kwh": typical, "text": text,
-            "contributions_kwh": {names[g]: float(contrib[g]) for g in order}}  # fmt: skip
+            "contributions_kwh": {att.names[g]: float(contrib[g]) for g in order}}  # fmt: skip
 
 
 def _waterfall(values: np.ndarray, labels: list[str], start: float, total: float,
@@ -424,6 +498,10 @@ def _html(summary: dict[str, Any], table: pd.DataFrame, by_step: pd.DataFrame) -
         for r in table.itertuples(index=False)
     )
     steps = by_step.round(4).to_html(index=False)
+    members = summary["members"]
+    shares = ("<h2>Ensemble members (share of the combined attributions)</h2><p>"
+              + ", ".join(f"{html.escape(k)} {v:.0%}" for k, v in members.items()) + "</p>"
+              ) if members else ""  # fmt: skip
     story = summary["customer"]
     who = (f"<h2>One household</h2><p>{html.escape(story['text'])}</p>"
            '<img src="waterfall.png" alt="waterfall">') if story else ""  # fmt: skip
@@ -441,6 +519,7 @@ within {summary["additivity_max_abs_error"]:.1e}; {summary["seconds"]:.1f} s.</p
 {rows}</table>
 <h2>By step ahead (mean |kWh|, P50)</h2>
 {steps}
+{shares}
 {who}
 </body></html>
 """

@@ -636,6 +636,8 @@ def _explain_bundle(bundle: Path, output: Path, input: str | None, data_config: 
                f"additivity error {s['additivity_max_abs_error']:.1e}")  # fmt: skip
     for r in s["families"][:6]:
         typer.echo(f"  {r['family']:<26} {r['share']:.1%}")
+    if s["members"]:
+        typer.echo("  members: " + ", ".join(f"{k} {v:.0%}" for k, v in s["members"].items()))
     if s["customer"]:
         typer.echo(s["customer"]["text"])
     typer.echo(f"wrote {', '.join(s['files'])} to {output}")

@@ -134,3 +134,29 @@ def test_explain_needs_one_of_run_or_bundle_and_a_data_config_for_a_bundle(cli, 
     assert r.code == 2 and "give one of --run" in r.err
     r = cli("explain", "--bundle", tmp_path, "--output", tmp_path / "o")
     assert r.code == 2 and "--data-config" in r.err
+
+
+def test_an_ensembles_attributions_are_its_weights_times_its_members():
+    """Two members on partly the same rows and families: the combined attributions are the
+    weighted member attributions (by horizon block and quantile), a family a member lacks
+    adds nothing for it, additivity carries over, and the members' shares add to one."""
+    from serving.explain import Attributions, ensemble_attributions
+
+    rng = np.random.default_rng(0)
+
+    def member(steps: list[int], names: list[str]) -> Attributions:
+        index = pd.DataFrame({"series_id": "a", "origin": pd.Timestamp("2024-01-01", tz="UTC"),
+                              "step": steps})  # fmt: skip
+        kwh = rng.normal(0, 1, (len(steps), len(names), 3))
+        base = rng.normal(1, 0.1, (len(steps), 3))
+        return Attributions(index, names, names, kwh, base, base + kwh.sum(axis=1))
+
+    a = member([1, 2, 3], ["last 24 h", "temperature"])
+    b = member([2, 3, 4], ["temperature", "calendar"])
+    w = np.array([[[0.7, 0.3]] * 3, [[0.2, 0.8]] * 3])  # blocks [1-2], [3-4] x quantile x member
+    e = ensemble_attributions({"lgb": a, "cnn": b}, w, [[1, 2], [3, 4]])
+    assert list(e.index["step"]) == [2, 3] and e.names == ["last 24 h", "temperature", "calendar"]
+    np.testing.assert_allclose(e.kwh[0, 0], 0.7 * a.kwh[1, 0])  # only the first member has it
+    np.testing.assert_allclose(e.kwh[1, 1], 0.2 * a.kwh[2, 1] + 0.8 * b.kwh[1, 0])
+    np.testing.assert_allclose(e.kwh[0, 2], 0.3 * b.kwh[0, 1])
+    assert e.additivity < 1e-12 and abs(sum(e.members.values()) - 1) < 1e-12
