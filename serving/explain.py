@@ -379,7 +379,8 @@ def explain_bundle(folder: str | Path, frame: pd.DataFrame, static: pd.DataFrame
             f"{folder}: a {bundle.kind!r} bundle scores anomalies; explain a forecaster"
         )
     origins = daily_origins(frame, tz, 28, end, start)
-    members = bundle.members if bundle.kind == "ensemble" else {"": bundle}
+    combines = bundle_kind(bundle.kind).layout == "members"
+    members = bundle.members if combines else {"": bundle}
     built = {name: bundle_inputs(b, frame, origins, static) for name, b in members.items()}
     first = next(iter(built.values()))
     if any(len(i) == 0 for i in built.values()):
@@ -389,7 +390,7 @@ def explain_bundle(folder: str | Path, frame: pd.DataFrame, static: pd.DataFrame
     pairs = _pick(first.index, max_windows, seed, customer)
     parts = {name: attributions(members[name], _only(i, pairs), permutations, seed)
              for name, i in built.items()}  # fmt: skip
-    if bundle.kind == "ensemble":
+    if combines:
         m = bundle.manifest
         att = ensemble_attributions(parts, np.asarray(m["weights"]), m["blocks"])
     else:
