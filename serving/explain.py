@@ -483,6 +483,9 @@ def _waterfall(values: np.ndarray, labels: list[str], start: float, total: float
         ax.barh(i, v, left=level, color="#c0392b" if v > 0 else "#2471a3")
         ax.text(level + v, i, f" {v:+.2f}", va="center", fontsize=8)
         level += v
+    levels = start + np.r_[0, np.cumsum(values)]
+    pad = 0.08 * max(float(np.ptp(levels)), 1e-9)
+    ax.set_xlim(float(levels.min()) - pad, float(levels.max()) + pad)
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.axvline(start, color="grey", lw=0.8)
