@@ -395,11 +395,12 @@ def explain_bundle(folder: str | Path, frame: pd.DataFrame, static: pd.DataFrame
         att = ensemble_attributions(parts, np.asarray(m["weights"]), m["blocks"])
     else:
         att = parts[""]
-    return _write(output, bundle, folder, att, time.perf_counter() - t0, permutations, customer)
+    return _write(output, bundle, folder, att, time.perf_counter() - t0, permutations, customer,
+                  tz)  # fmt: skip
 
 
 def _write(output: Path, bundle: Any, folder: str | Path, att: Attributions, seconds: float,
-           permutations: int, customer: str | None) -> dict[str, Any]:  # fmt: skip
+           permutations: int, customer: str | None, tz: str = "UTC") -> dict[str, Any]:  # fmt: skip
     output.mkdir(parents=True, exist_ok=True)
     quantiles = bundle.quantiles
     mid = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
@@ -424,7 +425,7 @@ def _write(output: Path, bundle: Any, folder: str | Path, att: Attributions, sec
             output / "members.csv", index=False
         )
         files.append("members.csv")
-    story = _customer_story(att, quantiles, mid, customer, output)
+    story = _customer_story(att, quantiles, mid, customer, output, tz)
     if story:
         files.append("waterfall.png")
     pairs = att.index[[SERIES, "origin"]].drop_duplicates()
@@ -443,7 +444,7 @@ def _write(output: Path, bundle: Any, folder: str | Path, att: Attributions, sec
 
 
 def _customer_story(att: Attributions, quantiles: list[float], mid: int, customer: str | None,
-                    output: Path) -> dict[str, Any] | None:  # fmt: skip
+                    output: Path, tz: str = "UTC") -> dict[str, Any] | None:  # fmt: skip
     """Why one household's forecast from its latest origin is what it is: the horizon summed,
     a sentence and a waterfall plot."""
     if customer is None:
@@ -459,7 +460,8 @@ def _customer_story(att: Attributions, quantiles: list[float], mid: int, custome
     order = np.argsort(-np.abs(contrib))
     lead = [f"{att.names[g]} {contrib[g]:+.2f} kWh" for g in order[:3]]
     text = (f"Household {customer}'s {quantile_column(quantiles[mid])} forecast from "
-            f"{pd.Timestamp(origin).isoformat()} totals {total:.2f} kWh over the horizon, "
+            f"{pd.Timestamp(origin).tz_convert(tz):%Y-%m-%d %H:%M} ({tz}) totals {total:.2f} kWh "
+            "over the horizon, "
             f"{total - typical:+.2f} kWh against the same model with every family at the "
             f"windows' mean; the largest contributions: {', '.join(lead)}.")  # fmt: skip
     _waterfall(contrib[order[:8]], [att.names[g] for g in order[:8]], typical, total, output)
