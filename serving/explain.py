@@ -426,7 +426,7 @@ def _write(output: Path, bundle: Any, folder: str | Path, att: Attributions, sec
         )
         files.append("members.csv")
     story = _customer_story(att, quantiles, mid, customer, output, tz)
-    if story:
+    if (output / "waterfall.png").exists() and story:
         files.append("waterfall.png")
     pairs = att.index[[SERIES, "origin"]].drop_duplicates()
     summary = {

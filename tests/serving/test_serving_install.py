@@ -89,3 +89,24 @@ def test_the_serving_kit_is_a_sealed_bundle_this_version_reads():
 
     bundle = load_bundle(KIT / "bundle")
     assert bundle.manifest["format_version"] == 2 and "archetypes.json" in bundle.manifest["files"]
+
+
+@pytest.mark.slow
+def test_explain_runs_on_the_serving_install(serving_env, tmp_path):
+    """`explain --bundle` needs onnxruntime alone: attributions of the kit's bundle, their
+    additivity, and a household's story in words (no matplotlib there: no waterfall)."""
+    import yaml
+
+    cfg = {"name": "kit", "frequency": "1h", "calendar": {"timezone": "Europe/London"},
+           "input": {"path": str(KIT / "input.parquet"), "series_id": "series_id",
+                     "timestamp": "timestamp", "target": "target", "timezone": "UTC",
+                     "covariates": {c: {"column": c, "known_future": True}
+                                    for c in ("export_kwh", "temperature", "cloud_cover")}},
+           "static": {"path": str(KIT / "static.csv"), "id_column": "series_id"}}  # fmt: skip
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(cfg))
+    r = forecasting(serving_env, "explain", "--bundle", KIT / "bundle", "--data-config",
+                    "data.yaml", "--output", "why", "--customer", "H0001", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "why" / "explain.json").read_text())
+    assert s["additivity_max_abs_error"] < 1e-9 and s["customer"]["series_id"] == "H0001"
+    assert "waterfall.png" not in s["files"] and "H0001" in r.stdout
