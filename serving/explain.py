@@ -98,7 +98,7 @@ def bundle_inputs(bundle: Any, frame: pd.DataFrame, origins: pd.DatetimeIndex,
                      "from rows or sequences")  # fmt: skip
 
 
-def _band(steps_back: int, step: pd.Timedelta, target_relative: bool = True) -> str:
+def history_band(steps_back: int, step: pd.Timedelta, target_relative: bool = True) -> str:
     """History family of a reading `steps_back` intervals before the target time (lags,
     profiles) or before the origin (the past sequence)."""
     back = steps_back * step
@@ -147,7 +147,7 @@ def families(inputs: Inputs, features: FeatureConfig, step: pd.Timedelta) -> lis
                 for t in range(L):
                     cell = np.zeros(shape, bool)
                     cell[t, j] = True
-                    add(_band(L - t, step, target_relative=False), where, cell)
+                    add(history_band(L - t, step, target_relative=False), where, cell)
                 continue
             add(fam, where, mask, _describe(fam, known, observed, static))
     order = ["last 24 h", "same hours of past days", "earlier this week", "a week back and more"]
@@ -174,7 +174,7 @@ def family_of(name: str, where: str, known: set[str], observed: set[str], static
     if name.endswith("_last") and name[:-5] in observed:
         return name[:-5]
     if name.startswith("lag_"):
-        return _band(int(name[4:]), step)
+        return history_band(int(name[4:]), step)
     if name.startswith("profile_"):
         return "same hours of past days"
     if name.startswith("roll_"):  # roll_<stat>_<window>: by how far back the window reaches
@@ -287,10 +287,17 @@ class Attributions:
 def attributions(bundle: Any, inputs: Inputs, permutations: int, seed: int) -> Attributions:
     """Shapley values of one model bundle's families on `inputs`, in long form."""
     m = bundle.manifest
-    fams = families(inputs, bundle.features, pd.Timedelta(m["freq"]))
-    base = baseline(inputs, set(m["model"].get("categories", {})))
-    phi, base_out, out = group_shapley(graph_output(bundle), inputs.arrays, fams, base,
-                                       permutations, seed)  # fmt: skip
+    return attributions_of(graph_output(bundle), inputs, bundle.features, pd.Timedelta(m["freq"]),
+                           set(m["model"].get("categories", {})), permutations, seed)  # fmt: skip
+
+
+def attributions_of(run: Any, inputs: Inputs, features: FeatureConfig, step: pd.Timedelta,
+                    categorical: set[str], permutations: int, seed: int) -> Attributions:  # fmt: skip
+    """Shapley values of the families of `inputs` for the model `run` (inputs -> output
+    before the window's scale is undone), in long form: a bundle's graph or a native model."""
+    fams = families(inputs, features, step)
+    base = baseline(inputs, categorical)
+    phi, base_out, out = group_shapley(run, inputs.arrays, fams, base, permutations, seed)
     scale = inputs.scale
     if inputs.layout == "rows":  # a row per step already
         index = inputs.index[[SERIES, "origin"]].assign(step=inputs.index["horizon"].to_numpy())
@@ -343,7 +350,7 @@ def ensemble_attributions(parts: dict[str, Attributions], weights: np.ndarray,
                         {k: v / total for k, v in share.items()})  # fmt: skip
 
 
-def _pick(index: pd.DataFrame, windows: int, seed: int, customer: str | None) -> pd.DataFrame:
+def pick_pairs(index: pd.DataFrame, windows: int, seed: int, customer: str | None) -> pd.DataFrame:
     """The (series, origin) pairs to explain: a seeded sample, and every pair of `customer`."""
     pairs = index[[SERIES, "origin"]].drop_duplicates().astype({SERIES: str})
     rng = np.random.default_rng(seed)
@@ -354,7 +361,7 @@ def _pick(index: pd.DataFrame, windows: int, seed: int, customer: str | None) ->
     return pairs[take]
 
 
-def _only(inputs: Inputs, pairs: pd.DataFrame) -> Inputs:
+def only_pairs(inputs: Inputs, pairs: pd.DataFrame) -> Inputs:
     keys = [SERIES, "origin"]
     hit = inputs.index[keys].astype({SERIES: str}).merge(pairs.assign(_k=True), on=keys,
                                                           how="left")["_k"]  # fmt: skip
@@ -387,20 +394,23 @@ def explain_bundle(folder: str | Path, frame: pd.DataFrame, static: pd.DataFrame
         raise InputError(
             f"no forecast windows at the origins {origins[0].date()}..{origins[-1].date()}"
         )
-    pairs = _pick(first.index, max_windows, seed, customer)
-    parts = {name: attributions(members[name], _only(i, pairs), permutations, seed)
+    pairs = pick_pairs(first.index, max_windows, seed, customer)
+    parts = {name: attributions(members[name], only_pairs(i, pairs), permutations, seed)
              for name, i in built.items()}  # fmt: skip
     if combines:
         m = bundle.manifest
         att = ensemble_attributions(parts, np.asarray(m["weights"]), m["blocks"])
     else:
         att = parts[""]
-    return _write(output, bundle, folder, att, time.perf_counter() - t0, permutations, customer,
+    return write_report(output, bundle, folder, att, time.perf_counter() - t0, permutations, customer,
                   tz)  # fmt: skip
 
 
-def _write(output: Path, bundle: Any, folder: str | Path, att: Attributions, seconds: float,
-           permutations: int, customer: str | None, tz: str = "UTC") -> dict[str, Any]:  # fmt: skip
+def write_report(output: Path, bundle: Any, folder: str | Path, att: Attributions, seconds: float,
+           permutations: int, customer: str | None, tz: str = "UTC",
+           extra: dict[str, Any] | None = None, where: str = "onnxruntime") -> dict[str, Any]:  # fmt: skip
+    """Write the tables, explain.json and report.html; `bundle` needs `kind` and `quantiles`;
+    `extra` adds keys to the summary and, under `extra["html"]`, a section to the report."""
     output.mkdir(parents=True, exist_ok=True)
     quantiles = bundle.quantiles
     mid = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
@@ -431,15 +441,19 @@ def _write(output: Path, bundle: Any, folder: str | Path, att: Attributions, sec
     pairs = att.index[[SERIES, "origin"]].drop_duplicates()
     summary = {
         "bundle": str(folder), "kind": bundle.kind, "explainer": "permutation Shapley on families "
-        f"({permutations} orders, antithetic), interventional at the windows' mean, onnxruntime",
+        f"({permutations} orders, antithetic), interventional at the windows' mean, {where}",
         "windows": len(pairs), "rows": len(att.index),
         "families": table[["family", "share"]].to_dict("records"),
         "members": att.members or None, "additivity_max_abs_error": att.additivity,
         "seconds": seconds, "output_units": "target units, before the quantiles are sorted",
         "customer": story, "files": files,
+        **{k: v for k, v in (extra or {}).items() if k != "html"},
     }  # fmt: skip
     write_json(output / "explain.json", summary)
-    (output / "report.html").write_text(_html(summary, table, by_step), encoding="utf-8")
+    page = _html(summary, table, by_step).replace(
+        "</body>", (extra or {}).get("html", "") + "</body>"
+    )
+    (output / "report.html").write_text(page, encoding="utf-8")
     return summary
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -607,7 +607,21 @@ def explain_cmd(
     assert run is not None
     require_training_stack("explain")
     from forecasting.explain.shap_report import explain_run
+    from forecasting.models.deep.estimator import SequenceForecaster
+    from forecasting.models.registry import load_run
 
+    model, meta = load_run(run)
+    if isinstance(model, SequenceForecaster):  # family Shapley on the network, and its attention
+        from forecasting.explain.deep import explain_deep_run
+
+        d = explain_deep_run(model, meta, run, output, input, data_config, start, end,
+                             min(max_rows, 100_000), permutations, customer)  # fmt: skip
+        _say_families(d)
+        bands = ", ".join(f"{r['band']} {r['attention']:.0%}" for r in d["attention_by_band"])
+        typer.echo(f"  attention over the history: {bands} (rank agreement with Shapley "
+                   f"{d['attention_rank_agreement']:+.2f})")  # fmt: skip
+        typer.echo(f"wrote {', '.join(d['files'])} to {output}")
+        return
     s = explain_run(run, output, input, data_config, start, end, quantile, max_rows)
     typer.echo(
         f"explained {s['rows_explained']:,} {s['quantile']} forecast rows ({s['origins']}); "
@@ -632,7 +646,12 @@ def _explain_bundle(bundle: Path, output: Path, input: str | None, data_config: 
     prepared = prepare(cfg, input)
     s = explain_bundle(bundle, prepared.frame, prepared.static, output, cfg.calendar.timezone,
                        start, end, min(windows, 100_000), permutations, customer=customer)  # fmt: skip
-    typer.echo(f"explained {s['windows']:,} windows of a {s['kind']} bundle in {s['seconds']:.1f} s; "
+    _say_families(s)
+    typer.echo(f"wrote {', '.join(s['files'])} to {output}")
+
+
+def _say_families(s: dict[str, Any]) -> None:
+    typer.echo(f"explained {s['windows']:,} windows of a {s['kind']} model in {s['seconds']:.1f} s; "
                f"additivity error {s['additivity_max_abs_error']:.1e}")  # fmt: skip
     for r in s["families"][:6]:
         typer.echo(f"  {r['family']:<26} {r['share']:.1%}")
@@ -640,7 +659,6 @@ def _explain_bundle(bundle: Path, output: Path, input: str | None, data_config: 
         typer.echo("  members: " + ", ".join(f"{k} {v:.0%}" for k, v in s["members"].items()))
     if s["customer"]:
         typer.echo(s["customer"]["text"])
-    typer.echo(f"wrote {', '.join(s['files'])} to {output}")
 
 
 @app.command("version")

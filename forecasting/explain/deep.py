@@ -1,0 +1,133 @@
+"""`forecasting explain --run` on a deep forecaster (CNN-LSTM, TFT): Shapley values of the
+same feature families as the bundle explainer (serving/explain.py), on the native network.
+
+Why not GradientExplainer or DeepExplainer: the networks read household attributes through
+embeddings of integer codes, which carry no gradient, and DeepExplainer's rules do not cover
+the LSTM's gates or attention; expected gradients would also explain single input cells, not
+the families a person reads. The family Shapley values need only the network's forward pass,
+hold additivity exactly, and are the same quantity the bundle explainer computes on the
+exported graph, so the two can be compared cell for cell. Beside them, the network's own
+attention over the history (how much each forecast step attends to each past hour), summed
+into the same history bands, with how far its ranking of the bands agrees with Shapley's.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.config.data import load_data_config
+from forecasting.data.prepare import prepare
+from serving.explain import (
+    Inputs,
+    attributions_of,
+    daily_origins,
+    history_band,
+    only_pairs,
+    pick_pairs,
+    write_report,
+)
+
+HISTORY_BANDS = ["last 24 h", "earlier this week", "a week back and more"]
+
+
+class _Meta:
+    def __init__(self, kind: str, quantiles: list[float]) -> None:
+        self.kind, self.quantiles = kind, quantiles
+
+
+def sequence_inputs(model: Any, frame: pd.DataFrame, origins: pd.DatetimeIndex,
+                    static: pd.DataFrame | None) -> Inputs:  # fmt: skip
+    s = model.sequences(frame, origins, static)
+    names = ["past", "future", "static_cat", "static_real"]
+    return Inputs(dict(zip(names, s.arrays()[:4], strict=True)), s.index, s.scale,
+                  {k: list(model.columns_[k]) for k in names}, "sequences")  # fmt: skip
+
+
+def native_output(model: Any, batch: int = 1024) -> Any:
+    """inputs -> the network's quantiles before the window's scale is undone (float64)."""
+    import torch
+
+    names = ["past", "future", "static_cat", "static_real"]
+
+    def run(arrays: dict[str, np.ndarray]) -> np.ndarray:
+        n = len(arrays["past"])
+        out = []
+        with torch.no_grad():
+            for i in range(0, n, batch):
+                p, _ = model.net_(*[torch.from_numpy(np.ascontiguousarray(arrays[k][i : i + batch]))
+                                    for k in names])  # fmt: skip
+                out.append(p.numpy().astype("float64"))
+        return np.concatenate(out) if out else np.zeros((0, model.horizon, len(model.quantiles)))
+
+    return run
+
+
+def attention_by_band(model: Any, inputs: Inputs, step: pd.Timedelta) -> pd.DataFrame:
+    """The network's attention over the lookback, averaged over windows and steps ahead and
+    summed into history bands (the last hour before the origin is the last position)."""
+    import torch
+
+    names = ["past", "future", "static_cat", "static_real"]
+    with torch.no_grad():
+        _, a = model.net_(
+            *[torch.from_numpy(np.ascontiguousarray(inputs.arrays[k])) for k in names]
+        )
+    weights = a.numpy().mean(axis=(0, 1))  # [lookback]
+    L = len(weights)
+    band = [history_band(L - t, step, target_relative=False) for t in range(L)]
+    out = pd.DataFrame({"band": band, "attention": weights}).groupby("band")["attention"].sum()
+    return out.reindex([b for b in HISTORY_BANDS if b in out.index]).reset_index()
+
+
+def explain_deep_run(model: Any, meta: dict[str, Any], run_dir: Path, output: Path,
+                     input_path: str | None, data_config: str | Path | None,
+                     start: str | None, end: str | None, windows: int, permutations: int,
+                     customer: str | None, seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    t0 = time.perf_counter()
+    cfg = load_data_config(data_config or run_dir / "data_config.yaml")
+    prepared = prepare(cfg, input_path)
+    tz = cfg.calendar.timezone
+    origins = daily_origins(prepared.frame, tz, 28, end, start)
+    inputs = sequence_inputs(model, prepared.frame, origins, prepared.static)
+    if len(inputs) == 0:
+        from forecasting.errors import InputError
+
+        raise InputError(
+            f"no forecast windows at the origins {origins[0].date()}..{origins[-1].date()}"
+        )
+    inputs = only_pairs(inputs, pick_pairs(inputs.index, windows, seed, customer))
+    step = pd.Timedelta(model.freq)
+    att = attributions_of(native_output(model), inputs, model.features.in_intervals(step), step,
+                          set(model.categories_), permutations, seed)  # fmt: skip
+    # both deep forecasters return their attention over the history beside the quantiles
+    table = attention_by_band(model, inputs, step)
+    mid = model.quantiles.index(0.5) if 0.5 in model.quantiles else len(model.quantiles) // 2
+    shap = {n: float(np.abs(att.kwh[:, i, mid]).mean()) for i, n in enumerate(att.names)}
+    table["shapley_share"] = [shap.get(b, 0.0) for b in table["band"]]
+    total = table["shapley_share"].sum() or 1.0
+    table["shapley_share"] = table["shapley_share"] / total
+    agree = _rank_agreement(table["attention"].to_numpy(), table["shapley_share"].to_numpy())
+    extra = {"attention_by_band": table.to_dict("records"), "attention_rank_agreement": agree,
+             "html": "<h2>The network's own attention over the history</h2>"
+             + table.round(4).to_html(index=False)
+             + f"<p>Rank agreement (Spearman) with the Shapley shares of the same bands: "
+             f"{agree:+.2f}.</p>"}  # fmt: skip
+    s = write_report(output, _Meta(meta["kind"], list(model.quantiles)), run_dir, att,
+               time.perf_counter() - t0, permutations, customer, tz, extra, "the native network")  # fmt: skip
+    if "attention_by_band" in s:
+        pd.DataFrame(s["attention_by_band"]).to_csv(output / "attention.csv", index=False)
+        s["files"].append("attention.csv")
+    return s
+
+
+def _rank_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two short vectors (1: the same order)."""
+    if len(a) < 2:
+        return 1.0
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1]) if np.std(ra) and np.std(rb) else 1.0
