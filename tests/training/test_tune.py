@@ -127,7 +127,9 @@ def test_killed_study_resumes_from_its_stored_trials(synth: Path, tmp_path: Path
     stale = next(t for t in trials if t.number == killed[0].number)
     assert stale.state.name == "FAIL"  # its heartbeat stopped ...
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == stale.number]
-    assert [t.params for t in retried] == [killed[0].params]  # ... and it was run again
+    # ... and it was run again with what it had drawn: the kill can fall between two
+    # suggestions, so the killed trial may hold only the first few of the parameters
+    assert len(retried) == 1 and killed[0].params.items() <= retried[0].params.items()
     summary = json.loads((tmp_path / "study" / "summary.json").read_text())
     assert summary["best_value"] == pytest.approx(study.best_value)
     assert summary["states"] == {"COMPLETE": 8, "FAIL": 1}
