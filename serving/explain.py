@@ -215,9 +215,10 @@ def baseline(inputs: Inputs, categorical: set[str]) -> dict[str, np.ndarray]:
 def group_shapley(run: Any, inputs: dict[str, np.ndarray], fams: list[Family],
                   base: dict[str, np.ndarray], permutations: int = 8, seed: int = 0
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(attributions [row, family, *output], the baseline's output [*output], the output
+    """(attributions [row, family, *output], the baseline's output and the output, both
     [row, *output]) by permutation sampling over families, antithetic pairs; `run` maps
-    inputs to the graph's output."""
+    inputs to the graph's output. The baseline's output is kept per row: a network may give
+    rows of one batch float32 results that differ in the last digits."""
     n = len(next(iter(inputs.values())))
     G = len(fams)
     rng = np.random.default_rng(seed)
@@ -239,7 +240,7 @@ def group_shapley(run: Any, inputs: dict[str, np.ndarray], fams: list[Family],
             phi[:, g] += value - prev
             prev = value
     phi /= len(orders)
-    return phi, base_out[0], full
+    return phi, base_out, full
 
 
 def graph_output(bundle: Any) -> Any:
@@ -302,13 +303,13 @@ def attributions_of(run: Any, inputs: Inputs, features: FeatureConfig, step: pd.
     if inputs.layout == "rows":  # a row per step already
         index = inputs.index[[SERIES, "origin"]].assign(step=inputs.index["horizon"].to_numpy())
         kwh = phi * scale[:, None, None]
-        b, o = base_out[None] * scale[:, None], out * scale[:, None]
+        b, o = base_out * scale[:, None], out * scale[:, None]
     else:  # [row, family, step, quantile] -> a row per step
         n, G, H, Q = phi.shape
         index = inputs.index[[SERIES, "origin"]].loc[np.repeat(np.arange(n), H)]
         index = index.reset_index(drop=True).assign(step=np.tile(np.arange(1, H + 1), n))
         kwh = (phi * scale[:, None, None, None]).transpose(0, 2, 1, 3).reshape(n * H, G, Q)
-        b = (base_out[None] * scale[:, None, None]).reshape(n * H, Q)
+        b = (base_out * scale[:, None, None]).reshape(n * H, Q)
         o = (out * scale[:, None, None]).reshape(n * H, Q)
     return Attributions(index.reset_index(drop=True), [f.name for f in fams],
                         [f.description for f in fams], kwh, b, o)  # fmt: skip

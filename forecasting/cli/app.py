@@ -620,6 +620,12 @@ def explain_cmd(
         bands = ", ".join(f"{r['band']} {r['attention']:.0%}" for r in d["attention_by_band"])
         typer.echo(f"  attention over the history: {bands} (rank agreement with Shapley "
                    f"{d['attention_rank_agreement']:+.2f})")  # fmt: skip
+        if "variable_selection" in d:
+            top = ", ".join(
+                f"{r['family']} {r['selection']:.0%}" for r in d["variable_selection"][:4]
+            )
+            typer.echo(f"  variable selection: {top} (rank agreement with Shapley "
+                       f"{d['selection_rank_agreement']:+.2f})")  # fmt: skip
         typer.echo(f"wrote {', '.join(d['files'])} to {output}")
         return
     s = explain_run(run, output, input, data_config, start, end, quantile, max_rows)

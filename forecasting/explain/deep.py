@@ -117,12 +117,62 @@ def explain_deep_run(model: Any, meta: dict[str, Any], run_dir: Path, output: Pa
              + table.round(4).to_html(index=False)
              + f"<p>Rank agreement (Spearman) with the Shapley shares of the same bands: "
              f"{agree:+.2f}.</p>"}  # fmt: skip
+    if hasattr(model, "importance"):  # the TFT's variable selection, by family
+        selection = selection_by_family(model, inputs, prepared, origins, att, mid)
+        extra["variable_selection"] = selection.to_dict("records")
+        extra["selection_rank_agreement"] = _rank_agreement(
+            selection["selection"].to_numpy(), selection["shapley_share"].to_numpy()
+        )
+        extra["html"] += ("<h2>The TFT's own variable selection</h2>"
+                          + selection.round(4).to_html(index=False)
+                          + "<p>Rank agreement (Spearman) with the Shapley shares: "
+                          f"{extra['selection_rank_agreement']:+.2f}.</p>")  # fmt: skip
     s = write_report(output, _Meta(meta["kind"], list(model.quantiles)), run_dir, att,
                time.perf_counter() - t0, permutations, customer, tz, extra, "the native network")  # fmt: skip
     if "attention_by_band" in s:
         pd.DataFrame(s["attention_by_band"]).to_csv(output / "attention.csv", index=False)
         s["files"].append("attention.csv")
     return s
+
+
+def selection_by_family(model: Any, inputs: Inputs, prepared: Any, origins: pd.DatetimeIndex,
+                        att: Any, mid: int) -> pd.DataFrame:  # fmt: skip
+    """The TFT's mean variable-selection weights (static, encoder and decoder, each summing to
+    1, weighted alike) summed into families, beside the Shapley shares of the same families;
+    the past target and its observed flag are one family, `history`, on both sides."""
+    from serving.explain import family_of
+
+    pairs = inputs.index[["series_id", "origin"]].drop_duplicates()
+    frame = prepared.frame[
+        prepared.frame["series_id"].astype(str).isin(pairs["series_id"].astype(str))
+    ]
+    weights = model.importance(frame, pd.DatetimeIndex(pairs["origin"].unique()), prepared.static)
+    f = model.features.in_intervals(pd.Timedelta(model.freq))
+    known, observed = set(f.known_future), set(f.observed)
+    step = pd.Timedelta(model.freq)
+    by: dict[str, float] = {}
+    for where, series in (("static_real", weights["static"]), ("past", weights["encoder"]),
+                          ("future", weights["decoder"])):  # fmt: skip
+        for label, w in series.items():
+            name, at = str(label), where  # the network names its inputs past_x, future_x, ...
+            for prefix, part in (
+                ("past_", "past"),
+                ("future_", "future"),
+                ("static_", "static_real"),
+            ):
+                if name.startswith(prefix):
+                    name, at = name[len(prefix) :], part
+            fam = family_of(name, at, known, observed, list(f.static), step, "temperature")
+            fam = "history" if fam is None or fam in HISTORY_BANDS else fam
+            by[fam] = by.get(fam, 0.0) + float(w) / 3
+    shap: dict[str, float] = {}
+    for i, n in enumerate(att.names):
+        key = "history" if n in HISTORY_BANDS else n
+        shap[key] = shap.get(key, 0.0) + float(np.abs(att.kwh[:, i, mid]).mean())
+    total = sum(shap.values()) or 1.0
+    out = pd.DataFrame({"family": list(by), "selection": list(by.values())})
+    out["shapley_share"] = [shap.get(k, 0.0) / total for k in out["family"]]
+    return out.sort_values("selection", ascending=False, ignore_index=True)
 
 
 def _rank_agreement(a: np.ndarray, b: np.ndarray) -> float:

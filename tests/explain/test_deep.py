@@ -31,3 +31,30 @@ def test_a_cnn_lstm_run_is_explained_like_its_bundle_with_its_attention(cli, tmp
     assert -1 <= native["attention_rank_agreement"] <= 1
     assert "attention over the history" in r.out
     assert np.isfinite(bands["shapley_share"]).all()
+
+
+def test_a_tft_run_reports_its_variable_selection_beside_the_shapley_values(cli, tmp_path):
+    data = planted(tmp_path, "temperature", households=3, days=70)
+    train = tmp_path / "tft.yaml"
+    import yaml
+
+    from tests.serving.test_explain import TRAINER
+
+    train.write_text(yaml.safe_dump({
+        "name": "t_tft", "data": str(data), "lookback": 48,
+        "train": {"start": "2024-01-15", "end": "2024-03-01"},
+        "validation": {"start": "2024-03-02", "end": "2024-03-08"},
+        "model": {"kind": "tft", "hidden_size": 8, "attention_head_size": 1,
+                  "hidden_continuous_size": 4},
+        "trainer": TRAINER.model_dump(mode="json")}), encoding="utf-8")  # fmt: skip
+    r = cli("train", "--config", train, "--output", tmp_path / "run")
+    assert r.code == 0, r.err
+    r = cli("explain", "--run", tmp_path / "run", "--output", tmp_path / "why",
+            "--start", "2024-03-05", "--end", "2024-03-09", "--max-rows", "10")  # fmt: skip
+    assert r.code == 0, r.err
+    s = json.loads((tmp_path / "why" / "explain.json").read_text())
+    assert s["kind"] == "tft" and s["additivity_max_abs_error"] < 1e-9
+    sel = pd.DataFrame(s["variable_selection"])
+    assert abs(sel["selection"].sum() - 1) < 1e-6 and "temperature" in set(sel["family"])
+    assert "history" in set(sel["family"]) and abs(sel["shapley_share"].sum() - 1) < 1e-6
+    assert "variable selection:" in r.out
