@@ -161,6 +161,26 @@ class Bundle(ManifestView):
         rows per onnxruntime call (default: the best measured for the model kind)."""
         m = self.manifest
         chunk = chunk or default_session_batch(self.kind)
+        inputs, w = self.graph_inputs(frame, origins, static)
+        raw = self.run(inputs, chunk)[0]
+        if bundle_kind(self.kind).layout == "rows":
+            pred = to_target_units(np.sort(raw, axis=1), w.scale, m["nonnegative"])
+            out = w.index.copy()
+            from forecasting.evaluation.metrics import quantile_column
+
+            for i, q in enumerate(self.quantiles):
+                out[quantile_column(q)] = pred[:, i]
+            return out, w.skipped
+        pred = to_target_units(raw, w.scale, m["nonnegative"])
+        return long_forecast(w.index, pred, self.quantiles, pd.Timedelta(m["freq"])), w.skipped
+
+    def graph_inputs(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> tuple[dict[str, np.ndarray], Any]:
+        """(the graph's inputs by name, the windows they came from: `index`, `scale`,
+        `skipped`; rows also `X`) for every series of `frame` at every origin (UTC), built by
+        the manifest's feature recipe."""
+        m = self.manifest
         meta = m["model"]
         kind = bundle_kind(self.kind)
         if not kind.forecasts:
@@ -178,14 +198,7 @@ class Bundle(ManifestView):
                     f"{meta['feature_names']}"
                 )
             dtype = m["inputs"][0]["dtype"]  # float64 for LightGBM's thresholds
-            raw = self.run({"X": w.X.to_numpy(dtype="float32").astype(dtype)}, chunk)[0]
-            pred = to_target_units(np.sort(raw, axis=1), w.scale, m["nonnegative"])
-            out = w.index.copy()
-            from forecasting.evaluation.metrics import quantile_column
-
-            for i, q in enumerate(self.quantiles):
-                out[quantile_column(q)] = pred[:, i]
-            return out, w.skipped
+            return {"X": w.X.to_numpy(dtype="float32").astype(dtype)}, w
         from forecasting.features.sequences import make_sequences
 
         s = make_sequences(
@@ -193,9 +206,7 @@ class Bundle(ManifestView):
             meta["categories"], m["freq"],
         )  # fmt: skip
         names = ["past", "future", "static_cat", "static_real"]
-        raw = self.run(dict(zip(names, s.arrays()[:4], strict=True)), chunk)[0]
-        pred = to_target_units(raw, s.scale, m["nonnegative"])
-        return long_forecast(s.index, pred, self.quantiles, pd.Timedelta(m["freq"])), s.skipped
+        return dict(zip(names, s.arrays()[:4], strict=True)), s
 
 
 def load_model_bundle(

@@ -70,32 +70,12 @@ class Family:
 
 def bundle_inputs(bundle: Any, frame: pd.DataFrame, origins: pd.DatetimeIndex,
                   static: pd.DataFrame | None) -> Inputs:  # fmt: skip
-    """The graph inputs of every (series, origin) window, built by the bundle's recipe."""
-    m = bundle.manifest
-    meta = m["model"]
+    """The graph inputs of every (series, origin) window, built by the bundle's recipe, with
+    the channel names the manifest records."""
+    arrays, w = bundle.graph_inputs(frame, origins, static)
     layout = bundle_kind(bundle.kind).layout
-    if layout == "rows":
-        from forecasting.features.windows import make_windows
-
-        w = make_windows(frame, origins, bundle.features, m["horizon"], m["lookback"], static,
-                         meta["categories"], m["freq"])  # fmt: skip
-        dtype = m["inputs"][0]["dtype"]
-        return Inputs({"X": w.X.to_numpy(dtype="float32").astype(dtype)}, w.index, w.scale,
-                      {"X": list(w.X.columns)}, layout)  # fmt: skip
-    if layout == "sequences":
-        from forecasting.features.sequences import make_sequences, sequence_columns, static_layout
-
-        s = make_sequences(frame, origins, bundle.features, m["horizon"], m["lookback"],
-                           meta["norms"], static, meta["categories"], m["freq"])  # fmt: skip
-        cfg = bundle.features.in_intervals(pd.Timedelta(m["freq"]))
-        cols = sequence_columns(cfg, m["lookback"], m["horizon"])
-        cat, real = static_layout(cfg, meta["categories"])
-        cols["static_cat"], cols["static_real"] = cat, ["log_scale", *real]
-        names = ["past", "future", "static_cat", "static_real"]
-        return Inputs(dict(zip(names, s.arrays()[:4], strict=True)), s.index, s.scale, cols,
-                      layout)  # fmt: skip
-    raise InputError(f"explaining a {bundle.kind!r} bundle is not supported: it does not forecast "
-                     "from rows or sequences")  # fmt: skip
+    channels = {"X": list(w.X.columns)} if layout == "rows" else bundle.manifest["model"]["columns"]
+    return Inputs(arrays, w.index, w.scale, channels, layout)
 
 
 def history_band(steps_back: int, step: pd.Timedelta, target_relative: bool = True) -> str:

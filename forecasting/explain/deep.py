@@ -22,6 +22,7 @@ import pandas as pd
 
 from forecasting.config.data import load_data_config
 from forecasting.data.prepare import prepare
+from forecasting.errors import InputError
 from serving.explain import (
     Inputs,
     attributions_of,
@@ -95,8 +96,6 @@ def explain_deep_run(model: Any, meta: dict[str, Any], run_dir: Path, output: Pa
     origins = daily_origins(prepared.frame, tz, 28, end, start)
     inputs = sequence_inputs(model, prepared.frame, origins, prepared.static)
     if len(inputs) == 0:
-        from forecasting.errors import InputError
-
         raise InputError(
             f"no forecast windows at the origins {origins[0].date()}..{origins[-1].date()}"
         )

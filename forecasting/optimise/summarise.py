@@ -78,10 +78,8 @@ class _Classes:
         """Add a block of customers: `usage` [customer, interval] kWh, 0 where no reading."""
         raw = self._raw(who)
         key = self._key(raw, who.pref <= 0)
-        uniq, inv = np.unique(key, axis=0, return_inverse=True)
-        inv = inv.ravel()
-        order = np.argsort(inv, kind="stable")
-        bounds = np.r_[0, np.cumsum(np.bincount(inv, minlength=len(uniq)))[:-1]]
+        uniq, ref_of, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        inv = inv.ravel()  # ref_of: the first member of each class in this block
         members = sparse.csr_matrix((np.ones(len(inv)), (inv, np.arange(len(inv)))),
                                     shape=(len(uniq), len(inv)))  # fmt: skip
         profiles = np.asarray(members @ usage)
@@ -94,7 +92,6 @@ class _Classes:
                          for j in range(core.shape[1])], axis=1)  # fmt: skip
         qty = np.stack([np.bincount(inv, weights=who.quantities[:, j], minlength=len(uniq))
                         for j in range(self.B)], axis=1)  # fmt: skip
-        ref_of = order[bounds]  # the first member of each class in this block
         same = np.all(np.abs(raw - raw[ref_of][inv]) <= 1e-12, axis=1)
         exact = np.bincount(inv, weights=~same, minlength=len(uniq)) == 0
         cls = np.array([self.index.get(k, -1) for k in map(tuple, uniq)], dtype=int)
