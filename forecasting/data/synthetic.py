@@ -10,6 +10,12 @@ Faults are injected and listed in `faults.csv` as ground truth: rows the validat
 quarantine (spike, negative, empty or text value, duplicates, impossible local time, bad
 timestamp), gaps, and plausible-looking anomalies for detectors (flat-line, stuck at zero,
 sudden drop as when a meter is bypassed).
+
+Planted drift, for testing monitors (`drift`): from day `drift_day` on, a share of the
+households that had none gains an EV charged in the evening (`ev`) or electric heating, a
+heat pump (`heating`); which households and from when is written to `drift.csv`. The
+drift's randomness has its own stream, so a drifted copy and an undrifted one share every
+other reading.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ VALIDATION_FAULTS = (
     "nonexistent_time",
 )
 ANOMALY_FAULTS = ("flatline", "stuck_zero", "drop")  # kinds of data/faults.py
+DRIFTS = ("none", "ev", "heating")
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,19 @@ class SyntheticSpec:
     faults: bool = True
     interval: str = "30min"  # the meter's reading interval: 5, 10, 15 or 30 minutes
     output_interval: str = "1h"  # the data config's output_frequency
+    drift: str = "none"  # planted from `drift_day`: "ev" or "heating" (see the module doc)
+    drift_day: int = 0
+    drift_share: float = 0.3  # of the households without an EV (or electric heating)
 
     def __post_init__(self) -> None:
+        if self.drift not in DRIFTS:
+            raise InputError(f"--drift must be one of {', '.join(DRIFTS)}, got {self.drift!r}")
+        if self.drift != "none" and not (0 <= self.drift_day < self.days):
+            raise InputError(
+                f"--drift-day must be a day of the data (0 to {self.days - 1}), got {self.drift_day}"
+            )
+        if not 0 < self.drift_share <= 1:
+            raise InputError(f"--drift-share must be in (0, 1], got {self.drift_share}")
         if self.households < 1 or self.days < 2:
             raise InputError(
                 f"need at least 1 household and 2 days, got {self.households} x {self.days}"
@@ -100,6 +118,7 @@ class SyntheticData:
     households: pd.DataFrame
     weather: pd.DataFrame  # timestamp (UTC), temperature, cloud_cover
     faults: pd.DataFrame  # series_id, kind, start, end (UTC), rows
+    drift: pd.DataFrame  # series_id, drift, start (UTC): the planted drift's ground truth
 
 
 def _bump(hour: np.ndarray, centre: float | np.ndarray, width: float) -> np.ndarray:
@@ -168,8 +187,10 @@ def generate(spec: SyntheticSpec) -> SyntheticData:
     )
     season_level = 1 + 0.15 * np.cos(2 * np.pi * (doy - 15) / 365.25)  # lighting, winter evenings
 
-    rows, households = [], []
+    rows, households, drifted = [], [], []
     n = len(utc)
+    drift_rng = np.random.default_rng([spec.seed, 1])
+    drift_from = spec.drift_day * 48 * per_half_hour  # the first reading of the drift day
     for h in range(spec.households):
         sid = f"H{h + 1:04d}"
         arch = ARCHETYPES[rng.integers(len(ARCHETYPES))]
@@ -191,6 +212,11 @@ def generate(spec: SyntheticSpec) -> SyntheticData:
                 # starts 18:00-21:30 local-ish, charges 2-4 hours (drawn in half-hours)
                 first = (d * 48 + 36 + int(rng.integers(0, 8))) * per_half_hour
                 kw[first : first + int(rng.integers(4, 9)) * per_half_hour] += 7.0
+        if spec.drift != "none" and drift_rng.random() < spec.drift_share:
+            had = ev if spec.drift == "ev" else heating
+            if not had:  # the household gains what it did not have
+                kw = kw + _planted_kw(spec, temp, per_half_hour, drift_from, drift_rng)
+                drifted.append({"series_id": sid, "drift": spec.drift, "start": utc[drift_from]})
         kw *= rng.lognormal(0, 0.25, n)
         kw += (rng.random(n) < 0.03) * rng.uniform(0.5, 2.5, n)  # kettle, oven, washer
         pv = pv_kw * daylight * (1 - 0.75 * cloud) * rng.uniform(0.9, 1.0, n)
@@ -230,7 +256,23 @@ def generate(spec: SyntheticSpec) -> SyntheticData:
     readings["import_kwh"] = values.astype(str)
     readings = readings[["series_id", "timestamp", "import_kwh", "export_kwh"]]
     fault_frame = pd.DataFrame(faults, columns=["series_id", "kind", "start", "end", "rows"])
-    return SyntheticData(readings, pd.DataFrame(households), weather, fault_frame)
+    drift = pd.DataFrame(drifted, columns=["series_id", "drift", "start"])
+    return SyntheticData(readings, pd.DataFrame(households), weather, fault_frame, drift)
+
+
+def _planted_kw(spec: SyntheticSpec, temp: np.ndarray, per_half_hour: int, first: int,
+                rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+    """The load a household gains from reading `first` on: an EV charged on about half the
+    evenings (7 kW for 2 to 4 hours from 18:00-21:30), or a heat pump's response to cold."""
+    extra = np.zeros(len(temp))
+    if spec.drift == "ev":
+        for d in range(spec.drift_day, spec.days):
+            if rng.random() < 0.5:
+                start = (d * 48 + 36 + int(rng.integers(0, 8))) * per_half_hour
+                extra[start : start + int(rng.integers(4, 9)) * per_half_hour] += 7.0
+    else:
+        extra[first:] = rng.uniform(0.15, 0.3) * np.clip(15.5 - temp[first:], 0, None)
+    return extra
 
 
 def _inject(
@@ -340,17 +382,23 @@ def _hours(interval: str) -> float:
 
 
 def write_synthetic(spec: SyntheticSpec, out_dir: str | Path) -> dict[str, Path]:
-    """Write readings.csv, households.csv, weather.csv, faults.csv and a matching data.yaml."""
+    """Write readings.csv, households.csv, weather.csv, faults.csv (drift.csv with a planted
+    drift) and a matching data.yaml."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = generate(spec)
-    paths = {name: out / f"{name}.csv" for name in ("readings", "households", "weather", "faults")}
+    names = ("readings", "households", "weather", "faults") + (
+        ("drift",) if len(data.drift) else ()
+    )
+    paths = {name: out / f"{name}.csv" for name in names}
     data.readings.to_csv(paths["readings"], index=False)
     data.households.to_csv(paths["households"], index=False)
     w = data.weather.copy()
     w["timestamp"] = w["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     w.round(3).to_csv(paths["weather"], index=False)
     data.faults.to_csv(paths["faults"], index=False)
+    if len(data.drift):
+        data.drift.to_csv(paths["drift"], index=False)
     paths["config"] = out / "data.yaml"
     paths["config"].write_text(yaml.safe_dump(synthetic_config(out, spec), sort_keys=False))
     return paths
