@@ -174,6 +174,22 @@ class Bundle(ManifestView):
         pred = to_target_units(raw, w.scale, m["nonnegative"])
         return long_forecast(w.index, pred, self.quantiles, pd.Timedelta(m["freq"])), w.skipped
 
+    def load_windows(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex
+    ) -> tuple[Any, np.ndarray, np.ndarray]:
+        """An anomaly bundle's inputs: (the windows' sequences: `index`, `scale`, `skipped`;
+        the graph input [N, window, channels]; the observed mask [N, window]), built by the
+        manifest's recipe as the native detector builds them."""
+        if bundle_kind(self.kind).layout != "load_windows":
+            raise BundleError(
+                f"a {self.kind!r} bundle forecasts; it does not score windows of load"
+            )
+        from forecasting.features.sequences import load_windows
+
+        meta = self.manifest["model"]
+        return load_windows(frame, origins, self.features, int(meta["config"]["window"]),
+                            int(meta["lookback"]), str(meta["freq"]))  # fmt: skip
+
     def graph_inputs(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
     ) -> tuple[dict[str, np.ndarray], Any]:

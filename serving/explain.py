@@ -355,7 +355,8 @@ def explain_bundle(folder: str | Path, frame: pd.DataFrame, static: pd.DataFrame
                    customer: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Attributions by family of a bundle's forecasts (a model or an ensemble) on windows of
     `frame`; writes families.csv, by_step.csv, explain.json, report.html (and members.csv,
-    waterfall.png) into `output`."""
+    waterfall.png) into `output`. An anomaly bundle's scores are explained by
+    `serving.explain_anomaly.explain_anomaly_bundle`."""
     import time
 
     from serving.load import load_bundle
@@ -364,7 +365,8 @@ def explain_bundle(folder: str | Path, frame: pd.DataFrame, static: pd.DataFrame
     bundle = load_bundle(folder)
     if not bundle_kind(bundle.kind).forecasts:
         raise InputError(
-            f"{folder}: a {bundle.kind!r} bundle scores anomalies; explain a forecaster"
+            f"{folder}: a {bundle.kind!r} bundle scores anomalies: "
+            "serving.explain_anomaly explains it"
         )
     origins = daily_origins(frame, tz, 28, end, start)
     combines = bundle_kind(bundle.kind).layout == "members"
@@ -459,14 +461,15 @@ def _customer_story(att: Attributions, quantiles: list[float], mid: int, custome
             "over the horizon, "
             f"{total - typical:+.2f} kWh against the same model with every family at the "
             f"windows' mean; the largest contributions: {', '.join(lead)}.")  # fmt: skip
-    _waterfall(contrib[order[:8]], [att.names[g] for g in order[:8]], typical, total, output)
+    waterfall(contrib[order[:8]], [att.names[g] for g in order[:8]], typical, total, output)
     return {"series_id": customer, "origin": str(origin), "total_kwh": total,
             "baseline_kwh": typical, "text": text,
             "contributions_kwh": {att.names[g]: float(contrib[g]) for g in order}}  # fmt: skip
 
 
-def _waterfall(values: np.ndarray, labels: list[str], start: float, total: float,
-               output: Path) -> None:  # fmt: skip
+def waterfall(values: np.ndarray, labels: list[str], start: float, total: float, output: Path,
+              unit: str = "kWh over the horizon", result: str = "forecast") -> None:  # fmt: skip
+    """waterfall.png: from `start` (the baseline) through each contribution to `total`."""
     try:
         import matplotlib
     except ImportError:  # the serving install has no matplotlib: the text and JSON stand
@@ -486,7 +489,7 @@ def _waterfall(values: np.ndarray, labels: list[str], start: float, total: float
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.axvline(start, color="grey", lw=0.8)
-    ax.set_xlabel(f"kWh over the horizon (baseline {start:.2f}, forecast {total:.2f})")
+    ax.set_xlabel(f"{unit} (baseline {start:.2f}, {result} {total:.2f})")
     fig.tight_layout()
     fig.savefig(output / "waterfall.png", dpi=110)
     plt.close(fig)

@@ -97,10 +97,20 @@ class ModelFields(_Loose):
     """What serving reads from `model` to rebuild features: names, category codes, norms."""
 
     features: dict[str, Any]
-    categories: dict[str, Names]
+    categories: dict[str, Names] = Field(default_factory=dict)
     feature_names: Names | None = None
     columns: dict[Literal["past", "future", "static_cat", "static_real"], Names] | None = None
     norms: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] | None = None
+
+
+class DetectorFields(_Loose):
+    """What serving reads from an anomaly bundle's `model`: the window and the calibration."""
+
+    config: dict[str, Any]
+    standard: dict[
+        Literal["point", "window"], Annotated[list[float], Field(min_length=2, max_length=2)]
+    ]
+    threshold: float
 
 
 def _fail(path: Path, text: str) -> NoReturn:
@@ -166,6 +176,8 @@ def _check_model(path: Path, m: ManifestFields) -> None:
         key = ".".join(str(p) for p in first["loc"])
         _fail(path, f"field 'model' ({key or 'features'}): {first['msg']}")
     layout = BUNDLE_KINDS[m.kind].layout
+    if layout == "load_windows":
+        _check_detector(path, m)
     need = {"rows": ["feature_names"], "sequences": ["columns", "norms"]}.get(layout, [])
     for key in need:
         if getattr(model, key) is None:
@@ -184,6 +196,22 @@ def _check_model(path: Path, m: ManifestFields) -> None:
     out = m.outputs[0].shape
     if BUNDLE_KINDS[m.kind].forecasts and out[-1] != len(m.quantiles):
         _fail(path, f"the graph gives {out[-1]} quantiles, the manifest lists {len(m.quantiles)}")
+
+
+def _check_detector(path: Path, m: ManifestFields) -> None:
+    try:
+        d = DetectorFields.model_validate(m.model)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(path, f"field 'model.{'.'.join(str(p) for p in first['loc'])}': {first['msg']}")
+    window = d.config.get("window")
+    assert m.inputs is not None
+    shape = m.inputs[0].shape
+    if len(shape) != 3 or type(window) is not int or window != shape[1]:
+        _fail(path, f"field 'model.config.window' {window!r} is not the window of the graph's "
+                    f"input {shape}")  # fmt: skip
+    if not all(spread > 0 for _, spread in d.standard.values()):
+        _fail(path, "field 'model.standard': each signal's spread must be above 0")
 
 
 def _check_ensemble(path: Path, m: ManifestFields) -> None:

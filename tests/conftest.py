@@ -70,3 +70,21 @@ def tiny_models() -> dict[str, object]:
     from tests.models.helpers import tiny_models as build
 
     return build()
+
+
+def train_and_export(root: Path, train_config: Path) -> tuple[Path, Path]:
+    """Train `train_config` into root/run and export it to root/bundle, from `root` (generated
+    data configs name their files relative to it); (run, bundle)."""
+    import os
+
+    from forecasting.export import export_run
+    from training.train import train
+
+    here = Path.cwd()
+    os.chdir(root)
+    try:
+        train(train_config, root / "run")
+        export_run(root / "run", root / "bundle")
+    finally:
+        os.chdir(here)
+    return root / "run", root / "bundle"

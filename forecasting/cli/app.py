@@ -141,13 +141,21 @@ def synth(
     output_interval: Annotated[
         str, typer.Option(help="the data config's output_frequency (a multiple of the interval)")
     ] = "1h",
+    drift: Annotated[
+        str, typer.Option(help="plant a drift for monitors: none, ev or heating (drift.csv)")
+    ] = "none",
+    drift_day: Annotated[int, typer.Option(help="the day (from 0) the drift starts")] = 0,
+    drift_share: Annotated[
+        float, typer.Option(help="share of the households without it that gain it")
+    ] = 0.3,
 ) -> None:
     """Generate a synthetic smart-meter dataset (raw files with dirt, plus its data config)."""
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
 
     spec = SyntheticSpec(
         households=households, days=days, start=start, seed=seed, faults=faults,
-        interval=interval, output_interval=output_interval,
+        interval=interval, output_interval=output_interval, drift=drift, drift_day=drift_day,
+        drift_share=drift_share,
     )  # fmt: skip
     paths = write_synthetic(spec, output)
     for key, path in paths.items():
@@ -608,9 +616,18 @@ def explain_cmd(
     require_training_stack("explain")
     from forecasting.explain.shap_report import explain_run
     from forecasting.models.deep.estimator import SequenceForecaster
+    from forecasting.models.kinds import model_kind
     from forecasting.models.registry import load_run
 
     model, meta = load_run(run)
+    if model_kind(meta["kind"]).capabilities.anomaly:  # the autoencoder: why days look unusual
+        from forecasting.explain.deep import explain_anomaly_run
+
+        a = explain_anomaly_run(model, meta, run, output, input, data_config, start, end,
+                                min(max_rows, 100_000), permutations, customer)  # fmt: skip
+        _say_families(a)
+        typer.echo(f"wrote {', '.join(a['files'])} to {output}")
+        return
     if isinstance(model, SequenceForecaster):  # family Shapley on the network, and its attention
         from forecasting.explain.deep import explain_deep_run
 
@@ -644,14 +661,23 @@ def _explain_bundle(bundle: Path, output: Path, input: str | None, data_config: 
     from forecasting.config.data import load_data_config
     from forecasting.data.prepare import prepare
     from forecasting.errors import InputError
+    from serving.bundle import read_manifest
     from serving.explain import explain_bundle
+    from serving.explain_anomaly import explain_anomaly_bundle
+    from serving.kinds import bundle_kind
 
     if data_config is None:
         raise InputError("--bundle needs --data-config: how to read the data to explain on")
+    forecasts = bundle_kind(read_manifest(bundle)["kind"]).forecasts
     cfg = load_data_config(data_config)
     prepared = prepare(cfg, input)
-    s = explain_bundle(bundle, prepared.frame, prepared.static, output, cfg.calendar.timezone,
-                       start, end, min(windows, 100_000), permutations, customer=customer)  # fmt: skip
+    tz, windows = cfg.calendar.timezone, min(windows, 100_000)
+    if forecasts:
+        s = explain_bundle(bundle, prepared.frame, prepared.static, output, tz, start, end, windows,
+                           permutations, customer=customer)  # fmt: skip
+    else:  # the anomaly autoencoder: why days look unusual
+        s = explain_anomaly_bundle(bundle, prepared.frame, output, tz, start, end, windows,
+                                   permutations, customer=customer)  # fmt: skip
     _say_families(s)
     typer.echo(f"wrote {', '.join(s['files'])} to {output}")
 
@@ -676,11 +702,12 @@ def version() -> None:
 
 
 def _register_adapters() -> None:
-    from forecasting.cli import adapters, optimise, response
+    from forecasting.cli import adapters, monitor, optimise, response
 
     adapters.register(app)
     response.register(app)
     optimise.register(app)
+    monitor.register(app)
 
 
 _register_adapters()

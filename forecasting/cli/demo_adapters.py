@@ -1,5 +1,5 @@
-"""Demo steps 11-13: bills under two tariffs, hourly profiles from monthly totals, and a
-tariff chosen for a trial's households from their measured price response."""
+"""Demo steps 11-14: bills under two tariffs, hourly profiles from monthly totals, a tariff
+chosen for a trial's households from their measured price response, and drift watched."""
 
 from __future__ import annotations
 
@@ -196,3 +196,40 @@ def tariff_step(output: Path, households: int = 40, days: int = 56, scenarios: i
         typer.echo("    frontier (peak weight: peak reduction, spread of bill changes): "
                    + "; ".join(f"{r.w_peak:g}: {r.peak_reduction_pct:.1f}%, {r.bill_change_mad_pct:.1f}%"
                                for r in f.itertuples()) + f" ({time.perf_counter() - t:.1f} s)")  # fmt: skip
+
+
+def monitor_step(output: Path, synthetic: Any, data_config: Path) -> None:
+    """Watch for drift: the last 14 days of the demo's data, and of a copy in which 30% of the
+    homes without an EV gain one three weeks before the end (every earlier reading the
+    same), each against the reference the LightGBM bundle stored at export."""
+    import json
+
+    from forecasting.config.data import load_data_config
+    from forecasting.config.monitor import MonitorConfig
+    from forecasting.data.prepare import prepare
+    from forecasting.data.synthetic import SyntheticSpec, write_synthetic
+    from serving.load import load_bundle
+    from serving.monitor import REFERENCE, monitor, write_monitor_report
+
+    t = time.perf_counter()
+    s = synthetic
+    spec = SyntheticSpec(households=s.households, days=s.days, start=s.start, seed=s.seed,
+                         drift="ev", drift_day=s.days - 21)  # fmt: skip
+    drifted = write_synthetic(spec, output / "raw_with_evs")
+    bundle_dir = output / "bundle_lightgbm"
+    bundle = load_bundle(bundle_dir)
+    reference = json.loads((bundle_dir / REFERENCE).read_text(encoding="utf-8"))
+    for name, config in (("as generated", data_config), ("with EVs", drifted["config"])):
+        data = load_data_config(config)
+        prepared = prepare(data)
+        summary = monitor(reference, prepared.frame, data.calendar.timezone, MonitorConfig(),
+                          bundle=bundle, static=prepared.static)  # fmt: skip
+        folder = output / ("monitor" if name == "as generated" else "monitor_with_evs")
+        summary["files"] = write_monitor_report(folder, summary, reference)
+        flagged = [f"{c['feature']} {c['level']}" for c in summary["checks"]
+                   if c["counted"] and c["level"] != "none"]  # fmt: skip
+        typer.echo(f"    {name:<13} level {summary['level']} (exit {summary['exit_code']}): "
+                   f"{', '.join(flagged) or 'nothing flagged'} -> {shown(folder / 'report.html')}")  # fmt: skip
+    typer.echo(f"    forecasting monitor --bundle {shown(bundle_dir)} --data-config "
+               f"{shown(drifted['config'])} --output {shown(output / 'monitor_with_evs')} "
+               f"({time.perf_counter() - t:.1f} s)")  # fmt: skip

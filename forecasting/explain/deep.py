@@ -1,5 +1,7 @@
-"""`forecasting explain --run` on a deep forecaster (CNN-LSTM, TFT): Shapley values of the
-same feature families as the bundle explainer (serving/explain.py), on the native network.
+"""`forecasting explain --run` on a deep model: on a forecaster (CNN-LSTM, TFT), Shapley
+values of the same feature families as the bundle explainer (serving/explain.py), on the
+native network; on the LSTM autoencoder, why days look unusual (serving/explain_anomaly.py)
+with the native network reconstructing.
 
 Why not GradientExplainer or DeepExplainer: the networks read household attributes through
 embeddings of integer codes, which carry no gradient, and DeepExplainer's rules do not cover
@@ -34,6 +36,7 @@ from serving.explain import (
 )
 
 HISTORY_BANDS = ["last 24 h", "earlier this week", "a week back and more"]
+HORIZON_BAND = "the forecast horizon itself"  # the TFT's attention to its decoder steps
 
 
 class _Meta:
@@ -82,7 +85,21 @@ def attention_by_band(model: Any, inputs: Inputs, step: pd.Timedelta) -> pd.Data
     L = len(weights)
     band = [history_band(L - t, step, target_relative=False) for t in range(L)]
     out = pd.DataFrame({"band": band, "attention": weights}).groupby("band")["attention"].sum()
-    return out.reindex([b for b in HISTORY_BANDS if b in out.index]).reset_index()
+    out = out.reindex([b for b in HISTORY_BANDS if b in out.index]).reset_index()
+    horizon = 1.0 - float(weights.sum())  # the TFT also attends to the horizon's own steps
+    if horizon > 1e-6:
+        out = pd.concat([out, pd.DataFrame({"band": [HORIZON_BAND], "attention": [horizon]})])
+    return out.reset_index(drop=True)
+
+
+def _daily_span(run_dir: Path, data_config: str | Path | None, input_path: str | None,
+                start: str | None, end: str | None) -> tuple[Any, str, pd.DatetimeIndex]:  # fmt: skip
+    """(the prepared data, its timezone, its local midnights from `start` to `end`, default
+    the last 28 days)."""
+    cfg = load_data_config(data_config or run_dir / "data_config.yaml")
+    prepared = prepare(cfg, input_path)
+    tz = cfg.calendar.timezone
+    return prepared, tz, daily_origins(prepared.frame, tz, 28, end, start)
 
 
 def explain_deep_run(model: Any, meta: dict[str, Any], run_dir: Path, output: Path,
@@ -90,10 +107,7 @@ def explain_deep_run(model: Any, meta: dict[str, Any], run_dir: Path, output: Pa
                      start: str | None, end: str | None, windows: int, permutations: int,
                      customer: str | None, seed: int = 0) -> dict[str, Any]:  # fmt: skip
     t0 = time.perf_counter()
-    cfg = load_data_config(data_config or run_dir / "data_config.yaml")
-    prepared = prepare(cfg, input_path)
-    tz = cfg.calendar.timezone
-    origins = daily_origins(prepared.frame, tz, 28, end, start)
+    prepared, tz, origins = _daily_span(run_dir, data_config, input_path, start, end)
     inputs = sequence_inputs(model, prepared.frame, origins, prepared.static)
     if len(inputs) == 0:
         raise InputError(
@@ -107,11 +121,13 @@ def explain_deep_run(model: Any, meta: dict[str, Any], run_dir: Path, output: Pa
     table = attention_by_band(model, inputs, step)
     mid = model.quantiles.index(0.5) if 0.5 in model.quantiles else len(model.quantiles) // 2
     shap = {n: float(np.abs(att.kwh[:, i, mid]).mean()) for i, n in enumerate(att.names)}
-    table["shapley_share"] = [shap.get(b, 0.0) for b in table["band"]]
+    table["shapley_share"] = [shap.get(b, np.nan) for b in table["band"]]
     total = table["shapley_share"].sum() or 1.0
     table["shapley_share"] = table["shapley_share"] / total
-    agree = _rank_agreement(table["attention"].to_numpy(), table["shapley_share"].to_numpy())
-    extra = {"attention_by_band": table.to_dict("records"), "attention_rank_agreement": agree,
+    bands = table[table["band"] != HORIZON_BAND]  # the horizon's steps have no Shapley band
+    agree = _rank_agreement(bands["attention"].to_numpy(), bands["shapley_share"].to_numpy())
+    records = table.astype(object).where(table.notna(), None).to_dict("records")  # JSON: null
+    extra = {"attention_by_band": records, "attention_rank_agreement": agree,
              "html": "<h2>The network's own attention over the history</h2>"
              + table.round(4).to_html(index=False)
              + f"<p>Rank agreement (Spearman) with the Shapley shares of the same bands: "
@@ -180,3 +196,27 @@ def _rank_agreement(a: np.ndarray, b: np.ndarray) -> float:
         return 1.0
     ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
     return float(np.corrcoef(ra, rb)[0, 1]) if np.std(ra) and np.std(rb) else 1.0
+
+
+def explain_anomaly_run(model: Any, meta: dict[str, Any], run_dir: Path, output: Path,
+                        input_path: str | None, data_config: str | Path | None,
+                        start: str | None, end: str | None, windows: int, permutations: int,
+                        customer: str | None, seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """The autoencoder's window scores of the days in the span, explained by family."""
+    import torch
+
+    from serving.explain_anomaly import explain_scores
+
+    t0 = time.perf_counter()
+    prepared, tz, origins = _daily_span(run_dir, data_config, input_path, start, end)
+    built = model._windows(prepared.frame, origins)
+
+    def reconstruct(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            parts = [model.net_(torch.from_numpy(np.ascontiguousarray(x[i : i + 2048])))[0]
+                     for i in range(0, len(x), 2048)]  # fmt: skip
+        return np.concatenate([p.numpy() for p in parts]) if parts else np.zeros(x.shape[:2])
+
+    return explain_scores(reconstruct, built, {"standard": model.standard_, "freq": model.freq},
+                          output, meta["kind"], str(run_dir), "the native network", tz, windows,
+                          permutations, seed, customer, t0)  # fmt: skip

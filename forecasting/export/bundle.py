@@ -1,6 +1,9 @@
 """`forecasting export`: a fitted run -> a checked, self-describing bundle folder.
 
     BUNDLE/model.onnx      the graph (dynamic batch axis)
+    BUNDLE/reference.json  what `forecasting monitor` compares recent data with: the
+                           run's validation period described (serving/monitor.py), and
+                           the bundle's own forecast errors on it
     BUNDLE/manifest.json   format version, kind, inputs/outputs, the feature recipe and what
                            serving needs to rebuild features and undo scaling (columns,
                            category codes, covariate statistics), quantiles, horizon, lookback,
@@ -42,6 +45,49 @@ def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str,
 
 
 ARCHETYPES = "archetypes.json"
+REFERENCE_DAYS = 28  # the reference period without a validation period: the data's last days
+
+
+def reference_period(run_dir: Path, frame: Any, timezone: str) -> Any:
+    """The rows of the run's validation period (local dates, from its config.yaml), or of the
+    last `REFERENCE_DAYS` local days of `frame`."""
+    import yaml
+
+    from serving.monitor import recent_window
+
+    path = run_dir / "config.yaml"
+    config = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    valid = config.get("validation") or {}
+    if valid.get("start") and valid.get("end"):
+        import pandas as pd
+
+        start, end = pd.Timestamp(str(valid["start"])), pd.Timestamp(str(valid["end"]))
+        return recent_window(frame, timezone, (end - start).days + 1, str(end.date()))
+    return recent_window(frame, timezone, REFERENCE_DAYS)
+
+
+def store_reference(folder: Path, manifest: dict[str, Any], run_dir: Path, prepared: Any,
+                    timezone: str) -> dict[str, Any]:  # fmt: skip
+    """Describe the reference period into `folder`/reference.json with the staged bundle's
+    own forecasts; return the manifest resealed with the file's checksum (or a note in it
+    saying why there is no reference)."""
+    from serving.kinds import bundle_kind
+    from serving.load import load_bundle
+    from serving.monitor import REFERENCE, profile
+
+    try:
+        window = reference_period(run_dir, prepared.frame, timezone)
+        bundle = load_bundle(folder)
+        scored = bundle if bundle_kind(bundle.kind).forecasts else None  # not the autoencoder
+        reference = profile(window, timezone, bundle=scored, history=prepared.frame,
+                            static=prepared.static)  # fmt: skip
+    except InputError as exc:
+        manifest["reference"] = {"skipped": str(exc)}
+        return write_manifest(folder / MANIFEST, manifest)
+    write_json(folder / REFERENCE, reference, indent=None)
+    manifest["files"][REFERENCE] = sha256(folder / REFERENCE)
+    manifest["reference"] = {"span": reference["span"], "households": reference["households"]}
+    return write_manifest(folder / MANIFEST, manifest)
 
 
 def archetypes_or_note(frame: Any, static: Any, timezone: str) -> dict[str, Any]:
@@ -72,7 +118,7 @@ def export_model_run(
     if not model_kind(meta["kind"]).capabilities.exportable:
         raise InputError(f"{run_dir}: a {meta['kind']!r} baseline has no weights to export")
     exported = export_model(model)
-    real, real_note, archetypes = None, None, None
+    real, real_note, archetypes, prepared = None, None, None, None
     try:
         from forecasting.config.data import load_data_config
         from forecasting.data.prepare import prepare
@@ -118,4 +164,6 @@ def export_model_run(
         elif archetypes is not None:
             manifest["archetypes"] = archetypes
         manifest = write_manifest(tmp / MANIFEST, manifest)
+        if prepared is not None:
+            manifest = store_reference(tmp, manifest, run_dir, prepared, meta["timezone"])
     return manifest

@@ -53,7 +53,7 @@ def export_ensemble(
     rtol: float,
     atol: float,
 ) -> dict[str, Any]:
-    from forecasting.export.bundle import export_model_run
+    from forecasting.export.bundle import export_model_run, store_reference
 
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     spec = json.loads((run_dir / WEIGHTS).read_text(encoding="utf-8"))
@@ -102,6 +102,16 @@ def export_ensemble(
             n: m["parity"] for n, m in zip(spec["members"], members, strict=True)
         }
         manifest = write_manifest(tmp / MANIFEST, manifest)
+        try:
+            from forecasting.config.data import load_data_config
+            from forecasting.data.prepare import prepare
+
+            prepared = prepare(load_data_config(data_config or run_dir / "data_config.yaml"),
+                               input_path)  # fmt: skip
+        except InputError:  # the training data is not on this machine: no reference
+            prepared = None
+        if prepared is not None:
+            manifest = store_reference(tmp, manifest, run_dir, prepared, meta["timezone"])
     return manifest
 
 

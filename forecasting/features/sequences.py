@@ -211,3 +211,24 @@ def _empty(
         np.zeros(0, dtype="float32"),
         skipped,
     )
+
+
+def load_windows(
+    frame: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    features: FeatureConfig,
+    window: int,
+    lookback: int,
+    freq: str,
+) -> tuple[Sequences, np.ndarray, np.ndarray]:
+    """What the anomaly autoencoder reads, for every (series, origin): (the sequences,
+    inputs [N, window, 2 + K]: the load, its expected value (the same hour's mean over the
+    lookback days) and K calendar channels, all divided by the recent level; the observed
+    mask [N, window]). Shared by the native detector and its served bundle."""
+    s = make_sequences(frame, origins, features, window, lookback, {}, freq=freq)
+    cols = sequence_columns(features, lookback, window)["future"]
+    cal = [cols.index(c) for c in SEQ_CALENDAR if c in cols]
+    expected = s.future[:, :, [cols.index("profile_mean")]]
+    mask = np.isfinite(s.y)
+    x = np.concatenate([np.nan_to_num(s.y)[:, :, None], expected, s.future[:, :, cal]], axis=2)
+    return s, x.astype("float32"), mask.astype("float32")

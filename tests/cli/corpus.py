@@ -1,9 +1,10 @@
 """A hostile corpus of bad inputs for every command, run as real subprocesses.
 
 Each case builds its bad input in a folder of its own, runs `python -m forecasting ...` there
-and is judged by `problems()`: the exit code is one the case documents (1 or 2), stderr is one
-line with no traceback and no "unexpected", nothing is written on a refusal, a file that is not
-a table is never quoted back, and a validation keeps rows in = rows out + quarantined.
+and is judged by `problems()`: the exit code is one the case documents (1 or 2; `monitor`
+refuses with 4, its 2 meaning drift), stderr is one line with no traceback and no
+"unexpected", nothing is written on a refusal, a file that is not a table is never quoted
+back, and a validation keeps rows in = rows out + quarantined.
 `workspace()` makes the real parts the cases start from (generated meter data, a trained
 LightGBM run and its bundle, a tiny LSTM-autoencoder run, monthly totals, tariffs).
 
@@ -202,6 +203,10 @@ def intact(name: str) -> Callable[[WS, Path], str | None]:
 def predict(b: str | Path, i: str | Path, *extra: str) -> list[str]:
     return ["predict", "--bundle", str(b), "--input", str(i), "--output", "out", "--no-progress",
             *extra]  # fmt: skip
+
+
+def monitor(b: str | Path, cfg: str | Path, *extra: str) -> list[str]:
+    return ["monitor", "--bundle", str(b), "--data-config", str(cfg), "--output", "out", *extra]
 
 
 def validate(cfg: Path, path: Path | str, *extra: str) -> list[str]:
@@ -406,7 +411,13 @@ def _run_cases() -> list[Case]:
         Case("ensemble", "runs_missing", lambda w, d: ["ensemble", "--runs", str(d / "a"), str(d / "b"), "--output", "out", "--start", "2023-11-13", "--end", "2023-11-18"], says="not found"),
         Case("explain", "run_missing", lambda w, d: ["explain", "--run", str(d / "nope"), "--output", "out"], says="not found"),
         Case("explain", "quantile_not_trained", lambda w, d: ["explain", "--run", str(w["run"]), "--output", "out", "--quantile", "0.7"]),
-        Case("explain", "deep_run", lambda w, d: ["explain", "--run", str(w["ae_run"]), "--output", "out"]),
+        Case("explain", "autoencoder_unknown_customer", lambda w, d: ["explain", "--run", str(w["ae_run"]), "--output", "out", "--customer", "NOBODY"], says="NOBODY"),
+        Case("monitor", "bundle_missing", lambda w, d: monitor(d / "nope", w["data"]), codes=(4,), says="not found"),
+        Case("monitor", "thresholds_unknown_key", lambda w, d: monitor(w["bundle"], w["data"], "--thresholds", str(text(d / "t.yaml", "psy: {warning: 0.1, drift: 0.2}\n"))), codes=(4,), says="psy"),
+        Case("monitor", "thresholds_unordered", lambda w, d: monitor(w["bundle"], w["data"], "--thresholds", str(text(d / "t.yaml", "psi: {warning: 0.3, drift: 0.2}\n"))), codes=(4,), says="must not be below warning"),
+        Case("monitor", "end_garbage", lambda w, d: monitor(w["bundle"], w["data"], "--end", "soon"), codes=(4,), says="--end"),
+        Case("monitor", "end_outside_data", lambda w, d: monitor(w["bundle"], w["data"], "--end", "2031-01-01"), codes=(4,), says="no readings"),
+        Case("monitor", "input_missing", lambda w, d: monitor(w["bundle"], w["data"], "--input", str(d / "none.csv")), codes=(4,), says="not found"),
         Case("anomalies", "forecaster_run", lambda w, d: ["anomalies", "--run", str(w["run"]), "--input", str(w["readings"]), "--output", "out.parquet"], output="out.parquet", says="anomaly"),
         Case("anomalies", "span_outside_data", lambda w, d: ["anomalies", "--run", str(w["ae_run"]), "--input", str(w["readings"]), "--output", "out.parquet", "--start", "2031-01-01"], output="out.parquet", says="outside the data"),
         Case("anomalies", "dates_garbage", lambda w, d: ["anomalies", "--run", str(w["ae_run"]), "--input", str(w["readings"]), "--output", "out.parquet", "--start", "NaT"], output="out.parquet", says="--start"),
@@ -716,13 +727,14 @@ def problems(o: Outcome, w: WS) -> list[str]:
         found.append("a traceback was printed")
     if "error: unexpected" in o.err:
         found.append("an unexpected error (a bug)")
-    if o.code == 2 and len(lines) != 1:
+    refused = o.code == 2 or (o.code == 4 and c.command == "monitor")  # monitor's 2 is drift
+    if refused and len(lines) != 1:
         found.append(f"{len(lines)} lines on stderr, expected one")
     if c.says is not None and c.says not in o.err + o.out:
         found.append(f"the message does not say {c.says!r}")
     if "root:x:0:0" in o.err + o.out:
         found.append("the content of /etc/passwd was printed")
-    if o.code == 2 and c.output is not None and (o.folder / c.output).exists():
+    if refused and c.output is not None and (o.folder / c.output).exists():
         found.append(f"{c.output} was written although the command refused")
     if c.rows:
         try:

@@ -23,7 +23,7 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     out = tmp_path / "demo"
     r = cli("demo", "--config", cfg, "--output", out)
     assert r.code == 0, r.err
-    for step in range(1, 14):
+    for step in range(1, 15):
         assert f"[{step}]" in r.out
     for name in ("forecast.png", "attention.png", "anomalies.parquet", "explain/report.html"):
         assert (out / name).exists(), name
@@ -38,6 +38,9 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     for kind in ("lightgbm", "cnn_lstm", "ensemble"):
         manifest = json.loads((out / f"bundle_{kind}" / "manifest.json").read_text())
         assert manifest["parity"]["real"]["outside_tolerance"] == 0
+        assert "reference.json" in manifest["files"], kind  # what `monitor` compares with
+    with_evs = json.loads((out / "monitor_with_evs" / "monitor.json").read_text())
+    assert with_evs["level"] != "none" and (out / "monitor" / "report.html").exists()
     served = pd.read_parquet(out / "predictions" / "forecasts")
     assert served["series_id"].nunique() == 8 and (served["p10"] <= served["p90"]).all()
     assert served["origin"].nunique() == 1 and len(served) == 8 * 24

@@ -123,25 +123,16 @@ def test_bad_configs_get_one_line(cli, workspace, tmp_path, changes, says):
 def with_bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """75 days of generated readings (October and November whole) and a tiny LightGBM
     bundle with archetypes fitted on them."""
-    import os
-
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from forecasting.export import export_run
     from tests.cli.corpus import FLAT, TRAIN
-    from training.train import train
+    from tests.conftest import train_and_export
 
     root = tmp_path_factory.mktemp("monthly_only")
     paths = write_synthetic(SyntheticSpec(households=6, days=75, start="2023-10-01", seed=4),
                             root / "synth")  # fmt: skip
     (root / "train.yaml").write_text(yaml.safe_dump({**TRAIN, "data": str(paths["config"])}))
     (root / "flat.yaml").write_text(yaml.safe_dump(FLAT))
-    here = Path.cwd()
-    os.chdir(root)
-    try:
-        train(root / "train.yaml", root / "run")
-        export_run(root / "run", root / "bundle")
-    finally:
-        os.chdir(here)
+    train_and_export(root, root / "train.yaml")
     return {"data": paths["config"], "bundle": root / "bundle", "tariff": root / "flat.yaml"}
 
 

@@ -14,6 +14,7 @@ def _loader(folder: str):
     from forecasting.config.data import load_data_config
     from forecasting.config.demo import DemoConfig
     from forecasting.config.model import load_train_config
+    from forecasting.config.monitor import load_monitor_config
     from forecasting.config.tuning import load_tuning_config
     from forecasting.optimise.config import load_optimise_config
     from forecasting.response.config import load_elasticity_config
@@ -29,6 +30,7 @@ def _loader(folder: str):
         "elasticity": load_elasticity_config,
         "optimise": load_optimise_config,
         "tariff_templates": load_template,
+        "monitor": load_monitor_config,
     }[folder]
 
 
@@ -37,7 +39,8 @@ SHIPPED = sorted(p.relative_to(ROOT / "configs") for p in (ROOT / "configs").rgl
 
 def test_every_config_folder_has_a_loader():
     assert {p.parts[0] for p in SHIPPED} == {
-        "data", "models", "tuning", "tariffs", "demo", "elasticity", "optimise", "tariff_templates"
+        "data", "models", "tuning", "tariffs", "demo", "elasticity", "optimise", "tariff_templates",
+        "monitor",
     }  # fmt: skip
 
 

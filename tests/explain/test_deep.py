@@ -59,3 +59,5 @@ def test_a_tft_run_reports_its_variable_selection_beside_the_shapley_values(cli,
     assert abs(sel["selection"].sum() - 1) < 1e-6 and "temperature" in set(sel["family"])
     assert "history" in set(sel["family"]) and abs(sel["shapley_share"].sum() - 1) < 1e-6
     assert "variable selection:" in r.out
+    bands = pd.DataFrame(s["attention_by_band"])  # its attention over the encoder's history
+    assert abs(bands["attention"].sum() - 1) < 1e-5 and "attention over the history" in r.out

@@ -37,12 +37,7 @@ from forecasting.config.trainer import TrainerConfig
 from forecasting.config.values import steps
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.features.grid import quiet_nan
-from forecasting.features.sequences import (
-    SEQ_CALENDAR,
-    Sequences,
-    make_sequences,
-    sequence_columns,
-)
+from forecasting.features.sequences import SEQ_CALENDAR, Sequences, load_windows
 from forecasting.models.common import no_training_windows
 from forecasting.models.deep.estimator import (
     epoch_summary,
@@ -102,16 +97,7 @@ class AnomalyDetector(TorchGraph):
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex
     ) -> tuple[Sequences, np.ndarray, np.ndarray]:
         """(sequences, inputs [N, W, 2 + K]: load, expected load, calendar; observed mask)."""
-        s = make_sequences(
-            frame, origins, self.features, self.window, self.lookback, {},
-            freq=self.freq,
-        )  # fmt: skip
-        cols = sequence_columns(self.features, self.lookback, self.window)["future"]
-        cal = [cols.index(c) for c in SEQ_CALENDAR if c in cols]
-        expected = s.future[:, :, [cols.index("profile_mean")]]
-        mask = np.isfinite(s.y)
-        x = np.concatenate([np.nan_to_num(s.y)[:, :, None], expected, s.future[:, :, cal]], axis=2)
-        return s, x.astype("float32"), mask.astype("float32")
+        return load_windows(frame, origins, self.features, self.window, self.lookback, self.freq)
 
     def _origins(self, frame: pd.DataFrame, start: Any, end: Any, stride: int) -> pd.DatetimeIndex:
         step = pd.Timedelta(self.freq)
