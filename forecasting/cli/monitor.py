@@ -70,6 +70,8 @@ def _run(bundle_dir: Path, data_config: Path, output: Path, input_path: str | No
         cfg.window_days = window_days
     loaded = load_bundle(bundle_dir)  # checks every file's checksum, the reference's too
     path = bundle_dir / REFERENCE
+    if path.exists() and REFERENCE not in loaded.manifest["files"]:  # not covered by a checksum
+        raise InputError(f"{path} is not one of the bundle's sealed files; export the run again")
     if not path.exists():
         why = loaded.manifest.get("reference", {}).get("skipped", "it was exported before 0.1")
         raise InputError(f"{bundle_dir} has no {REFERENCE} to compare with ({why}); export the run "

@@ -2,7 +2,8 @@
 `benchmarks/monitor_drift.py`.
 
 A trial generates households with a drift planted from `DRIFT_DAY` (an EV for a share of the
-homes, or a heat pump) and the undrifted copy of the same seed (every reading before the
+homes, or a heat pump; in winter, from 7 January, or in spring, from 8 April, when the PV
+homes' import falls as the days lengthen) and the undrifted copy of the same seed (every reading before the
 drift day is the same in both). The reference is the 28 days that end 15 days before the
 drift; then the monitor runs as a scheduler would, once a day on the last `window` days,
 from 14 days before the drift to `after` days after it, on both copies. The detection delay
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-DRIFT_DAY = 84  # 2024-01-07 from the generator's default start
-START = "2023-10-15"
+DRIFT_DAY = 84  # from the start: 2024-01-07 in winter, 2024-04-08 in spring
+SEASONS = {"winter": "2023-10-15", "spring": "2024-01-15"}  # the data's first day
 TZ = "Europe/London"
 
 
@@ -28,6 +29,7 @@ TZ = "Europe/London"
 class Trial:
     drift: str
     seed: int
+    season: str
     levels: dict[int, str]  # day from the drift (window end) -> level, drifted copy
     undrifted: dict[int, str]  # the same days, the undrifted copy
 
@@ -49,7 +51,7 @@ def _reaches(value: str, level: str) -> bool:
 
 
 def run_trial(drift: str, seed: int, households: int = 40, after: int = 35,
-              window: int = 14, share: float = 0.3) -> Trial:  # fmt: skip
+              window: int = 14, share: float = 0.3, season: str = "winter") -> Trial:  # fmt: skip
     from forecasting.config.data import load_data_config
     from forecasting.config.monitor import MonitorConfig
     from forecasting.data.prepare import prepare
@@ -60,11 +62,11 @@ def run_trial(drift: str, seed: int, households: int = 40, after: int = 35,
     root = Path(tempfile.mkdtemp(prefix="drift_trial_"))
     days = DRIFT_DAY + after + 2
     for name, kind in (("drifted", drift), ("undrifted", "none")):
-        spec = SyntheticSpec(households=households, days=days, start=START, seed=seed,
+        spec = SyntheticSpec(households=households, days=days, start=SEASONS[season], seed=seed,
                              faults=False, drift=kind, drift_day=DRIFT_DAY, drift_share=share)  # fmt: skip
         paths = write_synthetic(spec, root / name)
         frames[name] = prepare(load_data_config(paths["config"])).frame
-    start = pd.Timestamp(START)
+    start = pd.Timestamp(SEASONS[season])
     ref_end = str((start + pd.Timedelta(days=DRIFT_DAY - 15)).date())
     reference = profile(recent_window(frames["undrifted"], TZ, 28, ref_end), TZ)
     cfg = MonitorConfig(window_days=window)
@@ -73,4 +75,4 @@ def run_trial(drift: str, seed: int, households: int = 40, after: int = 35,
         end = str((start + pd.Timedelta(days=DRIFT_DAY + d)).date())
         for name, frame in frames.items():
             out[name][d] = monitor(reference, frame, TZ, cfg, end)["level"]
-    return Trial(drift, seed, out["drifted"], out["undrifted"])
+    return Trial(drift, seed, season, out["drifted"], out["undrifted"])

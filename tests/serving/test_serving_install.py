@@ -1,6 +1,6 @@
 """The base install is the serving side: a fresh virtual environment with `pip install .` (no
-extra) holds no torch, lightning, boosters or shap, and runs `predict`, `bill` and `impute` on the
-committed serving kit (`tests/fixtures/serving_kit`, made by `make_serving_kit.py`). A command of
+extra) holds no torch, lightning, boosters or shap, and runs `predict`, `bill`, `impute`, `explain`
+and `monitor` on the committed serving kit (`tests/fixtures/serving_kit`, made by `make_serving_kit.py`). A command of
 the training stack says, in one line, which extra to install."""
 
 from __future__ import annotations
@@ -97,16 +97,37 @@ def test_explain_runs_on_the_serving_install(serving_env, tmp_path):
     additivity, and a household's story in words (no matplotlib there: no waterfall)."""
     import yaml
 
-    cfg = {"name": "kit", "frequency": "1h", "calendar": {"timezone": "Europe/London"},
-           "input": {"path": str(KIT / "input.parquet"), "series_id": "series_id",
-                     "timestamp": "timestamp", "target": "target", "timezone": "UTC",
-                     "covariates": {c: {"column": c, "known_future": True}
-                                    for c in ("export_kwh", "temperature", "cloud_cover")}},
-           "static": {"path": str(KIT / "static.csv"), "id_column": "series_id"}}  # fmt: skip
-    (tmp_path / "data.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(_kit_data_config()))
     r = forecasting(serving_env, "explain", "--bundle", KIT / "bundle", "--data-config",
                     "data.yaml", "--output", "why", "--customer", "H0001", cwd=tmp_path)  # fmt: skip
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "why" / "explain.json").read_text())
     assert s["additivity_max_abs_error"] < 1e-9 and s["customer"]["series_id"] == "H0001"
     assert "waterfall.png" not in s["files"] and "H0001" in r.stdout
+
+
+@pytest.mark.slow
+def test_monitor_runs_on_the_serving_install(serving_env, tmp_path):
+    """`monitor` needs no training stack: the kit's last week against the reference its
+    bundle stored at export, with its forecasts scored (no matplotlib there: no plot)."""
+    import yaml
+
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(_kit_data_config()))
+    (tmp_path / "t.yaml").write_text("min_samples: 10\n")
+    r = forecasting(serving_env, "monitor", "--bundle", KIT / "bundle", "--data-config",
+                    "data.yaml", "--output", "mon", "--window-days", 7, "--thresholds", "t.yaml",
+                    cwd=tmp_path)  # fmt: skip
+    assert r.returncode in (0, 1, 2), r.stderr
+    s = json.loads((tmp_path / "mon" / "monitor.json").read_text())
+    assert s["exit_code"] == r.returncode and s["households"] == 6
+    assert s["recent"]["errors"]["origins"] >= 6 and not (tmp_path / "mon" / "monitor.png").exists()
+
+
+def _kit_data_config() -> dict[str, object]:
+    """A data config that reads the kit's canonical frame and static table."""
+    return {"name": "kit", "frequency": "1h", "calendar": {"timezone": "Europe/London"},
+            "input": {"path": str(KIT / "input.parquet"), "series_id": "series_id",
+                      "timestamp": "timestamp", "target": "target", "timezone": "UTC",
+                      "covariates": {c: {"column": c, "known_future": True}
+                                     for c in ("export_kwh", "temperature", "cloud_cover")}},
+            "static": {"path": str(KIT / "static.csv"), "id_column": "series_id"}}  # fmt: skip
