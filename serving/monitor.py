@@ -456,14 +456,17 @@ def _error_checks(ref: dict[str, Any], rec: dict[str, Any], cfg: MonitorConfig
     ]  # fmt: skip
 
 
-def recent_window(frame: pd.DataFrame, tz: str, days: int, end: str | None = None) -> pd.DataFrame:
+def recent_window(frame: pd.DataFrame, tz: str, days: int, end: str | None = None,
+                  option: str = "--end") -> pd.DataFrame:  # fmt: skip
     """The last `days` complete local days of `frame`, or the `days` through `end` (a local
-    date)."""
+    date, given as `option`)."""
     if end is not None:
         try:
             stop = pd.Timestamp(end).normalize() + pd.Timedelta("1D")
-        except (ValueError, TypeError):
-            raise InputError(f"--end must be a date (YYYY-MM-DD), got {end!r}") from None
+        except (ValueError, TypeError, OverflowError, AttributeError):  # NaT has no normalize
+            stop = pd.NaT
+        if pd.isna(stop) or stop.tzinfo is not None:
+            raise InputError(f"{option} must be a local date (YYYY-MM-DD), got {end!r}")
     else:  # local midnight after the last complete day
         stop = (frame[TIME].max() + _step(frame)).tz_convert(tz).tz_localize(None).normalize()
     start = stop - pd.Timedelta(days=days)  # local calendar days, whatever DST does
@@ -491,6 +494,19 @@ def monitor(reference: dict[str, Any], frame: pd.DataFrame, tz: str, cfg: Monito
             "households": rec["households"], "household_days": rec["household_days"],
             "reference_span": reference.get("span"), "checks": checks, "recent": rec,
             "thresholds": cfg.model_dump()}  # fmt: skip
+
+
+def reference_from(frame: pd.DataFrame, tz: str, end: str, days: int = 28,
+                   stored: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """A reference built from the `days` local days of `frame` through `end` instead of the
+    one stored at export: the same weeks a year before the window, where the seasons move
+    the load more than the drift to be found (spring: the PV homes' import falls as the days
+    lengthen). The forecast errors stay the stored reference's (`stored`): the model's own
+    validation figures."""
+    ref = profile(recent_window(frame, tz, days, end, "--reference-end"), tz)
+    if stored and "errors" in stored:
+        ref["errors"] = stored["errors"]
+    return ref
 
 
 # ----------------------------------------------------------------------------- the report

@@ -33,16 +33,29 @@ def monitor_cmd(
     window_days: Annotated[
         int | None, typer.Option(min=3, max=366, help="days in the recent window (default 14)")
     ] = None,
+    reference_end: Annotated[
+        str | None,
+        typer.Option(
+            help="build the reference from the data through this local date instead "
+            "of the bundle's (e.g. the same weeks a year before)"
+        ),
+    ] = None,
+    reference_days: Annotated[
+        int, typer.Option(min=7, max=366, help="days in a --reference-end reference")
+    ] = 28,
 ) -> None:
     """Compare the last days of the data with the reference the bundle stored at export: the
     distributions that make up the load shape (PSI, KS), the households' load-shape
     archetype shares, the response to cold, and the bundle's forecast error and interval
-    coverage. Writes monitor.json, report.html (and monitor.png); exits 0 (no drift),
-    1 (warning) or 2 (drift), 4 when the input cannot be used."""
+    coverage. --reference-end takes the data checks' reference from the data itself (the
+    same weeks a year before, when the seasons move the load: spring). Writes monitor.json,
+    report.html (and monitor.png); exits 0 (no drift), 1 (warning) or 2 (drift), 4 when the
+    input cannot be used."""
     from forecasting.errors import ForecastingError
 
     try:
-        summary = _run(bundle, data_config, output, input_path, end, thresholds, window_days)
+        summary = _run(bundle, data_config, output, input_path, end, thresholds, window_days,
+                       reference_end, reference_days)  # fmt: skip
     except ForecastingError as exc:
         exc.exit_code = INPUT_ERROR_EXIT  # never read as drift by a scheduler
         raise
@@ -57,13 +70,14 @@ def monitor_cmd(
 
 
 def _run(bundle_dir: Path, data_config: Path, output: Path, input_path: str | None,
-         end: str | None, thresholds: Path | None, window_days: int | None) -> dict[str, Any]:  # fmt: skip
+         end: str | None, thresholds: Path | None, window_days: int | None,
+         reference_end: str | None = None, reference_days: int = 28) -> dict[str, Any]:  # fmt: skip
     from forecasting.config.data import load_data_config
     from forecasting.config.monitor import load_monitor_config
     from forecasting.data.prepare import prepare
     from forecasting.errors import InputError
     from serving.load import load_bundle
-    from serving.monitor import REFERENCE, monitor, write_monitor_report
+    from serving.monitor import REFERENCE, monitor, reference_from, write_monitor_report
 
     cfg = load_monitor_config(thresholds)
     if window_days is not None:
@@ -80,6 +94,8 @@ def _run(bundle_dir: Path, data_config: Path, output: Path, input_path: str | No
     data = load_data_config(data_config)
     prepared = prepare(data, input_path)
     tz = data.calendar.timezone
+    if reference_end is not None:  # the data checks against the chosen weeks of the data
+        reference = reference_from(prepared.frame, tz, reference_end, reference_days, reference)
     summary = monitor(reference, prepared.frame, tz, cfg, end, loaded, prepared.static)
     summary["bundle"] = str(bundle_dir)
     summary["files"] = write_monitor_report(output, summary, reference)

@@ -108,3 +108,25 @@ def test_bad_input_exits_4_in_one_line(cli, exported, tmp_path, case, says):
     assert r.code == 4, r.out + r.err
     last = r.err.strip().splitlines()[-1]
     assert last.startswith("error: ") and says in last and "Traceback" not in r.err
+
+
+@pytest.mark.slow
+def test_a_reference_from_the_data_itself_measures_alike(cli, exported, tmp_path):
+    """--reference-end builds the data checks' reference from the given weeks of the data
+    (for spring: the same weeks a year before). On the bundle's own validation weeks it gives
+    the figures of the stored reference; the forecast errors stay the stored ones."""
+    args = ("--end", "2024-01-20")
+    stored = _monitor(cli, exported, tmp_path / "stored", *args)
+    chosen = _monitor(cli, exported, tmp_path / "chosen", *args, "--reference-end", "2023-12-23",
+                      "--reference-days", "28")  # fmt: skip
+    assert stored.code == chosen.code == 2, chosen.out + chosen.err
+    a, b = (json.loads((tmp_path / d / "monitor.json").read_text())["checks"]
+            for d in ("stored", "chosen"))  # fmt: skip
+    assert [c["feature"] for c in a] == [c["feature"] for c in b]
+    for x, y in zip(a, b, strict=True):
+        for key in ("psi", "ks", "tail_ratio", "tv_distance", "reference", "ratio"):
+            if key in x:
+                assert x[key] == pytest.approx(y[key], rel=1e-9, abs=1e-12), (x, y)
+    later = _monitor(cli, exported, tmp_path / "later", *args, "--reference-end", "2024-01-06")
+    s = json.loads((tmp_path / "later" / "monitor.json").read_text())
+    assert s["reference_span"][1].startswith("2024-01-06") and later.code in (0, 1, 2)

@@ -51,19 +51,25 @@ def _reaches(value: str, level: str) -> bool:
 
 
 def run_trial(drift: str, seed: int, households: int = 40, after: int = 35,
-              window: int = 14, share: float = 0.3, season: str = "winter") -> Trial:  # fmt: skip
+              window: int = 14, share: float = 0.3, season: str = "winter",
+              last_year: bool = False) -> Trial:  # fmt: skip
+    """`last_year`: the data starts a year earlier, and each daily run's reference is the 28
+    days ending 364 days before its window's end (`forecasting monitor --reference-end`)."""
     from forecasting.config.data import load_data_config
     from forecasting.config.monitor import MonitorConfig
     from forecasting.data.prepare import prepare
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
-    from serving.monitor import monitor, profile, recent_window
+    from serving.monitor import monitor, profile, recent_window, reference_from
 
     frames = {}
     root = Path(tempfile.mkdtemp(prefix="drift_trial_"))
-    days = DRIFT_DAY + after + 2
+    back = 364 if last_year else 0  # whole weeks: the same weekdays a year before
+    drift_day = DRIFT_DAY + back
+    first = pd.Timestamp(SEASONS[season]) - pd.Timedelta(days=back)
+    days = drift_day + after + 2
     for name, kind in (("drifted", drift), ("undrifted", "none")):
-        spec = SyntheticSpec(households=households, days=days, start=SEASONS[season], seed=seed,
-                             faults=False, drift=kind, drift_day=DRIFT_DAY, drift_share=share)  # fmt: skip
+        spec = SyntheticSpec(households=households, days=days, start=str(first.date()), seed=seed,
+                             faults=False, drift=kind, drift_day=drift_day, drift_share=share)  # fmt: skip
         paths = write_synthetic(spec, root / name)
         frames[name] = prepare(load_data_config(paths["config"])).frame
     start = pd.Timestamp(SEASONS[season])
@@ -72,7 +78,10 @@ def run_trial(drift: str, seed: int, households: int = 40, after: int = 35,
     cfg = MonitorConfig(window_days=window)
     out: dict[str, dict[int, str]] = {"drifted": {}, "undrifted": {}}
     for d in range(-14, after + 1):
-        end = str((start + pd.Timedelta(days=DRIFT_DAY + d)).date())
+        day = start + pd.Timedelta(days=DRIFT_DAY + d)
+        if last_year:  # before the drift: the same in both copies
+            a_year = str((day - pd.Timedelta(days=back)).date())
+            reference = reference_from(frames["undrifted"], TZ, a_year)
         for name, frame in frames.items():
-            out[name][d] = monitor(reference, frame, TZ, cfg, end)["level"]
+            out[name][d] = monitor(reference, frame, TZ, cfg, str(day.date()))["level"]
     return Trial(drift, seed, season, out["drifted"], out["undrifted"])
