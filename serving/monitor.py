@@ -41,6 +41,7 @@ from forecasting.folders import write_json
 
 REFERENCE = "reference.json"
 LEVELS = ("none", "warning", "drift")
+MODEL_CHECKS = ("forecast error", "interval coverage")  # the rest describe the data
 HEATING_BASE = 15.5  # C, the usual base of heating degree-days
 EVENING, NIGHT = (17, 21), (0, 6)  # local hours [from, to)
 GRID = np.linspace(0, 1, 101)
@@ -481,16 +482,23 @@ def recent_window(frame: pd.DataFrame, tz: str, days: int, end: str | None = Non
 
 
 def monitor(reference: dict[str, Any], frame: pd.DataFrame, tz: str, cfg: MonitorConfig,
-            end: str | None = None, bundle: Any = None,
-            static: pd.DataFrame | None = None) -> dict[str, Any]:  # fmt: skip
+            end: str | None = None, bundle: Any = None, static: pd.DataFrame | None = None,
+            exit_on: str = "any") -> dict[str, Any]:  # fmt: skip
     """Compare the last `cfg.window_days` of `frame` (through `end`) with `reference`: the
-    summary, its `level` and `exit_code`."""
+    summary, the `levels` of the data checks and of the model's (forecast error, coverage),
+    and the `level` and `exit_code` of those `exit_on` names ("any", "data" or "model")."""
+    if exit_on not in ("any", "data", "model"):
+        raise InputError(f"--exit-on must be any, data or model, got {exit_on!r}")
     window = recent_window(frame, tz, cfg.window_days, end)
     scored = bundle if "errors" in reference else None
     rec, raw = _profile(window, tz, reference, scored, frame, static)
     checks = compare(reference, rec, raw, cfg)
-    level = _worst(*(c["level"] for c in checks if c["counted"]))
-    return {"level": level, "exit_code": LEVELS.index(level), "window": rec["span"],
+    model = [c["level"] for c in checks if c["counted"] and c["check"] in MODEL_CHECKS]
+    data = [c["level"] for c in checks if c["counted"] and c["check"] not in MODEL_CHECKS]
+    levels = {"data": _worst(*data), "model": _worst(*model)}
+    level = _worst(*levels.values()) if exit_on == "any" else levels[exit_on]
+    return {"level": level, "exit_code": LEVELS.index(level), "levels": levels,
+            "exit_on": exit_on, "window": rec["span"],
             "households": rec["households"], "household_days": rec["household_days"],
             "reference_span": reference.get("span"), "checks": checks, "recent": rec,
             "thresholds": cfg.model_dump()}  # fmt: skip
@@ -539,6 +547,10 @@ def write_monitor_report(output: Path, summary: dict[str, Any],
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px}}</style></head>
 <body><h1>Drift monitor: <span style="color:{colour[level]}">{level}</span>
 (exit code {summary["exit_code"]})</h1>
+<p>Data checks: <b style="color:{colour[summary["levels"]["data"]]}">{summary["levels"]["data"]}</b>;
+the model's forecast error and coverage:
+<b style="color:{colour[summary["levels"]["model"]]}">{summary["levels"]["model"]}</b>; the exit
+code follows {html.escape(summary["exit_on"])}.</p>
 <p>Recent window {_span(summary["window"])}: {summary["households"]:,} households,
 {summary["household_days"]:,} complete household-days; reference
 {_span(summary["reference_span"])}.</p>

@@ -43,11 +43,15 @@ def monitor_cmd(
     reference_days: Annotated[
         int, typer.Option(min=7, max=366, help="days in a --reference-end reference")
     ] = 28,
+    exit_on: Annotated[
+        str, typer.Option(help="which checks set the exit code: any, data or model (error)")
+    ] = "any",
 ) -> None:
     """Compare the last days of the data with the reference the bundle stored at export: the
     distributions that make up the load shape (PSI, KS), the households' load-shape
     archetype shares, the response to cold, and the bundle's forecast error and interval
-    coverage. --reference-end takes the data checks' reference from the data itself (the
+    coverage. --exit-on model exits on the model's checks alone (retrain when the error moves,
+    whatever the data does); data on the data's. --reference-end takes the data checks' reference from the data itself (the
     same weeks a year before, when the seasons move the load: spring). Writes monitor.json,
     report.html (and monitor.png); exits 0 (no drift), 1 (warning) or 2 (drift), 4 when the
     input cannot be used."""
@@ -55,7 +59,7 @@ def monitor_cmd(
 
     try:
         summary = _run(bundle, data_config, output, input_path, end, thresholds, window_days,
-                       reference_end, reference_days)  # fmt: skip
+                       reference_end, reference_days, exit_on)  # fmt: skip
     except ForecastingError as exc:
         exc.exit_code = INPUT_ERROR_EXIT  # never read as drift by a scheduler
         raise
@@ -64,14 +68,16 @@ def monitor_cmd(
             flag = "" if c["counted"] else " (context)"
             note = f" ({c['note']})" if c.get("note") else ""
             typer.echo(f"  {c['level']:<8}{c['check']}: {c['feature']}{flag}{note}")
-    typer.echo(f"level: {summary['level']} (exit {summary['exit_code']}); "
-               f"wrote {', '.join(summary['files'])} to {output}")  # fmt: skip
+    lv = summary["levels"]
+    typer.echo(f"data: {lv['data']}, model: {lv['model']}; level ({exit_on}): {summary['level']} "
+               f"(exit {summary['exit_code']}); wrote {', '.join(summary['files'])} to {output}")  # fmt: skip
     raise typer.Exit(summary["exit_code"])
 
 
 def _run(bundle_dir: Path, data_config: Path, output: Path, input_path: str | None,
          end: str | None, thresholds: Path | None, window_days: int | None,
-         reference_end: str | None = None, reference_days: int = 28) -> dict[str, Any]:  # fmt: skip
+         reference_end: str | None = None, reference_days: int = 28,
+         exit_on: str = "any") -> dict[str, Any]:  # fmt: skip
     from forecasting.config.data import load_data_config
     from forecasting.config.monitor import load_monitor_config
     from forecasting.data.prepare import prepare
@@ -96,7 +102,7 @@ def _run(bundle_dir: Path, data_config: Path, output: Path, input_path: str | No
     tz = data.calendar.timezone
     if reference_end is not None:  # the data checks against the chosen weeks of the data
         reference = reference_from(prepared.frame, tz, reference_end, reference_days, reference)
-    summary = monitor(reference, prepared.frame, tz, cfg, end, loaded, prepared.static)
+    summary = monitor(reference, prepared.frame, tz, cfg, end, loaded, prepared.static, exit_on)
     summary["bundle"] = str(bundle_dir)
     summary["files"] = write_monitor_report(output, summary, reference)
     return summary

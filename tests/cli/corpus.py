@@ -419,6 +419,7 @@ def _run_cases() -> list[Case]:
         Case("monitor", "end_outside_data", lambda w, d: monitor(w["bundle"], w["data"], "--end", "2031-01-01"), codes=(4,), says="no readings"),
         Case("monitor", "reference_unsealed", lambda w, d: monitor(manifest_edit(w, d, lambda m: m["files"].pop("reference.json")), w["data"]), codes=(4,), says="not one of the bundle's sealed files"),
         Case("monitor", "reference_end_garbage", lambda w, d: monitor(w["bundle"], w["data"], "--reference-end", "last spring"), codes=(4,), says="--reference-end"),
+        Case("monitor", "exit_on_unknown", lambda w, d: monitor(w["bundle"], w["data"], "--exit-on", "weather"), codes=(4,), says="--exit-on"),
         Case("monitor", "input_missing", lambda w, d: monitor(w["bundle"], w["data"], "--input", str(d / "none.csv")), codes=(4,), says="not found"),
         Case("anomalies", "forecaster_run", lambda w, d: ["anomalies", "--run", str(w["run"]), "--input", str(w["readings"]), "--output", "out.parquet"], output="out.parquet", says="anomaly"),
         Case("anomalies", "span_outside_data", lambda w, d: ["anomalies", "--run", str(w["ae_run"]), "--input", str(w["readings"]), "--output", "out.parquet", "--start", "2031-01-01"], output="out.parquet", says="outside the data"),

@@ -130,3 +130,19 @@ def test_a_reference_from_the_data_itself_measures_alike(cli, exported, tmp_path
     later = _monitor(cli, exported, tmp_path / "later", *args, "--reference-end", "2024-01-06")
     s = json.loads((tmp_path / "later" / "monitor.json").read_text())
     assert s["reference_span"][1].startswith("2024-01-06") and later.code in (0, 1, 2)
+
+
+@pytest.mark.slow
+def test_exit_on_picks_the_data_checks_or_the_models(cli, exported, tmp_path):
+    """The summary keeps the data checks' level and the model's (forecast error, coverage)
+    apart; --exit-on model exits on the model's alone, data on the data's."""
+    levels = ("none", "warning", "drift")
+    codes = {}
+    for on in ("any", "data", "model"):
+        r = _monitor(cli, exported, tmp_path / on, "--end", "2024-01-20", "--exit-on", on)
+        s = json.loads((tmp_path / on / "monitor.json").read_text())
+        codes[on] = r.code
+        assert s["exit_on"] == on and f"data: {s['levels']['data']}" in r.out
+    assert codes["data"] == levels.index(s["levels"]["data"]) == 2
+    assert codes["model"] == levels.index(s["levels"]["model"])
+    assert codes["any"] == max(codes["data"], codes["model"])
