@@ -27,7 +27,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "data": (("forecasting.data",), ("core",)),
     "domain": (("forecasting.features", "forecasting.forecasts", "forecasting.evaluation",
                 "forecasting.tariffs", "forecasting.impute", "forecasting.response",
-                "forecasting.optimise"), ("core", "data")),
+                "forecasting.optimise", "forecasting.schedule"), ("core", "data")),
     "models": (("forecasting.models", "forecasting.anomaly"), ("core", "data", "domain")),
     "serving": (("serving",), ("core", "data", "domain")),
     "workflows": (("training", "forecasting.export", "forecasting.explain"),
