@@ -1,13 +1,17 @@
 """Drift monitoring: a recent window of data, and the bundle's forecasts on it against what
-happened, compared with the reference the bundle stored at export (`reference.json`).
+happened, compared with the reference the bundle stored at export (`reference.json`), or
+with chosen weeks of the data itself (`reference_from`: the same weeks a year before, where
+the seasons move the load more than the drift to be found).
 
 The same function (`profile`) describes the reference period (the run's validation period,
 at export) and the recent window (at monitoring), so the two are measured alike:
 
-- **distributions** of what a load shape is made of, per household and local day (daily kWh
-  at the reference's weather, the evening 17-21 h share, the night 0-6 h share, peak over
-  mean) and per interval (the load, each covariate): population stability index on the
-  reference's deciles and Kolmogorov-Smirnov distance on its 101 quantiles;
+- **distributions** of what a load shape is made of, per household and local day (the daily
+  excess: the day's kWh over what the household's own reference fit predicts at that day's
+  cold; the daily kWh; the evening 17-21 h share, the night 0-6 h share, peak over mean) and
+  per interval (the load, each covariate): population stability index on the reference's
+  deciles, Kolmogorov-Smirnov distance on its 101 quantiles, and how many times more often
+  values fall beyond its 1st or 99th percentile;
 - **archetype shares**: each household's average day (24 hourly shares) assigned to the
   nearest of the reference's load-shape centroids (k-means on the reference households);
   total variation distance between the shares;
@@ -19,7 +23,9 @@ at export) and the recent window (at monitoring), so the two are measured alike:
   outer interval, against the same figures on the reference period.
 
 Each check gets a level (none, warning, drift) from the thresholds (`MonitorConfig`); the
-report's level is the worst counted one. Torch-free: it runs in the serving install.
+data checks' level and the model's (forecast error, coverage) are kept apart, and the
+report's level is the worst of those `exit_on` names. Households are kept under a salted
+pseudonym. Torch-free: it runs in the serving install.
 """
 
 from __future__ import annotations
