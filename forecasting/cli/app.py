@@ -702,12 +702,13 @@ def version() -> None:
 
 
 def _register_adapters() -> None:
-    from forecasting.cli import adapters, monitor, optimise, response
+    from forecasting.cli import adapters, monitor, optimise, response, schedule
 
     adapters.register(app)
     response.register(app)
     optimise.register(app)
     monitor.register(app)
+    schedule.register(app)
 
 
 _register_adapters()

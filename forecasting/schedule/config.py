@@ -9,7 +9,8 @@
          interruptible: true, min_run: 30min, comfort: 0.0}
 
 A window runs from `earliest` to `latest_end`, local clock times within the scheduled day
-(24 hours from `day_start`; "07:00" after "18:00" is the next morning). `energy_kwh` instead
+(24 hours from `day_start`; "07:00" after "18:00" is the next morning); the default,
+"00:00" to "24:00", is the whole scheduled day. `energy_kwh` instead
 of `duration`: it runs until it has drawn that much at `power_kw` (rounded up to whole
 slots). `comfort`: the cost (in the price's currency) of each hour of delay.
 """
@@ -85,6 +86,8 @@ class ScheduleConfig(StrictModel):
         for a in self.appliances:
             first = (_minutes(a.earliest) - start) % DAY_MINUTES
             end = (_minutes(a.latest_end) - start) % DAY_MINUTES or DAY_MINUTES
+            if _minutes(a.latest_end) - _minutes(a.earliest) == DAY_MINUTES:
+                first, end = 0, DAY_MINUTES  # "00:00"-"24:00", the default: any time of the day
             if end <= first:
                 raise InputError(f"appliance {a.name!r}: its window {a.earliest}-{a.latest_end} "
                                  f"does not fit in the day from {self.day_start}")  # fmt: skip

@@ -102,6 +102,20 @@ class BillEngine:
         else:
             self.rates = np.array(list(e.rates.values()))
 
+    def unit_rates(self, start: pd.Timestamp, n: int, step: pd.Timedelta) -> np.ndarray:
+        """The energy price of one kWh in each of `n` intervals from `start` (UTC), in the
+        tariff's currency before taxes: what a schedule minimises. Block tariffs price by
+        the month's volume, not the hour: refused."""
+        if isinstance(self.tariff.energy, Blocks):
+            raise InputError(f"tariff {self.tariff.name!r} prices by volume (blocks): a schedule "
+                             "needs a price per hour (flat, time-of-use or dynamic)")  # fmt: skip
+        item = self.calendar.facts(start, n, step).energy_item
+        if (item < 0).any():
+            when = start + step * int(np.flatnonzero(item < 0)[0])
+            raise InputError(f"tariff {self.tariff.name!r}: {when} is outside its price signal "
+                             "and it has no `default` level")  # fmt: skip
+        return np.asarray(self.rates, dtype=float)[item] * self.tariff.scale
+
     # ---- long input -------------------------------------------------------------------------
     def bill(
         self,

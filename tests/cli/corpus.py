@@ -205,6 +205,15 @@ def predict(b: str | Path, i: str | Path, *extra: str) -> list[str]:
             *extra]  # fmt: skip
 
 
+HOME = ROOT / "configs" / "schedule" / "home_example.yaml"
+
+
+def schedule(cfg: str | Path, *extra: str) -> list[str]:
+    date = [] if "--date" in extra else ["--date", "2024-03-05"]
+    return ["schedule", "--config", str(cfg), "--tariff", str(ROOT / "configs" / "tariffs" /
+            "uk_flat_example.yaml"), *date, "--output", "out", *extra]  # fmt: skip
+
+
 def monitor(b: str | Path, cfg: str | Path, *extra: str) -> list[str]:
     return ["monitor", "--bundle", str(b), "--data-config", str(cfg), "--output", "out", *extra]
 
@@ -412,6 +421,10 @@ def _run_cases() -> list[Case]:
         Case("explain", "run_missing", lambda w, d: ["explain", "--run", str(d / "nope"), "--output", "out"], says="not found"),
         Case("explain", "quantile_not_trained", lambda w, d: ["explain", "--run", str(w["run"]), "--output", "out", "--quantile", "0.7"]),
         Case("explain", "autoencoder_unknown_customer", lambda w, d: ["explain", "--run", str(w["ae_run"]), "--output", "out", "--customer", "NOBODY"], says="NOBODY"),
+        Case("schedule", "config_missing", lambda w, d: schedule(d / "none.yaml"), says="not found"),
+        Case("schedule", "unknown_appliance_field", lambda w, d: schedule(yml(d / "h.yaml", {"appliances": [{"name": "washer", "power_kw": 2, "duration": "2h", "colour": "blue"}]})), says="colour"),
+        Case("schedule", "window_too_short", lambda w, d: schedule(yml(d / "h.yaml", {"appliances": [{"name": "ev", "power_kw": 7, "energy_kwh": 50, "earliest": "01:00", "latest_end": "03:00"}]})), says="'ev': its window holds"),
+        Case("schedule", "date_garbage", lambda w, d: schedule(HOME, "--date", "someday"), says="--date"),
         Case("monitor", "bundle_missing", lambda w, d: monitor(d / "nope", w["data"]), codes=(4,), says="not found"),
         Case("monitor", "thresholds_unknown_key", lambda w, d: monitor(w["bundle"], w["data"], "--thresholds", str(text(d / "t.yaml", "psy: {warning: 0.1, drift: 0.2}\n"))), codes=(4,), says="psy"),
         Case("monitor", "thresholds_unordered", lambda w, d: monitor(w["bundle"], w["data"], "--thresholds", str(text(d / "t.yaml", "psi: {warning: 0.3, drift: 0.2}\n"))), codes=(4,), says="must not be below warning"),
