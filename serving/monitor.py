@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import quantile_column
 from forecasting.folders import write_json
+from forecasting.tariffs.engine import infer_step
 
 REFERENCE = "reference.json"
 LEVELS = ("none", "warning", "drift")
@@ -68,8 +71,7 @@ def local_days(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     mean, mean temperature (when the frame has one), and the 24 hourly kWh."""
     rows = frame.dropna(subset=[TARGET])
     local = pd.DatetimeIndex(rows[TIME]).tz_convert(tz)
-    step = _step(frame)
-    per_day = pd.Timedelta("1D") / step
+    per_day = pd.Timedelta("1D") / infer_step(frame)
     d = pd.DataFrame({SERIES: rows[SERIES].astype(str).to_numpy(),
                       "date": local.tz_localize(None).normalize(), "hour": local.hour,
                       "kwh": rows[TARGET].to_numpy(float)})  # fmt: skip
@@ -120,9 +122,11 @@ def _profile(frame: pd.DataFrame, tz: str, reference: dict[str, Any] | None, bun
         salt = secrets.token_hex(8)
         out["household_fits"] = {"salt": salt, "fits": {
             pseudonym(str(k), salt): v for k, v in household_fits(days).items()}}  # fmt: skip
-    values = feature_values(frame, days, (reference or out)["household_fits"])
-    if reference is None:  # the reference's own excess out of sample, as the recent one is
-        values["daily_excess"] = cross_fitted_excess(days)
+        excess = cross_fitted_excess(days)  # out of sample, as any later window's is
+    else:
+        stored = reference["household_fits"]
+        excess = _excess(days, lambda i: stored["fits"].get(pseudonym(i, stored["salt"])))
+    values = feature_values(frame, days, excess)
     out["distributions"] = {k: _distribution(v) for k, v in values.items()}
     shapes = _average_days(days)
     if reference is None:
@@ -198,9 +202,7 @@ def cross_fitted_excess(days: pd.DataFrame) -> np.ndarray:
            % 2).astype(bool)  # fmt: skip
     out = []
     for fit, use in ((odd, ~odd), (~odd, odd)):
-        fits = {"salt": "", "fits": {pseudonym(k, ""): v
-                                     for k, v in household_fits(days[fit]).items()}}  # fmt: skip
-        out.append(_excess(days[use], fits))
+        out.append(_excess(days[use], household_fits(days[fit]).get))
     return np.concatenate(out)
 
 
@@ -210,34 +212,28 @@ def _hdd(days: pd.DataFrame) -> pd.Series:
     return np.clip(HEATING_BASE - days["temperature"], 0, None).fillna(0.0)
 
 
-def _excess(days: pd.DataFrame, fits: dict[str, Any]) -> np.ndarray:
-    """Each household-day's kWh over what its household's fit predicts at the day's cold, in
-    shares of its mean day (missing for households the fits do not know)."""
+def _excess(days: pd.DataFrame, fit_of: Callable[[str], list[float] | None]) -> np.ndarray:
+    """Each household-day's kWh over what its household's fit (`fit_of(series_id)`: [mean,
+    intercept, slope], or None) predicts at the day's cold, in shares of its mean day
+    (missing for households without a fit)."""
     ids = days.index.get_level_values(SERIES).astype(str)
-    keys = [pseudonym(i, fits["salt"]) for i in pd.unique(ids)]
-    table = pd.DataFrame([fits["fits"].get(k, [np.nan] * 3) for k in keys],
-                         index=pd.unique(ids), columns=["mean", "a", "b"]).loc[ids]  # fmt: skip
+    unique = pd.unique(ids)
+    table = pd.DataFrame([fit_of(i) or [np.nan] * 3 for i in unique], index=unique,
+                         columns=["mean", "a", "b"]).loc[ids]  # fmt: skip
     expected = table["a"].to_numpy() + table["b"].to_numpy() * _hdd(days).to_numpy()
     return (days["daily_kwh"].to_numpy() - expected) / np.maximum(table["mean"].to_numpy(), 0.1)
 
 
 def feature_values(frame: pd.DataFrame, days: pd.DataFrame,
-                   fits: dict[str, Any]) -> dict[str, np.ndarray]:  # fmt: skip
-    """The values whose distributions are compared, per household-day and per interval;
-    `fits`: the reference's households (salt, fits by pseudonym) for the daily excess, which
-    covers the households the reference knows."""
-    out = {"daily_excess": pd.Series(_excess(days, fits)), **{k: days[k] for k in SHAPE_FEATURES
+                   excess: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """The values whose distributions are compared, per household-day (`excess`: the daily
+    excess, measured by the caller) and per interval."""
+    out = {"daily_excess": pd.Series(excess), **{k: days[k] for k in SHAPE_FEATURES
            if k != "daily_excess"}, "load": frame[TARGET]}  # fmt: skip
     for c in frame.columns:
         if c not in NOT_COVARIATES and pd.api.types.is_numeric_dtype(frame[c]):
             out[c] = frame[c]
     return {k: pd.to_numeric(v, errors="coerce").dropna().to_numpy(float) for k, v in out.items()}
-
-
-def _step(frame: pd.DataFrame) -> pd.Timedelta:
-    t = frame[TIME].drop_duplicates().sort_values()
-    diffs = t.diff().dropna()
-    return pd.Timedelta(diffs.min()) if len(diffs) else pd.Timedelta("1h")
 
 
 def _distribution(v: np.ndarray) -> dict[str, Any]:
@@ -475,7 +471,7 @@ def recent_window(frame: pd.DataFrame, tz: str, days: int, end: str | None = Non
         if pd.isna(stop) or stop.tzinfo is not None:
             raise InputError(f"{option} must be a local date (YYYY-MM-DD), got {end!r}")
     else:  # local midnight after the last complete day
-        stop = (frame[TIME].max() + _step(frame)).tz_convert(tz).tz_localize(None).normalize()
+        stop = (frame[TIME].max() + infer_step(frame)).tz_convert(tz).tz_localize(None).normalize()
     start = stop - pd.Timedelta(days=days)  # local calendar days, whatever DST does
     lo, hi = (t.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").tz_convert("UTC")
               for t in (start, stop))  # fmt: skip
@@ -510,6 +506,19 @@ def monitor(reference: dict[str, Any], frame: pd.DataFrame, tz: str, cfg: Monito
             "thresholds": cfg.model_dump()}  # fmt: skip
 
 
+def stored_reference(bundle: Any) -> dict[str, Any]:
+    """The reference a loaded bundle stored at export; only a file its manifest seals (the
+    bundle's loader checked its checksum)."""
+    path = Path(bundle.folder) / REFERENCE
+    if path.exists() and REFERENCE not in bundle.manifest["files"]:
+        raise InputError(f"{path} is not one of the bundle's sealed files; export the run again")
+    if not path.exists():
+        why = bundle.manifest.get("reference", {}).get("skipped", "it was exported before 0.1")
+        raise InputError(f"{bundle.folder} has no {REFERENCE} to compare with ({why}); export "
+                         "the run again with its training data at hand")  # fmt: skip
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
 def reference_from(frame: pd.DataFrame, tz: str, end: str, days: int = 28,
                    stored: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """A reference built from the `days` local days of `frame` through `end` instead of the
@@ -526,12 +535,14 @@ def reference_from(frame: pd.DataFrame, tz: str, end: str, days: int = 28,
 # ----------------------------------------------------------------------------- the report
 def write_monitor_report(output: Path, summary: dict[str, Any],
                          reference: dict[str, Any]) -> list[str]:  # fmt: skip
-    """monitor.json (the summary), report.html and, with matplotlib, monitor.png."""
+    """monitor.json (the summary, its `files` set here), report.html and, with matplotlib,
+    monitor.png; the files written."""
     output.mkdir(parents=True, exist_ok=True)
-    write_json(output / "monitor.json", summary)
     files = ["monitor.json", "report.html"]
     if _plots(summary, reference, output / "monitor.png"):
         files.append("monitor.png")
+    summary["files"] = files
+    write_json(output / "monitor.json", summary)
     colour = {"none": "#1e8449", "warning": "#b9770e", "drift": "#c0392b"}
     rows = []
     for c in summary["checks"]:

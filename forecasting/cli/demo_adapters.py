@@ -202,14 +202,12 @@ def monitor_step(output: Path, synthetic: Any, data_config: Path) -> None:
     """Watch for drift: the last 14 days of the demo's data, and of a copy in which 30% of the
     homes without an EV gain one three weeks before the end (every earlier reading the
     same), each against the reference the LightGBM bundle stored at export."""
-    import json
-
     from forecasting.config.data import load_data_config
     from forecasting.config.monitor import MonitorConfig
     from forecasting.data.prepare import prepare
     from forecasting.data.synthetic import SyntheticSpec, write_synthetic
     from serving.load import load_bundle
-    from serving.monitor import REFERENCE, monitor, write_monitor_report
+    from serving.monitor import monitor, stored_reference, write_monitor_report
 
     t = time.perf_counter()
     s = synthetic
@@ -218,14 +216,14 @@ def monitor_step(output: Path, synthetic: Any, data_config: Path) -> None:
     drifted = write_synthetic(spec, output / "raw_with_evs")
     bundle_dir = output / "bundle_lightgbm"
     bundle = load_bundle(bundle_dir)
-    reference = json.loads((bundle_dir / REFERENCE).read_text(encoding="utf-8"))
+    reference = stored_reference(bundle)
     for name, config in (("as generated", data_config), ("with EVs", drifted["config"])):
         data = load_data_config(config)
         prepared = prepare(data)
         summary = monitor(reference, prepared.frame, data.calendar.timezone, MonitorConfig(),
                           bundle=bundle, static=prepared.static)  # fmt: skip
         folder = output / ("monitor" if name == "as generated" else "monitor_with_evs")
-        summary["files"] = write_monitor_report(folder, summary, reference)
+        write_monitor_report(folder, summary, reference)
         flagged = [f"{c['feature']} {c['level']}" for c in summary["checks"]
                    if c["counted"] and c["level"] != "none"]  # fmt: skip
         typer.echo(f"    {name:<13} level {summary['level']} (exit {summary['exit_code']}): "

@@ -6,7 +6,6 @@ input cannot be used (the other commands' 2, moved so that it never reads as dri
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,22 +80,14 @@ def _run(bundle_dir: Path, data_config: Path, output: Path, input_path: str | No
     from forecasting.config.data import load_data_config
     from forecasting.config.monitor import load_monitor_config
     from forecasting.data.prepare import prepare
-    from forecasting.errors import InputError
     from serving.load import load_bundle
-    from serving.monitor import REFERENCE, monitor, reference_from, write_monitor_report
+    from serving.monitor import monitor, reference_from, stored_reference, write_monitor_report
 
     cfg = load_monitor_config(thresholds)
     if window_days is not None:
         cfg.window_days = window_days
     loaded = load_bundle(bundle_dir)  # checks every file's checksum, the reference's too
-    path = bundle_dir / REFERENCE
-    if path.exists() and REFERENCE not in loaded.manifest["files"]:  # not covered by a checksum
-        raise InputError(f"{path} is not one of the bundle's sealed files; export the run again")
-    if not path.exists():
-        why = loaded.manifest.get("reference", {}).get("skipped", "it was exported before 0.1")
-        raise InputError(f"{bundle_dir} has no {REFERENCE} to compare with ({why}); export the run "
-                         "again with its training data at hand")  # fmt: skip
-    reference = json.loads(path.read_text(encoding="utf-8"))
+    reference = stored_reference(loaded)
     data = load_data_config(data_config)
     prepared = prepare(data, input_path)
     tz = data.calendar.timezone
@@ -104,7 +95,7 @@ def _run(bundle_dir: Path, data_config: Path, output: Path, input_path: str | No
         reference = reference_from(prepared.frame, tz, reference_end, reference_days, reference)
     summary = monitor(reference, prepared.frame, tz, cfg, end, loaded, prepared.static, exit_on)
     summary["bundle"] = str(bundle_dir)
-    summary["files"] = write_monitor_report(output, summary, reference)
+    write_monitor_report(output, summary, reference)
     return summary
 
 

@@ -203,19 +203,14 @@ def explain_anomaly_run(model: Any, meta: dict[str, Any], run_dir: Path, output:
                         start: str | None, end: str | None, windows: int, permutations: int,
                         customer: str | None, seed: int = 0) -> dict[str, Any]:  # fmt: skip
     """The autoencoder's window scores of the days in the span, explained by family."""
-    import torch
-
     from serving.explain_anomaly import explain_scores
 
     t0 = time.perf_counter()
     prepared, tz, origins = _daily_span(run_dir, data_config, input_path, start, end)
     built = model._windows(prepared.frame, origins)
 
-    def reconstruct(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            parts = [model.net_(torch.from_numpy(np.ascontiguousarray(x[i : i + 2048])))[0]
-                     for i in range(0, len(x), 2048)]  # fmt: skip
-        return np.concatenate([p.numpy() for p in parts]) if parts else np.zeros(x.shape[:2])
+    def reconstruct(x: np.ndarray) -> np.ndarray:  # the detector's own batched forward pass
+        return model._run(np.ascontiguousarray(x))[0]
 
     return explain_scores(reconstruct, built, {"standard": model.standard_, "freq": model.freq},
                           output, meta["kind"], str(run_dir), "the native network", tz, windows,

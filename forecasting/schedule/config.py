@@ -18,7 +18,6 @@ slots). `comfort`: the cost (in the price's currency) of each hour of delay.
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -103,7 +102,7 @@ class ScheduleConfig(StrictModel):
 
 
 def _minutes(clock: str) -> int:
-    h, mm = re.split(":", clock)
+    h, mm = clock.split(":")
     return int(h) * 60 + int(mm)
 
 

@@ -77,7 +77,6 @@ class Scheduler:
         self.price = cp.Parameter(horizon, name="price")
         self.base = cp.Parameter(horizon, nonneg=True, name="base_kw")
         ons, cons, comfort = [], [], cp.Constant(0.0)
-        self.vars: list[cp.Variable] = []
         for r in requests:
             span = r.end - r.first
             if not r.interruptible:  # one block: choose its start
@@ -90,7 +89,6 @@ class Scheduler:
                     cover[s : s + r.slots, s] = 1
                 on_window = cover @ start
                 comfort = comfort + r.comfort * (np.arange(n_starts) @ start)
-                self.vars.append(start)
             else:
                 on_window = cp.Variable(span, boolean=True)
                 cons.append(cp.sum(on_window) == r.slots)
@@ -104,7 +102,6 @@ class Scheduler:
                 # delay: the mean of its slots after that of running at once
                 mean_slot = np.arange(span) @ on_window / r.slots - (r.slots - 1) / 2
                 comfort = comfort + r.comfort * mean_slot
-                self.vars.append(on_window)
             pad = np.zeros((horizon, span))
             pad[r.first : r.end] = np.eye(span)
             ons.append(pad @ on_window)

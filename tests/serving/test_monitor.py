@@ -63,7 +63,7 @@ def test_household_slopes_find_the_heated_homes_and_leave_the_others_at_zero():
 
 def test_households_are_stored_under_a_salted_pseudonym():
     assert pseudonym("MAC000123", "a") != pseudonym("MAC000123", "b")
-    assert "MAC000123" not in pseudonym("MAC000123", "a")
+    assert pseudonym("MAC000123", "a") == pseudonym("MAC000123", "a")  # found again by its salt
 
 
 def test_thresholds_must_be_ordered():
