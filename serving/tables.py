@@ -65,26 +65,33 @@ def read_static(
     return table.drop(columns=[FILE_COL, ROW_COL])
 
 
+def utc_stamps(table: pd.DataFrame, what: str, column: str = TIME) -> pd.Series:
+    """A table's `column` as UTC timestamps (ISO 8601 text, naive meaning UTC); the first
+    that does not parse is refused with its file and row."""
+    stamps = table[column]
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        return stamps.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_any_dtype(stamps.dtype):
+        return stamps.dt.tz_localize("UTC")
+    when = pd.to_datetime(
+        stamps.astype("string").str.strip(), utc=True, format="ISO8601", errors="coerce"
+    )
+    bad = when.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{what} {_at(table, i)}: {column} {stamps.iloc[i]!r} is not an ISO 8601 date-time"
+        )
+    return when
+
+
 def read_time_table(path: str | Path, columns: list[str], what: str) -> pd.DataFrame:
     """Covariates by UTC timestamp (`timestamp` ISO 8601; naive text is UTC), as float64,
     indexed by timestamp and sorted. Unparseable or repeated timestamps and values that are
     not finite numbers are refused with the file and row."""
     table = read_table(path, [TIME, *columns], what=what)
     stamps = table[TIME]
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        when = stamps.dt.tz_convert("UTC")
-    elif pd.api.types.is_datetime64_any_dtype(stamps.dtype):
-        when = stamps.dt.tz_localize("UTC")
-    else:
-        when = pd.to_datetime(
-            stamps.astype("string").str.strip(), utc=True, format="ISO8601", errors="coerce"
-        )
-    bad = when.isna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{what} {_at(table, i)}: timestamp {stamps.iloc[i]!r} is not an ISO 8601 date-time"
-        )
+    when = utc_stamps(table, what)
     dup = when.duplicated().to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])

@@ -82,7 +82,7 @@ def write_excel(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
     return path
 
 
-def _png(fig: Any) -> str:
+def png_base64(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return base64.b64encode(buf.getvalue()).decode("ascii")
@@ -109,7 +109,7 @@ def _plots(run: dict[str, Any]) -> list[tuple[str, str]]:
     ax.legend()
     ax.set_title("Bill changes, base scenario")
     fig.tight_layout()
-    out.append(("Bill changes", _png(fig)))
+    out.append(("Bill changes", png_base64(fig)))
     plt.close(fig)
     shape = run["load_shape"]
     if len(shape):
@@ -123,7 +123,7 @@ def _plots(run: dict[str, Any]) -> list[tuple[str, str]]:
         ax.set_title("Load shape, base scenario")
         ax.legend()
         fig.tight_layout()
-        out.append(("Load shape", _png(fig)))
+        out.append(("Load shape", png_base64(fig)))
         plt.close(fig)
     f = run["frontier"]
     if len(f) and "peak_reduction_pct" in f:
@@ -137,12 +137,12 @@ def _plots(run: dict[str, Any]) -> list[tuple[str, str]]:
         ax.set_ylabel("peak reduction (%)")
         ax.set_title("Pareto frontier")
         fig.tight_layout()
-        out.append(("Pareto frontier", _png(fig)))
+        out.append(("Pareto frontier", png_base64(fig)))
         plt.close(fig)
     return out
 
 
-def _html_table(frame: pd.DataFrame, digits: int = 3) -> str:
+def html_table(frame: pd.DataFrame, digits: int = 3) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for r in frame.itertuples(index=False):
@@ -193,7 +193,7 @@ def write_html(run: dict[str, Any], sheets: dict[str, pd.DataFrame], path: Path)
            f"({s['customers']['monthly_only']['imputed']} customers, one sample path per scenario)"
            if "monthly_only" in s["customers"] else "") + ".",
     ]  # fmt: skip
-    body = "".join(f"<h2>{html.escape(name)}</h2>{_html_table(frame.head(200))}"
+    body = "".join(f"<h2>{html.escape(name)}</h2>{html_table(frame.head(200))}"
                    for name, frame in sheets.items() if name != "Bills (base)")  # fmt: skip
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Tariff study: {html.escape(str(cfg.get("template", "")))}</title>

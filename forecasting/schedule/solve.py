@@ -1,4 +1,4 @@
-"""The scheduling problem on slots, solved as a mixed-integer program (HiGHS through CVXPY).
+"""The scheduling problem on slots, solved as a mixed-integer program (HiGHS through highspy).
 
 Each appliance is a `Request` on a grid of equal slots: its power while on, how many slots
 it must run, the first slot it may run in and the slot by which it must have finished, and
@@ -20,6 +20,7 @@ takes the cheapest slots for one appliance after the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,75 +64,114 @@ class Plan:
 
 
 class Scheduler:
-    """The MILP for one set of appliances on `horizon` slots of `slot_h` hours; `solve(price,
-    base_kw)` for one home (its prices per kWh and its own load, per slot)."""
+    """The MILP for one set of appliances on `horizon` slots of `slot_h` hours, built once as
+    a HiGHS model (through highspy); `solve(price, base_kw)` for one home sets only the
+    costs (its prices) and the site-limit rows' bounds (the limit less its own load), and
+    re-solves, so a batch of homes pays for the structure once."""
 
     def __init__(self, requests: list[Request], horizon: int, slot_h: float,
                  site_limit_kw: float | None = None) -> None:  # fmt: skip
-        import cvxpy as cp
-
         for r in requests:
             r.check(horizon)
         self.requests, self.horizon, self.slot_h = requests, horizon, slot_h
         self.site_limit_kw = site_limit_kw
-        self.price = cp.Parameter(horizon, name="price")
-        self.base = cp.Parameter(horizon, nonneg=True, name="base_kw")
-        ons, cons, comfort = [], [], cp.Constant(0.0)
+        rows = _Rows()
+        maps: list[np.ndarray] = []  # per appliance: [slot, its columns] -> on[t]
+        delays: list[np.ndarray] = []  # per column: slots of delay (comfort's unit)
+        uppers: list[np.ndarray] = []
+        n = 0
         for r in requests:
             span = r.end - r.first
-            if not r.interruptible:  # one block: choose its start
-                n_starts = span - r.slots + 1
-                start = cp.Variable(n_starts, boolean=True)
-                cons.append(cp.sum(start) == 1)
-                # on[t] for t in the window: the starts that cover t
-                cover = np.zeros((span, n_starts))
-                for s in range(n_starts):
-                    cover[s : s + r.slots, s] = 1
-                on_window = cover @ start
-                comfort = comfort + r.comfort * (np.arange(n_starts) @ start)
-            else:
-                on_window = cp.Variable(span, boolean=True)
-                cons.append(cp.sum(on_window) == r.slots)
-                if r.min_run > 1:  # a block that starts at t stays on for min_run slots
-                    began = cp.Variable(span, boolean=True)
-                    cons.append(began[0] >= on_window[0])
-                    cons.append(began[1:] >= on_window[1:] - on_window[:-1])
-                    for k in range(1, r.min_run):
-                        cons.append(on_window[k:] >= began[:-k])
-                        cons.append(began[span - k :] == 0)  # no block may start too late
-                # delay: the mean of its slots after that of running at once
-                mean_slot = np.arange(span) @ on_window / r.slots - (r.slots - 1) / 2
-                comfort = comfort + r.comfort * mean_slot
-            pad = np.zeros((horizon, span))
-            pad[r.first : r.end] = np.eye(span)
-            ons.append(pad @ on_window)
-        self.on = ons
-        draw = sum(r.power_kw * on for r, on in zip(requests, ons, strict=True))
-        if site_limit_kw is not None:
-            cons.append(self.base + draw <= site_limit_kw)
-        energy = self.slot_h * (self.price @ draw)
-        self.energy, self.comfort_term = energy, comfort
-        self.problem = cp.Problem(cp.Minimize(energy + comfort), cons)
+            if not r.interruptible:  # one block: exactly one of its possible starts
+                k = span - r.slots + 1
+                cover = np.zeros((horizon, k))
+                for s in range(k):
+                    cover[r.first + s : r.first + s + r.slots, s] = 1
+                rows.add(n + np.arange(k), np.ones(k), 1, 1)
+                maps.append(_place(cover, n))
+                delays.append(r.comfort * np.arange(k, dtype=float))
+                uppers.append(np.ones(k))
+                n += k
+                continue
+            on = n + np.arange(span)  # on[t] over the window, then began[t] if min_run > 1
+            rows.add(on, np.ones(span), r.slots, r.slots)
+            window = np.zeros((horizon, span))
+            window[r.first : r.end] = np.eye(span)
+            # the mean of its slots after that of running at once from `first`
+            delays.append(r.comfort * (np.arange(span) - (r.slots - 1) / 2) / r.slots)
+            uppers.append(np.ones(span))
+            n += span
+            if r.min_run > 1:
+                began = n + np.arange(span)
+                rows.add([began[0], on[0]], [1, -1], 0, np.inf)
+                for t in range(1, span):  # began[t] >= on[t] - on[t-1]
+                    rows.add([began[t], on[t], on[t - 1]], [1, -1, 1], 0, np.inf)
+                for j in range(1, r.min_run):  # a block begun at t is still on at t + j
+                    for t in range(span - j):
+                        rows.add([on[t + j], began[t]], [1, -1], 0, np.inf)
+                up = np.ones(span)
+                up[span - r.min_run + 1 :] = 0  # no block may begin too late to last
+                window = np.hstack([window, np.zeros((horizon, span))])
+                delays.append(np.zeros(span))
+                uppers.append(up)
+                n += span
+            maps.append(_place(window, int(on[0])))
+        self.n_cols = n
+        self._on = np.stack([np.pad(m, ((0, 0), (0, n - m.shape[1]))) for m in maps])
+        self._delay = np.concatenate(delays)
+        power = np.array([r.power_kw for r in requests])
+        draw = np.einsum("a,atn->tn", power, self._on)  # kW in slot t from each column
+        self._cost_per_price = slot_h * draw  # column cost = price @ this + delay
+        self._limited = np.flatnonzero(np.abs(draw).sum(axis=1) > 0)
+        self._limit_rows = np.arange(rows.count, rows.count + len(self._limited))
+        if site_limit_kw is not None:  # the appliances' draw in a slot, under limit - base
+            for t in self._limited.tolist():
+                cols = np.flatnonzero(draw[t])
+                rows.add(cols, draw[t, cols], -np.inf, site_limit_kw)
+        self._highs = rows.model(np.concatenate(uppers), n)
 
     def solve(self, price: np.ndarray, base_kw: np.ndarray | None = None) -> Plan:
-        import cvxpy as cp
+        price = np.asarray(price, dtype=float)
+        if price.shape != (self.horizon,) or not np.isfinite(price).all():
+            raise InputError(f"the price path must hold {self.horizon} finite values")
+        base = np.zeros(self.horizon) if base_kw is None else np.asarray(base_kw, float)
+        h = self._highs
+        cost = price @ self._cost_per_price + self._delay
+        h.changeColsCost(self.n_cols, np.arange(self.n_cols, dtype=np.int32), cost)
+        if self.site_limit_kw is not None and len(self._limited):
+            upper = self.site_limit_kw - base[self._limited]
+            h.changeRowsBounds(len(upper), self._limit_rows.astype(np.int32),
+                               np.full(len(upper), -np.inf), upper)  # fmt: skip
+        h.clearSolver()
+        h.run()
+        status = h.getModelStatus()
+        if status != self._optimal:
+            if status in self._infeasible:
+                raise InputError(self._why_infeasible(base))
+            raise InputError(f"the scheduling problem could not be solved: "
+                             f"{h.modelStatusToString(status)}")  # fmt: skip
+        x = np.rint(np.asarray(h.getSolution().col_value))
+        on = self._on @ x
+        energy = _cost(self.requests, on, price, self.slot_h)
+        return Plan(on, energy, float(self._delay @ x), "MILP (HiGHS)")
 
-        self.price.value = np.asarray(price, dtype=float)
-        self.base.value = np.zeros(self.horizon) if base_kw is None else np.asarray(base_kw, float)
-        try:
-            self.problem.solve(solver=cp.HIGHS)
-        except cp.error.SolverError as exc:
-            raise InputError(f"the scheduling problem could not be solved: {exc}") from None
-        if self.problem.status not in ("optimal", "optimal_inaccurate"):
-            raise InputError(self._why_infeasible())
-        on = np.vstack([np.rint(np.asarray(o.value, float)) for o in self.on])
-        return Plan(on, float(self.energy.value), float(self.comfort_term.value), "MILP (HiGHS)")
+    @property
+    def _optimal(self) -> object:
+        import highspy
 
-    def _why_infeasible(self) -> str:
+        return highspy.HighsModelStatus.kOptimal
+
+    @property
+    def _infeasible(self) -> tuple[object, ...]:
+        import highspy
+
+        s = highspy.HighsModelStatus
+        return (s.kInfeasible, s.kUnboundedOrInfeasible)
+
+    def _why_infeasible(self, base: np.ndarray) -> str:
         """Name the constraint: each request fits alone (checked at build), so the site limit
         is what the appliances cannot share."""
         limit = self.site_limit_kw
-        base = np.asarray(self.base.value, dtype=float)
         worst = max(self.requests, key=lambda r: r.power_kw)
         if (
             limit is not None
@@ -141,6 +181,57 @@ class Scheduler:
                     f"of {limit:g} kW less the home's own load in every slot of its window")  # fmt: skip
         return (f"the appliances cannot all run within their windows under the site limit of "
                 f"{limit:g} kW: raise the limit or widen a window")  # fmt: skip
+
+
+class _Rows:
+    """Constraint rows gathered one by one (columns, coefficients, lower, upper), then made
+    into a HiGHS model of binary columns."""
+
+    def __init__(self) -> None:
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.lower)
+
+    def add(self, cols: Any, vals: Any, lower: float, upper: float) -> None:
+        self.cols.append(np.asarray(cols, dtype=int))
+        self.vals.append(np.asarray(vals, dtype=float))
+        self.lower.append(float(lower))
+        self.upper.append(float(upper))
+
+    def model(self, col_upper: np.ndarray, n: int) -> Any:
+        import highspy
+        from scipy import sparse
+
+        row_of = np.repeat(np.arange(self.count), [len(c) for c in self.cols])
+        a = sparse.csc_matrix((np.concatenate(self.vals), (row_of, np.concatenate(self.cols))),
+                              shape=(self.count, n))  # fmt: skip
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, self.count
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_ = np.zeros(n)
+        lp.col_upper_ = col_upper
+        lp.row_lower_ = np.array(self.lower)
+        lp.row_upper_ = np.array(self.upper)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr
+        lp.a_matrix_.index_ = a.indices
+        lp.a_matrix_.value_ = a.data
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 1)
+        h.passModel(lp)
+        return h
+
+
+def _place(block: np.ndarray, col0: int) -> np.ndarray:
+    """A [slot, columns] map moved to start at column `col0` of the whole model."""
+    return np.hstack([np.zeros((block.shape[0], col0)), block])
 
 
 def at_once(requests: list[Request], price: np.ndarray, slot_h: float) -> Plan:
