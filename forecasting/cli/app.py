@@ -702,13 +702,23 @@ def version() -> None:
 
 
 def _register_adapters() -> None:
-    from forecasting.cli import adapters, monitor, optimise, response, schedule
+    from forecasting.cli import (
+        adapters,
+        monitor,
+        optimise,
+        recommend,
+        response,
+        schedule,
+        targeting,
+    )
 
     adapters.register(app)
     response.register(app)
     optimise.register(app)
     monitor.register(app)
     schedule.register(app)
+    recommend.register(app)
+    targeting.register(app)
 
 
 _register_adapters()

@@ -52,6 +52,10 @@ class TrialSpec:
         }
     )
     household_spread: float = 0.03  # sd of each treated household's own log response
+    # engagement: the probability that a treated household responds to a given event, drawn
+    # per household from these values with these shares (the targeting problem's groups);
+    # empty: every treated household responds to every event
+    engagement: dict[float, float] = field(default_factory=dict)
     event_days: float = 0.35  # share of days with a High or Low event
 
     def __post_init__(self) -> None:
@@ -116,6 +120,7 @@ def generate_trial(spec: TrialSpec) -> Trial:
     temp = 8 + 3 * np.sin(2 * np.pi * (hour - 9) / 24) + 3 * np.sin(2 * np.pi * day / 9.3)
     temp += np.cumsum(rng.normal(0, 0.15, len(utc)))
     level = _signal(utc, local, spec, rng)
+    event = np.cumsum(np.r_[True, level[1:] != level[:-1]]) - 1  # run number of each interval
     truth = spec.truth()
     n_treated = max(2, round(spec.households * spec.treated_share))
     rows, households = [], []
@@ -128,16 +133,24 @@ def generate_trial(spec: TrialSpec) -> Trial:
         if rng.random() < 0.3:
             kw = kw + rng.uniform(0.05, 0.15) * np.clip(15.5 - temp, 0, None)
         kw = kw * rng.lognormal(0, 0.3, len(utc))
+        rho = 1.0
         if treated:
             beta = np.zeros(len(utc))
             own = rng.normal(0, spec.household_spread)
             for r in truth[truth["group"] == group].itertuples():
                 at = (level == r.level) & (band == band_names(spec.bands).index(r.band))
                 beta[at] = r.log_change + own
+            if spec.engagement:
+                values = np.array(list(spec.engagement))
+                shares = np.array(list(spec.engagement.values()))
+                rho = float(values[rng.choice(len(values), p=shares / shares.sum())])
+                responds = rng.random(int(event[-1]) + 1) < rho  # per event
+                beta = np.where(responds[event], beta, 0.0)
             kw = kw * np.exp(beta)
         rows.append(pd.DataFrame({"series_id": sid, "timestamp": utc, "kwh": (kw / 2).round(3)}))
         households.append({"series_id": sid, "tariff": "ToU" if treated else "Std",
-                           "group": group, "archetype": arch})  # fmt: skip
+                           "group": group, "archetype": arch,
+                           "engagement": rho if treated else 0.0})  # fmt: skip
     return Trial(
         pd.concat(rows, ignore_index=True), pd.DataFrame(households),
         pd.DataFrame({"timestamp": utc, "level": level}),

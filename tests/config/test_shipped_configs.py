@@ -19,6 +19,7 @@ def _loader(folder: str):
     from forecasting.optimise.config import load_optimise_config
     from forecasting.response.config import load_elasticity_config
     from forecasting.schedule.config import load_schedule_config
+    from forecasting.targeting.config import load_targeting_config
     from forecasting.tariffs.spec import load_tariff
     from forecasting.tariffs.template import load_template
 
@@ -33,6 +34,7 @@ def _loader(folder: str):
         "tariff_templates": load_template,
         "monitor": load_monitor_config,
         "schedule": load_schedule_config,
+        "targeting": load_targeting_config,
     }[folder]
 
 
@@ -42,7 +44,7 @@ SHIPPED = sorted(p.relative_to(ROOT / "configs") for p in (ROOT / "configs").rgl
 def test_every_config_folder_has_a_loader():
     assert {p.parts[0] for p in SHIPPED} == {
         "data", "models", "tuning", "tariffs", "demo", "elasticity", "optimise", "tariff_templates",
-        "monitor", "schedule",
+        "monitor", "schedule", "targeting",
     }  # fmt: skip
 
 
