@@ -210,8 +210,8 @@ def _versus(
         d_sig = (a["signals"] - b["signals"]).to_numpy(float)
         idx = rng.integers(0, len(d_err), (boot, len(d_err)))
         m = d_err[idx].mean(axis=1)
-        out[other] = {
-            "p_lower_error": float((m < 0).mean()),
+        out[other] = {  # ties (the same households signalled) count as not lower
+            "p_lower_error": float((m < -1e-9).mean()),
             "error_difference_pct_points": float(d_err.mean()),
             "error_difference_ci90": [float(np.quantile(m, 0.05)), float(np.quantile(m, 0.95))],
             "signals_difference_per_event": float(d_sig.mean()),
