@@ -84,9 +84,14 @@ def evaluate_run(
     data_config: str | Path | None = None,
     prepared: Prepared | None = None,
     hours: tuple[int, ...] = (0,),
+    recalibrate: str | None = None,
+    calibration_days: int | None = None,
+    epochs: int = 1,
+    progress: Any = None,
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """Metrics JSON (see the module docstring) and the forecasts of model and baseline, from
-    origins on every local day at each of `hours`."""
+    origins on every local day at each of `hours`; with `recalibrate` (daily or weekly) the
+    model is refitted as the origin moves (training/recalibrate.py)."""
     from forecasting.models.registry import load_run
 
     model, meta = load_run(run_dir)
@@ -118,9 +123,23 @@ def evaluate_run(
     known = [c for c, role in covariates.items() if role.get("known_future")]
     forecasts: dict[str, pd.DataFrame] = {}
     seconds: dict[str, float] = {}
+    recal: dict[str, Any] | None = None
     for name, m in (("model", model), ("seasonal_naive", naive)):
         t = time.perf_counter()
-        forecasts[name] = backtest(m, frame, splitter, known, prepared.static)
+        if name == "model" and recalibrate is not None:
+            from forecasting.config.trainer import TrainerConfig
+            from training.recalibrate import recalibrated_forecasts
+
+            candidates = RollingOrigin(horizon=meta["horizon"], lookback=model.lookback,
+                                       step=splitter.step, freq=meta["freq"], start=None, end=None,
+                                       origin_hour=splitter.origin_hour, timezone=tz)  # fmt: skip
+            warm = TrainerConfig(accelerator="cpu", max_epochs=epochs, logger="none")
+            forecasts[name], recal = recalibrated_forecasts(
+                model, frame, prepared.static, origins, candidates, recalibrate, tz,
+                calibration_days, warm, progress,
+            )  # fmt: skip
+        else:
+            forecasts[name] = backtest(m, frame, splitter, known, prepared.static)
         seconds[name] = round(time.perf_counter() - t, 2)
     result = evaluate_forecasts(forecasts, quantiles)
     for name in ("model", "seasonal_naive"):
@@ -141,6 +160,7 @@ def evaluate_run(
         "horizon": meta["horizon"],
         "quantiles": quantiles,
         "skipped": [] if skipped is None else skipped.astype(str).to_dict("records")[:50],
+        "recalibration": recal,
     }
     if "common" in result:
         c = result["common"]

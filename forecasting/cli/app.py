@@ -341,16 +341,35 @@ def evaluate_cmd(
         list[int] | None,
         typer.Option(help="local hour of the daily origins (repeat it for several a day)"),
     ] = None,
+    recalibrate: Annotated[
+        str | None,
+        typer.Option(help="refit as the origin moves: daily or weekly (rolling recalibration)"),
+    ] = None,
+    calibration_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="--recalibrate: refit on the last N days (default: all before)"),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="--recalibrate, deep models: warm-start epochs per refit")
+    ] = 1,
 ) -> None:
     """Backtest a run with origins every local day (at 00:00, or each --origin-hour), against
-    a seasonal naive of one week at the data's interval."""
+    a seasonal naive of one week at the data's interval. With --recalibrate the model is
+    refitted before each day (or week) of origins on the data known by then, as the price
+    literature evaluates (boosted models from scratch, deep ones warm-started)."""
     require_training_stack("evaluate")
 
     from forecasting.cli.tables import number, table
     from training.evaluate import evaluate_run
 
     hours = tuple(origin_hour) if origin_hour else (0,)
-    result, fcs = evaluate_run(run, start, end, input, data_config, hours=hours)
+    if recalibrate is not None and recalibrate not in ("daily", "weekly"):
+        from forecasting.errors import InputError
+
+        raise InputError(f"--recalibrate {recalibrate!r}: use daily or weekly")
+    result, fcs = evaluate_run(run, start, end, input, data_config, hours=hours,
+                               recalibrate=recalibrate, calibration_days=calibration_days,
+                               epochs=epochs, progress=typer.echo)  # fmt: skip
     output.parent.mkdir(parents=True, exist_ok=True)
     write_json(output, result)
     if forecasts is not None:
@@ -377,6 +396,11 @@ def evaluate_cmd(
     typer.echo(table(["", "MAE", "RMSE", "qrisk50", "qrisk90", "cover", "peak"], rows))
     if "mae_ratio_vs_seasonal_naive" in result:
         typer.echo(f"MAE ratio vs seasonal naive: {result['mae_ratio_vs_seasonal_naive']:.3f}")
+    if result.get("recalibration"):
+        r = result["recalibration"]
+        typer.echo(
+            f"recalibrated {r['recalibrate']}: {r['blocks']} refits in {r['refit_seconds']} s"
+        )
     if m["n_missing_forecasts"]:
         typer.echo(f"rows without a model forecast: {m['n_missing_forecasts']:,}")
     typer.echo(f"wrote {output}")

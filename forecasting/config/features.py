@@ -29,6 +29,13 @@ class FeatureConfig(StrictModel):
     lags: list[Span] = Field(default_factory=lambda: _spans(1, "1D", "7D"))
     rolling_windows: list[Span] = Field(default_factory=lambda: _spans("1D", "7D"))
     rolling_stats: list[RollingStat] = Field(default_factory=lambda: ["mean", "std", "max"])  # type: ignore[arg-type]
+    recent_values: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="window features: the last N values before the origin, each a feature "
+        "for every step (yesterday's whole profile for a day-ahead price)",
+    )
     profile_days: int = Field(
         default=7,
         ge=0,
@@ -55,6 +62,17 @@ class FeatureConfig(StrictModel):
     heating_base: float = 15.5
     cooling_base: float = 22.0
     known_future: list[str] = Field(default_factory=list, description="covariates known ahead")
+    covariate_lags: list[Span] = Field(
+        default_factory=list,
+        description="window features: each known-future covariate also at the target time "
+        "less these lags (yesterday's load forecast beside today's); the deep models read the "
+        "covariates' whole lookback in their encoder instead",
+    )
+    covariate_horizon_stats: bool = Field(
+        default=False,
+        description="window features: mean, min and max of each known-future covariate over "
+        "the forecast's horizon (the level of the day ahead)",
+    )
     observed: list[str] = Field(default_factory=list, description="covariates only known up to now")
     static: list[str] = Field(default_factory=list)
 
@@ -79,7 +97,7 @@ class FeatureConfig(StrictModel):
                 )
         return data
 
-    @field_validator("lags", "rolling_windows")
+    @field_validator("lags", "rolling_windows", "covariate_lags")
     @classmethod
     def _positive(cls, v: list[int | Duration]) -> list[int | Duration]:
         counts = [x for x in v if isinstance(x, int)]
@@ -99,9 +117,16 @@ class FeatureConfig(StrictModel):
 
         lags = counts(self.lags, "lag")
         windows = counts(self.rolling_windows, "rolling window")
-        if lags == self.lags and windows == self.rolling_windows:
+        cov_lags = counts(self.covariate_lags, "covariate lag")
+        if (
+            lags == self.lags
+            and windows == self.rolling_windows
+            and cov_lags == self.covariate_lags
+        ):
             return self
-        return self.model_copy(update={"lags": lags, "rolling_windows": windows})
+        return self.model_copy(
+            update={"lags": lags, "rolling_windows": windows, "covariate_lags": cov_lags}
+        )
 
     @property
     def lag_steps(self) -> list[int]:
@@ -110,6 +135,10 @@ class FeatureConfig(StrictModel):
     @property
     def window_steps(self) -> list[int]:
         return _counts(self.rolling_windows, "rolling_windows")
+
+    @property
+    def covariate_lag_steps(self) -> list[int]:
+        return _counts(self.covariate_lags, "covariate_lags")
 
 
 def _spans(*values: int | str) -> list[int | Duration]:

@@ -106,8 +106,12 @@ def window_families(
         history += [f"roll_{s}_{w}" for s in cfg.rolling_stats]
     profile = ["profile_mean", "profile_median", "profile_std", "profile_near_mean"]
     known = list(cfg.known_future)
+    known += [f"{c}_lag_{k}" for c in cfg.known_future for k in cfg.covariate_lag_steps]
+    if cfg.covariate_horizon_stats:
+        known += [f"{c}_horizon_{s}" for c in cfg.known_future for s in ("mean", "min", "max")]
     if cfg.temperature and (frame_columns is None or cfg.temperature in frame_columns):
         known += ["hdh", "cdh"]
+    history += [f"recent_{k}" for k in range(1, cfg.recent_values + 1)]
     return {
         "step": ["horizon"],
         "history": history,
@@ -134,6 +138,9 @@ def check_geometry(cfg: FeatureConfig, lookback: int, horizon: int, per_day: int
         raise InputError(f"horizon and lookback must be positive, got {horizon} and {lookback}")
     need = {f"lag_{k}": k for k in cfg.lag_steps}
     need |= {f"rolling window {w}": w for w in cfg.window_steps}
+    need |= {f"covariate lag {k}": k for k in cfg.covariate_lag_steps}
+    if cfg.recent_values:
+        need["recent_values"] = cfg.recent_values
     if cfg.profile_days:
         need["profile_days"] = cfg.profile_days * per_day
     too_long = {k: v for k, v in need.items() if v > lookback}
@@ -215,6 +222,8 @@ def _history_family(
             block = hs[:, -w:]
             for stat in cfg.rolling_stats:
                 pair[f"roll_{stat}_{w}"] = getattr(np, f"nan{stat}")(block, axis=1)
+    for k in range(1, cfg.recent_values + 1):  # recent_1 is the last interval before the origin
+        pair[f"recent_{k}"] = hs[:, -k]
     return {k: np.broadcast_to(v[:, None], (len(hs), horizon)) for k, v in pair.items()}
 
 
@@ -249,9 +258,18 @@ def _calendar_family(pg: PairGrid, cfg: FeatureConfig, rows_t: np.ndarray) -> di
 def _covariate_family(
     pg: PairGrid, cfg: FeatureConfig, cols: list[str], horizon: int
 ) -> dict[str, np.ndarray]:
-    """Known-future covariates at each target time (with heating and cooling degree hours)
-    and observed covariates at the last interval before the origin."""
+    """Known-future covariates at each target time (with heating and cooling degree hours),
+    at the target time less each covariate lag, and their mean, min and max over the horizon;
+    observed covariates at the last interval before the origin."""
     out = {c: pg.take(c, 0, horizon) for c in cfg.known_future}
+    for c in cfg.known_future:
+        for k in cfg.covariate_lag_steps:
+            out[f"{c}_lag_{k}"] = pg.take(c, -k, horizon - k)
+        if cfg.covariate_horizon_stats:
+            with np.errstate(all="ignore"), quiet_nan():
+                for stat in ("mean", "min", "max"):
+                    value = getattr(np, f"nan{stat}")(out[c], axis=1)
+                    out[f"{c}_horizon_{stat}"] = np.broadcast_to(value[:, None], (len(pg), horizon))
     if "hdh" in cols and cfg.temperature:
         temp = pg.take(cfg.temperature, 0, horizon)
         out["hdh"] = np.clip(cfg.heating_base - temp, 0, None)

@@ -64,6 +64,19 @@ class EnsembleForecaster:
         skipped = {n: getattr(m, "skipped_", None) for n, m in self.members.items()}
         return frames, member_skipped(skipped)
 
+    def training_rows(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> dict[str, Any]:
+        """Each member's labelled windows (members that learn nothing, the baselines, none)."""
+        return {n: m.training_rows(frame, origins, static) for n, m in self.members.items()
+                if hasattr(m, "training_rows")}  # fmt: skip
+
+    def refit_rows(self, rows: dict[str, Any], trainer: Any = None) -> EnsembleForecaster:
+        """Recalibrate every member on its rows; the combination weights stay as learned."""
+        for name, member_rows in rows.items():
+            self.members[name].refit_rows(member_rows, trainer)
+        return self
+
     def forecast(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None
     ) -> pd.DataFrame:

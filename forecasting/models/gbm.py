@@ -115,6 +115,26 @@ class GBMForecaster(WindowModel):
             )
         return self
 
+    # --------------------------------------------------------- recalibrate
+    def training_rows(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> Windows:
+        """The labelled windows at `origins`, to refit on (a recalibration slices them)."""
+        return _labelled(self.windows(frame, origins, static))
+
+    def refit_rows(self, train: Windows, trainer: Any = None) -> GBMForecaster:
+        """Fit again from scratch on `train` with the settings of the first fit and as many
+        trees as it kept (its best iterations): what a rolling recalibration does as the
+        forecast origin moves. No validation, no early stopping."""
+        if len(train) == 0:
+            raise InputError("recalibration: no labelled window to refit on")
+        if self.kind == "lightgbm":
+            rounds = dict(zip(self.quantiles, self.best_iterations_, strict=True))
+            self._fit_lightgbm(train, None, rounds=rounds)
+        else:
+            self._fit_xgboost(train, None, rounds=self.best_iterations_[0])
+        return self
+
     def _leaf_minimum(self, name: str, rows: int) -> Any:
         """The smallest leaf the booster may grow: the configured value when the config sets
         it, else the default scaled down for small data (one row in 50 at most, at least 5),
@@ -126,7 +146,8 @@ class GBMForecaster(WindowModel):
         self.leaf_minimum_ = {name: value}
         return value
 
-    def _fit_lightgbm(self, train: Windows, valid: Windows | None, trial: Any = None) -> None:
+    def _fit_lightgbm(self, train: Windows, valid: Windows | None, trial: Any = None,
+                      rounds: dict[float, int] | None = None) -> None:  # fmt: skip
         import lightgbm as lgb
 
         c = self.config
@@ -167,7 +188,7 @@ class GBMForecaster(WindowModel):
             booster = lgb.train(
                 {**params, "alpha": q},
                 dtrain,
-                num_boost_round=c.n_estimators,
+                num_boost_round=c.n_estimators if rounds is None else max(1, rounds[q]),
                 valid_sets=[dvalid] if dvalid is not None else None,
                 callbacks=callbacks,
             )
@@ -177,7 +198,8 @@ class GBMForecaster(WindowModel):
         self.boosters_: list[Any] = [boosters[q] for q in self.quantiles]
         self.best_iterations_: list[int] = [int(b.current_iteration()) for b in self.boosters_]
 
-    def _fit_xgboost(self, train: Windows, valid: Windows | None, trial: Any = None) -> None:
+    def _fit_xgboost(self, train: Windows, valid: Windows | None, trial: Any = None,
+                     rounds: int | None = None) -> None:  # fmt: skip
         import xgboost as xgb
 
         c = self.config
@@ -209,7 +231,7 @@ class GBMForecaster(WindowModel):
         booster = xgb.train(
             params,
             dtrain,
-            num_boost_round=c.n_estimators,
+            num_boost_round=c.n_estimators if rounds is None else max(1, rounds),
             evals=evals,
             early_stopping_rounds=c.early_stopping_rounds if evals else None,
             verbose_eval=False,

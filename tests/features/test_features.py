@@ -92,3 +92,36 @@ def test_the_retired_rolling_shift_is_read_from_old_bundles_and_refused_otherwis
     assert FeatureConfig.model_validate({"rolling_shift": 1}) == FeatureConfig()
     with pytest.raises(ValueError, match="rolling_shift is retired"):
         FeatureConfig.model_validate({"rolling_shift": 3})
+
+
+def test_recent_values_and_covariate_lags_and_horizon_stats_read_what_they_say():
+    """recent_k: the k-th interval before the origin (the same for every step); a covariate
+    lag k: the covariate at the target time less k; horizon stats: the covariate over the
+    whole horizon. None reads the target at or after the origin."""
+    f = frame().assign(load=lambda d: np.tile(np.arange(440.0), 3))
+    cfg = FeatureConfig(lags=[24], scaling="none", recent_values=3, known_future=["load"],
+                        covariate_lags=[24, 168], covariate_horizon_stats=True, temperature=None)  # fmt: skip
+    w = windows(f, cfg)
+    s1 = f[f["series_id"] == "S1"].set_index("timestamp")
+    rows = (w.index["series_id"] == "S1").to_numpy()
+    x, steps = w.X[rows], w.index.loc[rows, "horizon"].to_numpy()
+    for k in (1, 2, 3):
+        assert (
+            x[f"recent_{k}"] == np.float32(s1.loc[ORIGIN - pd.Timedelta(hours=k), "target"])
+        ).all()
+    at = [ORIGIN + pd.Timedelta(hours=int(h) - 1) for h in steps]
+    np.testing.assert_allclose(
+        x["load_lag_24"], [s1.loc[t - pd.Timedelta(hours=24), "load"] for t in at]
+    )
+    np.testing.assert_allclose(
+        x["load_lag_168"], [s1.loc[t - pd.Timedelta(hours=168), "load"] for t in at]
+    )
+    day = s1.loc[ORIGIN : ORIGIN + pd.Timedelta(hours=23), "load"]
+    assert (x["load_horizon_mean"] == np.float32(day.mean())).all()
+    assert (x["load_horizon_max"] == np.float32(day.max())).all()
+    assert list(w.X.columns) == [
+        c for cols in window_families(cfg, freq="1h").values() for c in cols
+    ]
+    changed = f.copy()
+    changed.loc[changed["timestamp"] >= ORIGIN, "target"] += 99  # the future target moves
+    pd.testing.assert_frame_equal(windows(changed, cfg).X, w.X)

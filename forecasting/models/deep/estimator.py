@@ -23,6 +23,7 @@ from forecasting.bundle_format import tensor
 from forecasting.config.model import CNNLSTMConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.data.schema import SERIES
+from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.features.sequences import (
     Sequences,
@@ -164,6 +165,35 @@ class SequenceForecaster(TorchGraph, WindowModel):
         self.fit_info_["best_checkpoint"] = best
         if valid is not None:
             self.fit_info_["validation"] = self._validation(valid)
+        return self
+
+    # --------------------------------------------------------- recalibrate
+    def training_rows(
+        self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> Sequences:
+        """The labelled windows at `origins`, to refit on (a recalibration slices them)."""
+        return _labelled(self.sequences(frame, origins, static))
+
+    def refit_rows(
+        self, train: Sequences, trainer: TrainerConfig | None = None
+    ) -> SequenceForecaster:
+        """Warm start: train the fitted network further on `train` for the trainer's epochs
+        (default 1), inputs normalised as at the first fit, no validation, no checkpoints:
+        what a rolling recalibration does for a network too costly to refit daily."""
+        from forecasting.models.deep.modules import QuantileModule
+
+        if len(train) == 0:
+            raise InputError("recalibration: no labelled window to refit on")
+        tcfg = (trainer or TrainerConfig(max_epochs=1)).model_copy(
+            update={"early_stopping": None, "checkpoints": False, "logger": "none",
+                    "progress_bar": "none", "resume_from": None}
+        )  # fmt: skip
+        net = self.net_.train()
+        train_network(
+            lambda: QuantileModule(net, self.quantiles, self.config.learning_rate, self.config.weight_decay),
+            train.arrays(), None, self.config.batch_size, tcfg, None,
+        )  # fmt: skip
+        self.net_ = net.cpu().float().eval()
         return self
 
     def _validation(self, valid: Sequences) -> dict[str, float]:
