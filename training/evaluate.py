@@ -76,6 +76,24 @@ def evaluate_forecasts(
     return out
 
 
+def _training_origins(run_dir: Path, meta: dict[str, Any], lookback: int,
+                      splitter: RollingOrigin, tz: str) -> RollingOrigin:  # fmt: skip
+    """Where a recalibration may take training windows: the run's own training origins (its
+    origin hour and step, e.g. every hour for a deep model), else the evaluation's."""
+    from forecasting.config.model import load_train_config
+
+    config = run_dir / "config.yaml"
+    hours: int | tuple[int, ...] | None
+    if config.exists():
+        cfg = load_train_config(config).in_intervals(pd.Timedelta(meta["freq"]))
+        hours = cfg.origin_hour
+        step = int(cfg.origin_step)
+    else:
+        hours, step = splitter.origin_hour, splitter.step
+    return RollingOrigin(horizon=meta["horizon"], lookback=lookback, step=step, freq=meta["freq"],
+                         start=None, end=None, origin_hour=hours, timezone=tz)  # fmt: skip
+
+
 def evaluate_run(
     run_dir: Path,
     start: str,
@@ -130,9 +148,7 @@ def evaluate_run(
             from forecasting.config.trainer import TrainerConfig
             from training.recalibrate import recalibrated_forecasts
 
-            candidates = RollingOrigin(horizon=meta["horizon"], lookback=model.lookback,
-                                       step=splitter.step, freq=meta["freq"], start=None, end=None,
-                                       origin_hour=splitter.origin_hour, timezone=tz)  # fmt: skip
+            candidates = _training_origins(run_dir, meta, model.lookback, splitter, tz)
             warm = TrainerConfig(accelerator="cpu", max_epochs=epochs, logger="none")
             forecasts[name], recal = recalibrated_forecasts(
                 model, frame, prepared.static, origins, candidates, recalibrate, tz,

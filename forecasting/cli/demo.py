@@ -420,10 +420,16 @@ def _plots(cfg: DemoConfig, prepared: Any, fc: Any, cnn_lstm: Any, tz: str, outp
 
 
 def run_demo(config_path: Path, output: Path) -> None:
-    """The fourteen steps, each printing what it did; everything lands under `output`."""
+    """The fifteen steps, each printing what it did; everything lands under `output`."""
     import pandas as pd
 
-    from forecasting.cli.demo_adapters import bills_step, impute_step, monitor_step, tariff_step
+    from forecasting.cli.demo_adapters import (
+        bills_step,
+        flexibility_step,
+        impute_step,
+        monitor_step,
+        tariff_step,
+    )
     from forecasting.evaluation.backtest import RollingOrigin
 
     cfg = load_yaml_model(DemoConfig, config_path)
@@ -466,6 +472,8 @@ def run_demo(config_path: Path, output: Path) -> None:
     tariff_step(output)
     _step(14, "watch for drift: recent data against the reference the LightGBM bundle stored")
     monitor_step(output, cfg.synthetic, raw["config"])
+    _step(15, "flexibility: schedule a home's appliances, advise on tariffs, target dToU signals")
+    flexibility_step(output, raw["config"], tz)
     typer.secho(
         f"\ndone in {time.perf_counter() - t_all:.1f} s; everything is under {output}/", bold=True
     )

@@ -23,7 +23,7 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     out = tmp_path / "demo"
     r = cli("demo", "--config", cfg, "--output", out)
     assert r.code == 0, r.err
-    for step in range(1, 15):
+    for step in range(1, 16):
         assert f"[{step}]" in r.out
     for name in ("forecast.png", "attention.png", "anomalies.parquet", "explain/report.html"):
         assert (out / name).exists(), name
@@ -52,3 +52,12 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     monthly = pd.read_csv(out / "impute" / "monthly.csv").set_index(["series_id", "month"])["kwh"]
     sums = profiles.groupby(["series_id", "period"])["p50"].sum()
     assert len(sums) == len(monthly) and (sums - monthly.loc[sums.index]).abs().max() < 1e-9
+    plan = pd.read_csv(out / "schedule" / "plan.csv")
+    assert len(plan) == 6 and (out / "schedule" / "report.html").exists()
+    advice = pd.read_csv(out / "advice" / "recommendations.csv")
+    assert len(advice) == 3 and set(advice["recommended"]) <= {
+        "uk_flat_example",
+        "uk_tou_demand_example",
+    }
+    targeting = json.loads((out / "targeting" / "summary.json").read_text())
+    assert targeting["events"]["test"] > 0 and set(targeting["calibration"]) == {"High", "Low"}

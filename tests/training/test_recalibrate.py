@@ -58,3 +58,34 @@ def test_a_baseline_has_nothing_to_recalibrate():
     naive = SeasonalNaive(None, [0.5], "1h", True, horizon=24)
     with pytest.raises(InputError, match="learns nothing to recalibrate"):
         recalibrated_forecasts(naive, frame, None, origins(20, 25), candidates(), "daily", "UTC")
+
+
+def test_a_deep_model_is_warm_started_from_its_weights(tiny_models):
+    """One epoch on recent windows moves the weights a little from where they were (a warm
+    start, not a fresh network) and keeps the input normalisation of the first fit."""
+    import copy
+
+    import torch
+
+    model = copy.deepcopy(tiny_models["cnn_lstm"])
+    frame, static = tiny_models["data"]
+    before = {k: v.clone() for k, v in model.net_.state_dict().items()}
+    norms = copy.deepcopy(model.norms_)
+    from forecasting.config.trainer import TrainerConfig
+
+    model.refit_rows(model.training_rows(frame, origins(25, 35), static),
+                     TrainerConfig(accelerator="cpu", max_epochs=1, logger="none"))  # fmt: skip
+    after = model.net_.state_dict()
+    moved = [
+        float((after[k] - before[k]).abs().max()) for k in before if before[k].is_floating_point()
+    ]
+    assert max(moved) > 0  # it trained
+    drift = sum(
+        float(torch.linalg.norm(after[k] - before[k]))
+        for k in before
+        if before[k].is_floating_point()
+    )
+    size = sum(float(torch.linalg.norm(before[k])) for k in before if before[k].is_floating_point())
+    assert drift < 0.5 * size  # near its old weights, not re-initialised
+    assert model.norms_ == norms
+    assert not model.net_.training  # left ready to forecast

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -189,6 +190,7 @@ class SequenceForecaster(TorchGraph, WindowModel):
                     "progress_bar": "none", "resume_from": None}
         )  # fmt: skip
         net = self.net_.train()
+        warnings.filterwarnings("ignore", message=".*validation_step.*val_dataloader")  # none
         train_network(
             lambda: QuantileModule(net, self.quantiles, self.config.learning_rate, self.config.weight_decay),
             train.arrays(), None, self.config.batch_size, tcfg, None,
