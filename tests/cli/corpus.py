@@ -409,6 +409,7 @@ def _run_cases() -> list[Case]:
         Case(e, "end_before_start", lambda w, d: ["evaluate", "--run", str(w["run"]), "--start", "2023-11-20", "--end", "2023-11-19", "--output", "out/m.json"]),
         Case(e, "dates_garbage", lambda w, d: ["evaluate", "--run", str(w["run"]), "--start", "soon", "--end", "later", "--output", "out/m.json"]),
         Case(e, "outside_data", lambda w, d: ["evaluate", "--run", str(w["run"]), "--start", "2031-01-01", "--end", "2031-01-02", "--output", "out/m.json"]),
+        Case(e, "recalibrate_hourly", lambda w, d: evaluate(w["run"], "--recalibrate", "hourly"), says="use daily or weekly"),
         Case("export", "atol_nan", lambda w, d: ["export", "--run", str(w["run"]), "--output", "out", "--atol", "nan"], says="--atol"),
         Case("export", "rtol_negative", lambda w, d: ["export", "--run", str(w["run"]), "--output", "out", "--rtol", "-1"], says="--rtol"),
         Case("export", "over_unrelated_folder", export_over, output=None, says="not a bundle", after=intact("mine/photo.jpg")),
