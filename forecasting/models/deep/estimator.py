@@ -176,11 +176,12 @@ class SequenceForecaster(TorchGraph, WindowModel):
         return _labelled(self.sequences(frame, origins, static))
 
     def refit_rows(
-        self, train: Sequences, trainer: TrainerConfig | None = None
+        self, train: Sequences, trainer: TrainerConfig | None = None, lr_factor: float = 0.1
     ) -> SequenceForecaster:
         """Warm start: train the fitted network further on `train` for the trainer's epochs
-        (default 1), inputs normalised as at the first fit, no validation, no checkpoints:
-        what a rolling recalibration does for a network too costly to refit daily."""
+        (default 1) at `lr_factor` times its learning rate (a fine-tune, not a new fit),
+        inputs normalised as at the first fit, no validation, no checkpoints: what a rolling
+        recalibration does for a network too costly to refit daily."""
         from forecasting.models.deep.modules import QuantileModule
 
         if len(train) == 0:
@@ -192,7 +193,8 @@ class SequenceForecaster(TorchGraph, WindowModel):
         net = self.net_.train()
         warnings.filterwarnings("ignore", message=".*validation_step.*val_dataloader")  # none
         train_network(
-            lambda: QuantileModule(net, self.quantiles, self.config.learning_rate, self.config.weight_decay),
+            lambda: QuantileModule(net, self.quantiles, lr_factor * self.config.learning_rate,
+                                   self.config.weight_decay),
             train.arrays(), None, self.config.batch_size, tcfg, None,
         )  # fmt: skip
         self.net_ = net.cpu().float().eval()
