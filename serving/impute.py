@@ -339,7 +339,7 @@ class ImputeJob:
         ids = sorted(customers)
         for a in range(0, len(ids), self.batch_size):
             batch = [customers[s] for s in ids[a : a + self.batch_size]]
-            out, asg, smp = self._batch(batch, arch, statics, bundle, weather)
+            out, asg, smp = self.impute_batch(batch, arch, statics, bundle, weather)
             profiles += out
             assigns += asg
             sample_parts += smp
@@ -397,7 +397,7 @@ class ImputeJob:
             w[c] = 0.0
         return w
 
-    def _batch(
+    def impute_batch(
         self,
         batch: list[Periods],
         arch: Archetypes,

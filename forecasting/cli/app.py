@@ -733,6 +733,7 @@ def _register_adapters() -> None:
         recommend,
         response,
         schedule,
+        serve,
         targeting,
     )
 
@@ -743,6 +744,7 @@ def _register_adapters() -> None:
     schedule.register(app)
     recommend.register(app)
     targeting.register(app)
+    serve.register(app)
 
 
 _register_adapters()

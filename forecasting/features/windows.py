@@ -80,11 +80,16 @@ def static_codes(
             raise InputError(
                 f"static column {col!r} is needed by the model but missing from the static table"
             )
-        values = static.drop_duplicates(SERIES).set_index(SERIES)[col].reindex(series)
+    if not columns:
+        return out
+    assert static is not None
+    table = static.drop_duplicates(SERIES).set_index(SERIES)[columns].reindex(series)
+    for col in columns:
+        values = table[col]
         if col in categories:
-            lookup = {c: i for i, c in enumerate(categories[col])}
-            codes = values.astype("string").map(lookup)  # unseen category -> NaN
-            out[col] = codes.to_numpy(dtype="float32", na_value=np.nan)
+            text = values.astype("string").astype(object).where(values.notna(), None)
+            codes = pd.Categorical(text, categories=categories[col]).codes  # unseen -> -1
+            out[col] = np.where(codes < 0, np.nan, codes).astype("float32")
         else:
             out[col] = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float32")
     return out

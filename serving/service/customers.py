@@ -1,0 +1,53 @@
+"""The customers a service knows by id (the config's `customers`): monthly totals, static
+attributes and hourly weather, read once at start, for
+`GET /v1/infer/hourly_profile?customer_id=..&period=YYYY-MM`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from forecasting.data.schema import SERIES
+from forecasting.errors import InputError
+from serving.impute import Periods, read_monthly
+from serving.service.config import ServiceConfig
+from serving.tables import read_static, read_time_table
+
+
+@dataclass
+class Customers:
+    monthly: pd.DataFrame  # series_id, month, kwh, months
+    static: dict[str, dict[str, Any]]
+    weather: pd.DataFrame | None
+
+    def totals(self, customer_id: str) -> list[dict[str, Any]]:
+        rows = self.monthly[self.monthly[SERIES] == customer_id]
+        if rows.empty:
+            raise InputError("customer_id: no monthly totals for this customer on this server")
+        return [{"month": m, "kwh": float(k), "months": int(n)}
+                for m, k, n in zip(rows["month"], rows["kwh"], rows["months"], strict=True)]  # fmt: skip
+
+
+def load_customers(cfg: ServiceConfig) -> Customers | None:
+    c = cfg.customers
+    if c is None:
+        return None
+    periods, _errors = read_monthly(c.monthly, "UTC")
+    rows = []
+    for sid, p in periods.items():
+        rows += [
+            (sid, label, float(k), len(m))
+            for label, k, m in zip(p.labels, p.kwh, p.months, strict=True)
+        ]
+    monthly = pd.DataFrame(rows, columns=[SERIES, "month", "kwh", "months"])
+    static = read_static(c.static).set_index(SERIES).to_dict("index")
+    weather = None
+    if c.weather is not None:
+        cols = [x for x in pd.read_csv(c.weather, nrows=0).columns if x != "timestamp"]
+        weather = read_time_table(c.weather, cols, "weather")
+    return Customers(monthly, {str(k): v for k, v in static.items()}, weather)
+
+
+__all__ = ["Customers", "Periods", "load_customers"]
