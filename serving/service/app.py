@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from forecasting.errors import ForecastingError
@@ -42,7 +44,19 @@ from serving.service.state import Service, error, log, validation_line
 CONFIG_ENV = "FORECASTING_SERVICE_CONFIG"
 
 
+def _log_to_stderr() -> None:
+    """The service's own lines (bundles loaded or refused, jobs, errors with their request
+    id) beside uvicorn's, once per process."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 def create_app(cfg: ServiceConfig) -> FastAPI:
+    _log_to_stderr()
     svc = Service(cfg)
 
     @contextlib.asynccontextmanager
@@ -66,8 +80,8 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return error(422, validation_line(exc), request)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error(exc.status_code, str(exc.detail), request, dict(exc.headers or {}))
 
     @app.exception_handler(UnknownBundle)

@@ -85,7 +85,8 @@ def load_job_config(kind: str, path: Path, overrides: dict[str, Any]) -> Any:
             setattr(cfg, key, value)
         except ValidationError as exc:
             e = exc.errors()[0]
-            where = ".".join(str(p) for p in (key, *e["loc"]))
+            loc = [str(p) for p in e["loc"]]
+            where = ".".join(loc if loc[:1] == [key] else [key, *loc])
             raise InputError(f"overrides.{where}: {e['msg']}") from None
     return cfg
 
@@ -107,6 +108,8 @@ class Jobs:
             job = self._read(folder.name)
             if job is not None and job["status"] in ("queued", "running"):
                 again = job["status"] == "running"
+                if again and job.get("pid"):
+                    _stop_orphan(int(job["pid"]), folder.name)
                 self._write(folder.name, status="queued", pid=None,
                             progress="queued again after a server restart" if again else job["progress"])  # fmt: skip
                 self._queue.put(folder.name)
@@ -242,6 +245,17 @@ class Jobs:
                     )
                     self._write(jid, status="failed", finished=now(), error=why[-2000:], pid=None)
                 self.log(f"job {jid} ({job.get('kind')}): {self._read(jid)['status']}")  # type: ignore[index]
+
+
+def _stop_orphan(pid: int, jid: str) -> None:
+    """Stop a job's process left running by a server that was killed (it would write the
+    same folder as the rerun); only a process whose command line names the job's folder."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    try:
+        if jid in cmdline.read_bytes().decode("utf-8", "replace"):
+            os.killpg(pid, signal.SIGKILL)
+    except (OSError, ProcessLookupError):
+        pass  # gone already (or no /proc here: the rerun writes after it anyway)
 
 
 class TooMany(InputError):
