@@ -19,7 +19,9 @@ def test_health_and_models(server):
     assert c.get("/healthz").json() == {"status": "ok"}
     assert c.get("/readyz").json()["bundles"] == 1
     models = c.get("/v1/models").json()
-    assert [(m["name"], m["version"], m["kind"]) for m in models["models"]] == [("household", "1", "lightgbm")]
+    assert [(m["name"], m["version"], m["kind"]) for m in models["models"]] == [
+        ("household", "1", "lightgbm")
+    ]
     assert "refused" not in models  # reasons (server paths) for admin keys only
     manifest = c.get("/v1/models/household/1").json()
     assert manifest["manifest_sha256"] == models["models"][0]["sha"]

@@ -57,7 +57,10 @@ def _wait(c, jid, until=("done", "failed", "cancelled"), seconds=240):
 
 def test_a_targeting_job_runs_to_its_result(job_server):
     c = job_server.client("planner")
-    r = c.post("/v1/target-signals", json={"config": "small", "overrides": {"policy": {"rule": "expected"}}})
+    r = c.post(
+        "/v1/target-signals",
+        json={"config": "small", "overrides": {"policy": {"rule": "expected"}}},
+    )
     assert r.status_code == 202, r.text
     assert r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
     job, seen = _wait(c, r.json()["id"])
@@ -72,7 +75,9 @@ def test_a_targeting_job_runs_to_its_result(job_server):
 
 def test_an_optimisation_job_runs_to_its_prices(job_server):
     c = job_server.client("planner")
-    r = c.post("/v1/optimise-tariff", json={"config": "small", "overrides": {"goals": {"w_peak": 10.0}}})
+    r = c.post(
+        "/v1/optimise-tariff", json={"config": "small", "overrides": {"goals": {"w_peak": 10.0}}}
+    )
     assert r.status_code == 202, r.text
     job, _ = _wait(c, r.json()["id"])
     assert job["status"] == "done", job

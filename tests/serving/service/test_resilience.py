@@ -117,4 +117,7 @@ def test_a_graceful_stop_lets_requests_in_flight_finish(fresh):
     for t in threads:
         t.join()
     assert results == [200] * 6  # every request in flight was answered
-    assert "Waiting for connections to close" in fresh.log.read_text() or "Shutting down" in fresh.log.read_text()
+    assert (
+        "Waiting for connections to close" in fresh.log.read_text()
+        or "Shutting down" in fresh.log.read_text()
+    )

@@ -22,15 +22,34 @@ def _routes(server) -> list[tuple[str, str]]:
     out = []
     for path, ops in doc["paths"].items():
         for method in ops:
-            out.append((method.upper(), path.replace("{name}", "household").replace("{version}", "1").replace("{jid}", "0")))
+            out.append(
+                (
+                    method.upper(),
+                    path.replace("{name}", "household")
+                    .replace("{version}", "1")
+                    .replace("{jid}", "0"),
+                )
+            )
     return sorted(out)
 
 
 def test_the_openapi_document_lists_every_endpoint_family(server):
     paths = {p for _, p in _routes(server)}
-    for family in ("/v1/forecast", "/v1/price-forecast", "/v1/hourly-profile", "/v1/infer/hourly_profile",
-                   "/v1/bill", "/v1/savings", "/v1/optimal-times", "/v1/schedule",
-                   "/v1/optimise-tariff", "/v1/target-signals", "/v1/jobs", "/v1/models", "/metrics"):
+    for family in (
+        "/v1/forecast",
+        "/v1/price-forecast",
+        "/v1/hourly-profile",
+        "/v1/infer/hourly_profile",
+        "/v1/bill",
+        "/v1/savings",
+        "/v1/optimal-times",
+        "/v1/schedule",
+        "/v1/optimise-tariff",
+        "/v1/target-signals",
+        "/v1/jobs",
+        "/v1/models",
+        "/metrics",
+    ):
         assert family in paths  # fmt: skip
 
 
