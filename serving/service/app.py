@@ -82,7 +82,10 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error(exc.status_code, str(exc.detail), request, dict(exc.headers or {}))
+        text = str(exc.detail)
+        if exc.status_code == 400 and "parsing the body" in text:
+            text = "body: not JSON that can be read (it must be UTF-8 JSON text)"
+        return error(exc.status_code, text, request, dict(exc.headers or {}))
 
     @app.exception_handler(UnknownBundle)
     async def _unknown(request: Request, exc: UnknownBundle) -> JSONResponse:

@@ -32,7 +32,7 @@ from serving.service.state import Service, error, in_thread, need
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": why}
-    for code, why in [(401, "no valid key"), (403, "the key lacks the role"),
+    for code, why in [(400, "the body is not JSON"), (401, "no valid key"), (403, "the key lacks the role"),
                       (404, "no such bundle or job"), (413, "body or batch over the limit"),
                       (422, "the request names the field that is wrong"),
                       (429, "over the key's rate limit (Retry-After)"),
