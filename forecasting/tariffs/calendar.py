@@ -16,6 +16,7 @@ import pandas as pd
 
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.data.readers import read_table, resolve_inputs
+from forecasting.data.schema import format_freq
 from forecasting.errors import ConfigError, InputError
 from forecasting.tariffs.spec import (
     DAY_TYPES,
@@ -243,8 +244,9 @@ class TariffCalendar:
         assert self.demand_step is not None
         if step > self.demand_step or self.demand_step % step != pd.Timedelta(0):
             raise InputError(
-                f"the demand charge measures demand over {self.demand_step}, which usage at "
-                f"{step} intervals cannot resolve: give usage at {self.demand_step} or finer"
+                f"the demand charge measures demand over {format_freq(self.demand_step)}, which "
+                f"usage at {format_freq(step)} intervals cannot resolve: give usage at "
+                f"{format_freq(self.demand_step)} or finer"
             )
         k = int(self.demand_step / step)
         epoch = pd.Timestamp("1970-01-01", tz="UTC")

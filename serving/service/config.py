@@ -43,6 +43,7 @@ class CustomerStore(StrictModel):
     monthly: Path
     static: Path
     weather: Path | None = None
+    readings: Path | None = None  # recent interval readings (the dashboard's forecast chart)
 
 
 class ServiceConfig(StrictModel):
@@ -78,7 +79,7 @@ class ServiceConfig(StrictModel):
                 setattr(out, name, base / p)
         if out.customers is not None:
             c = out.customers.model_copy()
-            for name in ("monthly", "static", "weather"):
+            for name in ("monthly", "static", "weather", "readings"):
                 p = getattr(c, name)
                 if p is not None and not p.is_absolute():
                     setattr(c, name, base / p)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from forecasting.data.prepare import read_frame
 from forecasting.data.schema import SERIES
 from forecasting.errors import InputError
 from serving.impute import Periods, read_monthly
@@ -21,6 +22,7 @@ class Customers:
     monthly: pd.DataFrame  # series_id, month, kwh, months
     static: dict[str, dict[str, Any]]
     weather: pd.DataFrame | None
+    readings: pd.DataFrame | None = None  # series_id, timestamp (UTC), target, covariates
 
     def totals(self, customer_id: str) -> list[dict[str, Any]]:
         rows = self.monthly[self.monthly[SERIES] == customer_id]
@@ -47,7 +49,10 @@ def load_customers(cfg: ServiceConfig) -> Customers | None:
     if c.weather is not None:
         cols = [x for x in pd.read_csv(c.weather, nrows=0).columns if x != "timestamp"]
         weather = read_time_table(c.weather, cols, "weather")
-    return Customers(monthly, {str(k): v for k, v in static.items()}, weather)
+    readings = None
+    if c.readings is not None:
+        readings = read_frame(c.readings)  # a canonical frame (parquet), as `predict` reads
+    return Customers(monthly, {str(k): v for k, v in static.items()}, weather, readings)
 
 
 __all__ = ["Customers", "Periods", "load_customers"]

@@ -47,7 +47,7 @@ def setup_folder(root: Path, rate: float = 1000.0, extra: dict[str, Any] | None 
         "bundles": "models", "keys": "keys.yaml", "state": "state", "tariffs": "tariffs",
         "schedule_configs": str(ROOT / "configs" / "schedule"), "reload_seconds": 0.5,
         "customers": {"monthly": str(KIT / "monthly.csv"), "static": str(KIT / "static.csv"),
-                      "weather": str(KIT / "weather.csv")},
+                      "weather": str(KIT / "weather.csv"), "readings": str(KIT / "input.parquet")},
         "limits": {"body_bytes": 3_000_000, "series_per_request": 50, "timeout_s": 20},
         "audit": {"rotate_bytes": 10_000_000, "keep": 3},
         **(extra or {}),
@@ -104,6 +104,30 @@ class Server:
     def client(self, holder: str | None = "reader", **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.keys[holder]}"} if holder else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kw)
+
+
+def write_job_configs(root: Path) -> dict[str, str]:
+    """A tariff optimisation and a targeting config on small generated trials, in folders
+    the service may name (`optimise_configs`, `targeting_configs`), as the config keys."""
+    from forecasting.response.trial import TrialSpec, write_trial
+
+    opt, tgt = root / "optimise", root / "targeting"
+    opt.mkdir(parents=True)
+    tgt.mkdir(parents=True)
+    trial = write_trial(TrialSpec(households=30, days=42, seed=7), root / "trial")
+    (opt / "small.yaml").write_text(yaml.safe_dump({
+        "template": str(ROOT / "configs" / "tariff_templates" / "tou3_example.yaml"),
+        "current": str(ROOT / "configs" / "tariffs" / "lcl_flat_2013.yaml"),
+        "data": str(trial["data"]), "response": {"up": -0.1, "down": -0.05},
+        "vulnerable": {"column": "group", "value": "B"}, "breakdown": ["group"],
+        "goals": {"w_peak": 5.0, "revenue_share": 0.95, "delta": 0.25},
+        "scenarios": {"count": 2, "seed": 0}, "frontier": 0, "timezone": "Europe/London"}))  # fmt: skip
+    ttrial = write_trial(TrialSpec(households=60, days=112, start="2024-01-01", seed=3,
+                                   engagement={0.97: 0.3, 0.45: 0.4, 0.0: 0.3}), root / "ttrial")  # fmt: skip
+    (tgt / "small.yaml").write_text(yaml.safe_dump({
+        "trial": str(ttrial["config"]), "learn_until": "2024-03-01",
+        "target": {"High": -0.02, "Low": 0.015}, "random_repeats": 3}))  # fmt: skip
+    return {"optimise_configs": str(opt), "targeting_configs": str(tgt)}
 
 
 def history_body(customers: int = 1, bundle: str = "household") -> dict[str, Any]:

@@ -11,32 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from forecasting.response.trial import TrialSpec, write_trial
-from tests.serving.service.server import ROOT, Server, setup_folder
+from tests.serving.service.server import Server, setup_folder, write_job_configs
 
 
 @pytest.fixture(scope="module")
 def job_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("jobs")
-    opt, tgt = root / "optimise", root / "targeting"
-    opt.mkdir()
-    tgt.mkdir()
-    trial = write_trial(TrialSpec(households=30, days=42, seed=7), root / "trial")
-    (opt / "small.yaml").write_text(yaml.safe_dump({
-        "template": str(ROOT / "configs" / "tariff_templates" / "tou3_example.yaml"),
-        "current": str(ROOT / "configs" / "tariffs" / "lcl_flat_2013.yaml"),
-        "data": str(trial["data"]), "response": {"up": -0.1, "down": -0.05},
-        "goals": {"w_peak": 5.0, "revenue_share": 0.95, "delta": 0.25},
-        "scenarios": {"count": 2, "seed": 0}, "frontier": 0, "timezone": "Europe/London"}))  # fmt: skip
-    ttrial = write_trial(TrialSpec(households=60, days=112, start="2024-01-01", seed=3,
-                                   engagement={0.97: 0.3, 0.45: 0.4, 0.0: 0.3}), root / "ttrial")  # fmt: skip
-    (tgt / "small.yaml").write_text(yaml.safe_dump({
-        "trial": str(ttrial["config"]), "learn_until": "2024-03-01",
-        "target": {"High": -0.02, "Low": 0.015}, "random_repeats": 3}))  # fmt: skip
-    config, keys = setup_folder(root / "svc", extra={
-        "optimise_configs": str(opt), "targeting_configs": str(tgt), "job_workers": 1})  # fmt: skip
+    folders = write_job_configs(root)
+    config, keys = setup_folder(root / "svc", extra={**folders, "job_workers": 1})
     s = Server(root / "svc", config, keys).start()
     yield s
     if s.proc is not None and s.proc.poll() is None:
