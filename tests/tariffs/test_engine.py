@@ -118,7 +118,7 @@ def test_demand_charge_takes_the_window_peak_only() -> None:
 
 def test_demand_needs_fine_enough_usage() -> None:
     t = load_tariff("configs/tariffs/uk_tou_demand_example.yaml")
-    with pytest.raises(InputError, match="demand over 0 days 00:30:00"):
+    with pytest.raises(InputError, match="demand over 30min, which usage at 1h intervals"):
         BillEngine(t).bill(usage("a", "2013-01-01", "2013-01-03", 0.2, "1h"))
 
 
