@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from forecasting.errors import ForecastingError
 from serving.service.adapters import named_appliance_sets, named_tariffs
 from serving.service.config import ServiceConfig
 from serving.service.guard import AuditLog, Pseudonyms, RateLimits
@@ -33,10 +34,10 @@ class Service:
 
     def __init__(self, cfg: ServiceConfig) -> None:
         self.cfg = cfg
+        self._keys = read_keys(cfg.keys)  # a missing or broken keys file stops the start
+        st = cfg.keys.stat()
+        self._keys_stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
         self.pseudonym = Pseudonyms.from_setting(cfg.pseudonym_secret_file)
-        self._keys_stamp: tuple[int, int] | None = None
-        self._keys = KeyRing({})
-        self.keys()  # a missing or broken keys file stops the start, with the reason
         self.registry = Registry(cfg.bundles, cfg.threads)
         self.limits = RateLimits()
         self.metrics = Metrics()
@@ -53,11 +54,16 @@ class Service:
         self._stop = asyncio.Event()
 
     def keys(self) -> KeyRing:
-        """The keys file, read again when it changes (a revoked key stops at once)."""
+        """The keys file, read again when it changes (a revoked key stops at once). A file
+        that vanishes or breaks while serving lets no key in until it is whole again."""
         st = self.cfg.keys.stat() if self.cfg.keys.exists() else None
         stamp = (st.st_mtime_ns, st.st_size) if st else None
         if stamp != self._keys_stamp:
-            self._keys = read_keys(self.cfg.keys)
+            try:
+                self._keys = read_keys(self.cfg.keys)
+            except ForecastingError as exc:
+                log.error("keys file unusable, every key refused until it is fixed: %s", exc)
+                self._keys = KeyRing({})
             self._keys_stamp = stamp
         return self._keys
 

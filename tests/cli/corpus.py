@@ -706,9 +706,51 @@ def _response_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _service_cases() -> list[Case]:
+    def keys_file(d: Path) -> Path:
+        from serving.service.keys import add_key
+
+        add_key(d / "keys.yaml", "ops", ["read"])
+        return d / "keys.yaml"
+
+    def models(w: WS, d: Path) -> Path:
+        shutil.copytree(w["bundle"], d / "models" / "household" / "1")
+        return d / "models"
+
+    def serve(w: WS, d: Path, *extra: str) -> list[str]:
+        return [
+            "serve",
+            "--bundles",
+            str(models(w, d)),
+            "--keys",
+            str(keys_file(d)),
+            "--port",
+            "0",
+            *extra,
+        ]
+
+    k = "keys add"
+    return [
+        Case("serve", "no_pseudonym_secret", lambda w, d: serve(w, d), says="no pseudonymisation secret", output=None),
+        Case("serve", "keys_file_missing", lambda w, d: ["serve", "--bundles", str(models(w, d)), "--keys", str(d / "none.yaml")], says="keys file not found", output=None),
+        Case("serve", "models_folder_missing", lambda w, d: ["serve", "--bundles", str(d / "none"), "--keys", str(keys_file(d))], says="models folder not found", output=None),
+        Case("serve", "config_unknown_key", lambda w, d: ["serve", "--config", str(yml(d / "s.yaml", {"bundles": "m", "keys": "k.yaml", "colour": "red"}))], says="colour", output=None),
+        Case("serve", "keys_file_garbage", lambda w, d: ["serve", "--bundles", str(models(w, d)), "--keys", str(text(d / "k.yaml", "keys: [{id: ops, roles: [read], salt: zz, sha256: 00}]"))], says="salt", output=None),
+        Case(k, "id_with_spaces", lambda w, d: ["keys", "add", "--keys", str(d / "k.yaml"), "--id", "Bad Id"], says="key id 'Bad Id'", output="k.yaml"),
+        Case(k, "role_unknown", lambda w, d: ["keys", "add", "--keys", str(d / "k.yaml"), "--id", "ops", "--roles", "read,root"], says="roles ['read', 'root']", output="k.yaml"),
+        Case(k, "id_taken", lambda w, d: ["keys", "add", "--keys", str(keys_file(d)), "--id", "ops"], says="key id 'ops' exists", output=None),
+        Case("keys list", "file_missing", lambda w, d: ["keys", "list", "--keys", str(d / "none.yaml")], says="keys file not found", output=None),
+        Case("keys list", "not_a_mapping", lambda w, d: ["keys", "list", "--keys", str(text(d / "k.yaml", "- a\n- b\n"))], says="a keys file is a mapping", output=None),
+        Case("keys list", "record_without_roles", lambda w, d: ["keys", "list", "--keys", str(yml(d / "k.yaml", {"keys": [{"id": "ops", "salt": "0" * 32, "sha256": "0" * 64}]}))], says="roles", output=None),
+        Case("keys revoke", "id_unknown", lambda w, d: ["keys", "revoke", "--keys", str(keys_file(d)), "--id", "nobody"], says="no key with id 'nobody'", output=None),
+        Case("keys revoke", "file_missing", lambda w, d: ["keys", "revoke", "--keys", str(d / "none.yaml"), "--id", "ops"], says="keys file not found", output=None),
+        Case("keys revoke", "file_not_yaml", lambda w, d: ["keys", "revoke", "--keys", str(text(d / "k.yaml", "keys: [unclosed")), "--id", "ops"], says="not valid YAML", output=None),
+    ]  # fmt: skip
+
+
 CASES: list[Case] = [
     *_config_cases(), *_data_cases(), *_train_cases(), *_tune_cases(), *_run_cases(),
-    *_bundle_cases(), *_adapter_cases(), *_response_cases(), *_demo_cases(),
+    *_bundle_cases(), *_adapter_cases(), *_response_cases(), *_demo_cases(), *_service_cases(),
 ]  # fmt: skip
 
 # ---- running and judging ------------------------------------------------------------------
@@ -732,7 +774,11 @@ def run_case(case: Case, w: WS, timeout: float = 300) -> Outcome:
         args = case.make(w, folder)
     except Exception as exc:  # the case itself could not be built: a broken test, say so
         return Outcome(case, folder, -1, "", "", [f"case setup failed: {exc!r}"])
-    env = {k: v for k, v in os.environ.items() if k != "FORECASTING_DEBUG"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("FORECASTING_DEBUG", "FORECASTING_PSEUDONYM_SECRET")
+    }
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
         [sys.executable, "-m", "forecasting", *args],
