@@ -60,7 +60,7 @@ def test_revoked_keys_and_bad_files(tmp_path):
     add_key(path, "x", ["read"])
     with pytest.raises(InputError, match="exists"):
         add_key(path, "x", ["read"])
-    record = "- {id: a, roles: [read], salt: " + "0" * 32 + ", sha256: " + "0" * 64 + "}\n"
+    record = "- {id: a, roles: [read], salt: '" + "0" * 32 + "', sha256: '" + "0" * 64 + "'}\n"
     path.write_text("keys:\n" + record + record)
     with pytest.raises(ConfigError, match=r"key id\(s\) \['a'\] appear more than once"):
         read_keys(path)
