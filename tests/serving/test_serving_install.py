@@ -131,3 +131,37 @@ def _kit_data_config() -> dict[str, object]:
                       "covariates": {c: {"column": c, "known_future": True}
                                      for c in ("export_kwh", "temperature", "cloud_cover")}},
             "static": {"path": str(KIT / "static.csv"), "id_column": "series_id"}}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_server_runs_on_the_serving_install(serving_env, tmp_path):
+    """`serve` names its extra in one line on the base install; with `[service]` added (FastAPI
+    and uvicorn, still no torch), the server starts from that environment and answers."""
+    import httpx
+
+    from tests.serving.install import source_copy
+    from tests.serving.service.server import Server, history_body, setup_folder
+
+    r = forecasting(serving_env, "serve", "--bundles", tmp_path, "--keys", tmp_path / "k.yaml",
+                    cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 2 and "meterforecast[service]" in r.stderr.strip(), r.stderr
+    src = source_copy(tmp_path / "src")
+    pip = subprocess.run([serving_env / "bin" / "python", "-m", "pip", "install", "--quiet", "-c",
+                          ROOT / "constraints.txt", f"{src}[service]"],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    probe = "import importlib.util as u; print(any(u.find_spec(m) for m in ('torch', 'lightning')))"
+    found = subprocess.run(
+        [serving_env / "bin" / "python", "-c", probe], capture_output=True, text=True
+    )
+    assert found.stdout.strip() == "False"
+    config, keys = setup_folder(tmp_path / "svc")
+    server = Server(
+        tmp_path / "svc", config, keys, python=str(serving_env / "bin" / "python")
+    ).start()
+    try:
+        out = server.client().post("/v1/forecast", json=history_body(customers=2))
+        assert out.status_code == 200 and len(out.json()["forecasts"]) == 2, out.text
+        assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    finally:
+        server.stop()

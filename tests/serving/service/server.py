@@ -63,6 +63,7 @@ class Server:
     keys: dict[str, str]
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    python: str = sys.executable  # another environment's, to serve from its install
 
     @property
     def url(self) -> str:
@@ -76,7 +77,7 @@ class Server:
         env = {**os.environ, "FORECASTING_PSEUDONYM_SECRET": SECRET}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "forecasting", "serve", "--config", str(self.config),
+                [self.python, "-m", "forecasting", "serve", "--config", str(self.config),
                  "--port", str(self.port)], cwd=self.root, env=env, stdout=out,
                 stderr=subprocess.STDOUT)  # fmt: skip
         deadline = time.monotonic() + wait
