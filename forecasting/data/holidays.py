@@ -7,6 +7,7 @@ holiday flags as training without the original files.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,22 @@ import pandas as pd
 from forecasting.config.data import HolidaySpec
 from forecasting.data.readers import file_columns, read_table, resolve_inputs
 from forecasting.errors import ConfigError, InputError
+
+
+@functools.lru_cache(maxsize=256)
+def _country_holidays(
+    country: str, subdivision: str | None, years: tuple[int, ...]
+) -> tuple[tuple[dt.date, str], ...]:
+    """A country's holidays in those years (kept: serving asks for the same ones per request)."""
+    import holidays
+
+    try:
+        days = holidays.country_holidays(country, subdiv=subdivision, years=list(years))
+    except NotImplementedError:
+        raise ConfigError(f"calendar.holidays.country: unknown country code {country!r}") from None
+    except ValueError as exc:
+        raise ConfigError(f"calendar.holidays: {exc}") from None
+    return tuple(sorted(days.items()))
 
 
 @dataclass(frozen=True)
@@ -47,35 +64,26 @@ class HolidayCalendar:
     def _country_holidays(
         country: str, subdivision: str | None, years: list[int]
     ) -> dict[dt.date, str]:
-        import holidays
-
-        try:
-            return dict(holidays.country_holidays(country, subdiv=subdivision, years=years))
-        except NotImplementedError:
-            raise ConfigError(
-                f"calendar.holidays.country: unknown country code {country!r}"
-            ) from None
-        except ValueError as exc:
-            raise ConfigError(f"calendar.holidays: {exc}") from None
+        return dict(_country_holidays(country, subdivision, tuple(years)))
 
     def holiday_dates(self, years: list[int]) -> set[dt.date]:
         out = {dt.date.fromisoformat(d) for d in self.dates}
         if self.country:
-            out |= set(self._country_holidays(self.country, self.subdivision, years))
+            out |= {d for d, _ in _country_holidays(self.country, self.subdivision, tuple(years))}
         return out
 
-    def flags(self, local_days: pd.Series) -> np.ndarray:
+    def flags(self, local_days: pd.Series | pd.DatetimeIndex) -> np.ndarray:
         """True where the local calendar day (datetime-like, any time of day) is a holiday."""
-        days = pd.to_datetime(local_days).dt.normalize()
+        days = pd.DatetimeIndex(pd.to_datetime(local_days)).normalize()
         if days.empty:
             return np.zeros(0, dtype=bool)
-        years = sorted({int(y) for y in days.dt.year.dropna().unique()})
+        years = sorted({int(y) for y in days.year.dropna().unique()})
         hol = self.holiday_dates(years)
         if not hol:
             return np.zeros(len(days), dtype=bool)
         hol_idx = pd.DatetimeIndex(sorted(pd.Timestamp(d) for d in hol))
-        naive = days.dt.tz_localize(None) if days.dt.tz is not None else days
-        return naive.isin(hol_idx).to_numpy()
+        naive = days.tz_localize(None) if days.tz is not None else days
+        return np.asarray(naive.isin(hol_idx))
 
     def to_dict(self) -> dict[str, Any]:
         return {"country": self.country, "subdivision": self.subdivision, "dates": list(self.dates)}

@@ -54,7 +54,10 @@ class PairGrid:
 
     @property
     def times(self) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(self.t0 + np.arange(self.n_t) * self.step)
+        if "times" not in self._grids:  # kept beside the grids: asked for by several families
+            ns = self.t0.value + np.arange(self.n_t, dtype="int64") * self.step.value
+            self._grids["times"] = ns
+        return pd.DatetimeIndex(self._grids["times"].astype("datetime64[ns]")).tz_localize("UTC")
 
     def grid(self, column: str) -> np.ndarray:
         """[series, time] float32 array of a column (built once per column)."""
@@ -73,6 +76,12 @@ class PairGrid:
         return self.grid(column)[self.s_idx[:, None], self.positions(start, stop)]
 
 
+def _utc_ns(times: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """Nanoseconds since the epoch (UTC) of tz-aware times, whatever their unit."""
+    idx = pd.DatetimeIndex(times)
+    return np.asarray(idx.tz_convert("UTC").as_unit("ns").asi8, dtype="int64")
+
+
 def pair_grid(
     frame: pd.DataFrame,
     origins: pd.DatetimeIndex,
@@ -89,15 +98,20 @@ def pair_grid(
     if frame.empty or len(origins) == 0:
         return None
     codes, series = pd.factorize(frame[SERIES].astype("string"), sort=True)
-    t0 = min(frame[TIME].min(), origins.min() - lookback * step)
-    t1 = max(frame[TIME].max(), origins.max() + (horizon - 1) * step)
-    n_t = int((t1 - t0) / step) + 1
-    ti = ((frame[TIME] - t0) / step).to_numpy().astype(np.int64)
-    if np.any((frame[TIME] - t0) % step != pd.Timedelta(0)):
+    # integer nanoseconds since the epoch (UTC): the grid arithmetic without Timedelta objects
+    t_ns = _utc_ns(frame[TIME])
+    o_ns = _utc_ns(origins)
+    s_ns = step.value
+    t0_ns = min(int(t_ns.min()), int(o_ns.min()) - lookback * s_ns)
+    t1_ns = max(int(t_ns.max()), int(o_ns.max()) + (horizon - 1) * s_ns)
+    n_t = (t1_ns - t0_ns) // s_ns + 1
+    ti, off = np.divmod(t_ns - t0_ns, s_ns)
+    if off.any():
         raise InputError(f"timestamps are not on the {step} grid of the origins")
+    t0 = pd.Timestamp(t0_ns, unit="ns", tz="UTC")
     present = np.zeros((len(series), n_t), dtype=bool)
     present[codes, ti] = True
-    oi = ((origins - t0) / step).to_numpy().astype(np.int64)
+    oi = (o_ns - t0_ns) // s_ns
 
     # all (series, origin) pairs where the series has rows around the origin
     s_idx = np.repeat(np.arange(len(series)), len(oi))

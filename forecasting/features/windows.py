@@ -83,15 +83,22 @@ def static_codes(
     if not columns:
         return out
     assert static is not None
-    table = static.drop_duplicates(SERIES).set_index(SERIES)[columns].reindex(series)
+    table = static.drop_duplicates(SERIES)
+    rows = pd.Index(table[SERIES].astype(str)).get_indexer(pd.Index(series).astype(str))
+    absent = rows < 0  # series the table lacks: no value
     for col in columns:
-        values = table[col]
-        if col in categories:
-            text = values.astype("string").astype(object).where(values.notna(), None)
-            codes = pd.Categorical(text, categories=categories[col]).codes  # unseen -> -1
-            out[col] = np.where(codes < 0, np.nan, codes).astype("float32")
+        values = table[col].to_numpy(dtype=object)[np.maximum(rows, 0)]
+        if col in categories:  # the label as text (5.0 -> "5.0"), its position in the list
+            lookup = {c: float(i) for i, c in enumerate(categories[col])}
+            codes = [np.nan if v is None or (not isinstance(v, str) and pd.isna(v))
+                     else lookup.get(v if isinstance(v, str) else str(v), np.nan)
+                     for v in values]  # fmt: skip
+            out[col] = np.where(absent, np.nan, np.asarray(codes, dtype="float64")).astype(
+                "float32"
+            )
         else:
-            out[col] = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float32")
+            num = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float32")
+            out[col] = np.where(absent, np.float32(np.nan), num)
     return out
 
 

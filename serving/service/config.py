@@ -67,7 +67,12 @@ class ServiceConfig(StrictModel):
     reload_seconds: float = Field(default=2.0, ge=0.1, le=3_600)  # models folder polled
     job_workers: int = Field(default=1, ge=1, le=64)
     session_hours: float = Field(default=8.0, gt=0, le=24 * 30)  # dashboard login
-    threads: int | None = Field(default=None, ge=1, le=256)  # onnxruntime threads per session
+    # onnxruntime threads per session: 1, since requests run side by side (a server answering
+    # one large batch at a time may give more)
+    threads: int = Field(default=1, ge=1, le=256)
+    # requests computed at once per worker process (default: the CPUs it may use); more wait
+    # their turn instead of thrashing the interpreter lock
+    concurrency: int | None = Field(default=None, ge=1, le=1024)
 
     def resolved(self, base: Path) -> ServiceConfig:
         """Relative paths taken from `base` (the config file's folder)."""

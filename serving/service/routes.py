@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from serving.service import adapters, infer
 from serving.service.keys import KeyRecord
@@ -179,8 +179,11 @@ def add_routes(app: FastAPI) -> None:
             totals=totals,
             static={k: str(v) for k, v in static.items()},
         )
-        res = await in_thread(request, infer.hourly_profile, model, body, store.weather)
-        return infer.one_period(res, period)
+        res = await in_thread(request, infer.hourly_profile, model, body, store.weather,
+                              serialise=False)  # fmt: skip
+        return Response(
+            infer.one_period(res, period).model_dump_json(), media_type="application/json"
+        )
 
     @app.post("/v1/bill", tags=["adapters"], responses=ERRORS, response_model=BillResponse)
     async def bill(request: Request, body: BillRequest, key: Reader) -> Any:

@@ -13,7 +13,8 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from forecasting.errors import ForecastingError
@@ -39,6 +40,7 @@ class Service:
         self._keys_stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
         self.pseudonym = Pseudonyms.from_setting(cfg.pseudonym_secret_file)
         self.registry = Registry(cfg.bundles, cfg.threads)
+        self.slots = asyncio.Semaphore(cfg.concurrency or len(os.sched_getaffinity(0)))
         self.limits = RateLimits()
         self.metrics = Metrics()
         cfg.state.mkdir(parents=True, exist_ok=True)
@@ -139,11 +141,22 @@ def need(role: str) -> Callable[[Request], KeyRecord]:
     return check
 
 
-async def in_thread(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run `fn` in a worker thread with the service's timeout (504 when it is over)."""
+async def in_thread(request: Request, fn: Callable[..., Any], *args: Any,
+                    serialise: bool = True) -> Any:  # fmt: skip
+    """Run `fn` in a worker thread, at most `concurrency` at once, with the service's timeout
+    (504 when it is over, waiting included). A pydantic answer is serialised here, once, by
+    pydantic itself (FastAPI would validate it again against the response model)."""
     svc: Service = request.app.state.service
     timeout = svc.cfg.limits.timeout_s
+
+    async def run() -> Any:
+        async with svc.slots:  # a few at a time: the rest wait here, not in the GIL
+            return await run_in_threadpool(fn, *args)
+
     try:
-        return await asyncio.wait_for(run_in_threadpool(fn, *args), timeout)
+        out = await asyncio.wait_for(run(), timeout)
     except TimeoutError:
         raise HTTPException(504, f"the request took longer than the {timeout:g} s limit") from None
+    if serialise and isinstance(out, BaseModel):
+        return Response(out.model_dump_json(), media_type="application/json")
+    return out
