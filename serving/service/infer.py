@@ -20,11 +20,15 @@ from serving.impute import ARCHETYPES, Archetypes, ImputeJob, Periods
 from serving.predict import covariates_needed
 from serving.service.registry import Model
 from serving.service.schemas import (
+    AnomalyEvent,
+    AnomalyRequest,
+    AnomalyResponse,
     BundleRef,
     ForecastRequest,
     ForecastResponse,
     ProfileRequest,
     ProfileResponse,
+    SeriesAnomalies,
     SeriesError,
     SeriesForecast,
     SeriesIn,
@@ -59,10 +63,10 @@ class SeriesFrames:
     """Canonical rows of each usable series (history, then the horizon's known-future rows),
     the static table, each series' origin, and the errors of the rest."""
 
-    def __init__(self, model: Model, series: list[SeriesIn]) -> None:
+    def __init__(self, model: Model, series: list[SeriesIn], future: bool = True) -> None:
         m = model.bundle.manifest
         self.step = pd.Timedelta(m["freq"])
-        self.horizon = int(m["horizon"])
+        self.horizon = int(m["horizon"]) if future else 0  # no rows after the last reading
         needed = covariates_needed(m)
         static_cols = list(model.bundle.features.static)
         cats = m["model"].get("categories", {})
@@ -82,7 +86,7 @@ class SeriesFrames:
             for c in needed:
                 cols[c] = _floats(s.covariates[c], n + self.horizon)
             frames.append(pd.DataFrame(cols))
-            self.origins[s.customer_id] = times[n]
+            self.origins[s.customer_id] = start + n * self.step
             if static_cols:
                 statics.append({SERIES: s.customer_id, **{
                     c: static_value(s.static[c], cats.get(c)) for c in static_cols}})  # fmt: skip
@@ -253,3 +257,47 @@ def one_period(res: ProfileResponse, period: str) -> ProfileResponse:
         "timestamps": [res.timestamps[i] for i in keep], "periods": [period] * len(keep),
         "p10": [res.p10[i] for i in keep], "p50": [res.p50[i] for i in keep],
         "p90": [res.p90[i] for i in keep], "totals": {period: res.totals[period]}})  # fmt: skip
+
+
+def anomalies(model: Model, req: AnomalyRequest) -> AnomalyResponse:
+    """Each series' recent readings scored by an autoencoder bundle: every interval after the
+    bundle's lookback (or from `start`), its score, and the flagged runs as events."""
+    from serving.anomalies import score_bundle
+
+    frames = SeriesFrames(model, req.series, future=False)
+    errors = list(frames.errors)
+    out: list[SeriesAnomalies] = []
+    if frames.frame is not None:
+        start = _utc(req.start) if req.start is not None else None
+        scores, skipped = score_bundle(model.bundle, frames.frame, start)
+        for sid, why in zip(skipped.get(SERIES, []), skipped.get("reason", []), strict=False):
+            errors.append(SeriesError(customer_id=str(sid), reason=str(why)))
+        step = frames.step
+        for sid, g in scores.groupby(SERIES, sort=False, observed=True):
+            g = g[g["score"].notna()]
+            if g.empty:
+                continue
+            flags = g["flag"].to_numpy()
+            times = pd.DatetimeIndex(g[TIME])
+            events = []
+            run_start = None
+            for i, f in enumerate(flags):
+                if f and run_start is None:
+                    run_start = i
+                if run_start is not None and (not f or i == len(flags) - 1):
+                    last = i if f else i - 1
+                    events.append(AnomalyEvent(start=times[run_start].to_pydatetime(),
+                        end=(times[last] + step).to_pydatetime(), intervals=last - run_start + 1,
+                        peak_score=float(g["score"].iloc[run_start : last + 1].max())))  # fmt: skip
+                    run_start = None
+            out.append(SeriesAnomalies(customer_id=str(sid), timestamps=list(times.to_pydatetime()),
+                                       scores=g["score"].round(6).tolist(),
+                                       flags=flags.astype(bool).tolist(), events=events))  # fmt: skip
+        scored = {a.customer_id for a in out}
+        told = {e.customer_id for e in errors}
+        for sid in frames.origins:
+            if sid not in scored and sid not in told:
+                errors.append(SeriesError(customer_id=sid, reason="no interval to score: the "
+                                          "bundle needs its lookback of readings first"))  # fmt: skip
+    threshold = float(model.bundle.manifest["model"]["threshold"])
+    return AnomalyResponse(bundle=bundle_ref(model), threshold=threshold, series=out, errors=errors)

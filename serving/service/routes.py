@@ -9,9 +9,12 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from serving.kinds import bundle_kind
 from serving.service import adapters, infer
 from serving.service.keys import KeyRecord
 from serving.service.schemas import (
+    AnomalyRequest,
+    AnomalyResponse,
     BillRequest,
     BillResponse,
     ErrorBody,
@@ -184,6 +187,20 @@ def add_routes(app: FastAPI) -> None:
         return Response(
             infer.one_period(res, period).model_dump_json(), media_type="application/json"
         )
+
+    @app.post("/v1/anomalies", tags=["inference"], responses=ERRORS,
+              response_model=AnomalyResponse)  # fmt: skip
+    async def anomalies(request: Request, body: AnomalyRequest, key: Reader) -> Any:
+        """Score recent readings with an autoencoder bundle (torch-free): each interval's
+        score and flag, and the flagged runs as events."""
+        if (tooMany := batch_limit(request, len(body.series), "series")) is not None:
+            return tooMany
+        model = service(request).registry.get(body.bundle, body.version)
+        note(request, model, [s.customer_id for s in body.series])
+        if bundle_kind(model.bundle.manifest["kind"]).forecasts:
+            return error(422, f"bundle: {body.bundle!r} is a {model.bundle.manifest['kind']} "
+                         "forecaster; name an anomaly (autoencoder) bundle", request)  # fmt: skip
+        return await in_thread(request, infer.anomalies, model, body)
 
     @app.post("/v1/bill", tags=["adapters"], responses=ERRORS, response_model=BillResponse)
     async def bill(request: Request, body: BillRequest, key: Reader) -> Any:

@@ -77,6 +77,39 @@ class ForecastResponse(BaseModel):
     errors: list[SeriesError]
 
 
+class AnomalyRequest(Body):
+    bundle: Name = Field(description="an autoencoder (anomaly) bundle")
+    version: Name | None = None
+    series: list[SeriesIn] = Field(min_length=1)
+    start: AwareDatetime | None = Field(
+        default=None, description="score from here (default: after the bundle's lookback)"
+    )
+
+
+class AnomalyEvent(BaseModel):
+    start: datetime
+    end: datetime
+    intervals: int
+    peak_score: float
+
+
+class SeriesAnomalies(BaseModel):
+    customer_id: str
+    timestamps: list[datetime]
+    scores: list[float] = Field(
+        description="standardised: 1 is the calibration's false-alarm level"
+    )
+    flags: list[bool]
+    events: list[AnomalyEvent] = Field(description="runs of flagged intervals")
+
+
+class AnomalyResponse(BaseModel):
+    bundle: BundleRef
+    threshold: float
+    series: list[SeriesAnomalies]
+    errors: list[SeriesError]
+
+
 class MonthTotal(Body):
     month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
     kwh: Annotated[float, Field(ge=0, le=1e7)]

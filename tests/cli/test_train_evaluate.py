@@ -165,7 +165,7 @@ trainer:
 
 
 def test_anomaly_run_scores_new_data_and_is_refused_by_evaluate(cli, synth, tmp_path):
-    from forecasting.models.deep.anomaly import SCORE_COLUMNS
+    from forecasting.features.reconstruction import SCORE_COLUMNS
 
     cfg = tmp_path / "ae.yaml"
     cfg.write_text(AUTOENCODER.format(data=synth / "data.yaml"))

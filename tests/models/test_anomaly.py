@@ -13,7 +13,8 @@ from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.data.faults import FAULT_KINDS, inject_faults
 from forecasting.errors import InputError
-from forecasting.models.deep.anomaly import SCORE_COLUMNS, AnomalyDetector
+from forecasting.features.reconstruction import SCORE_COLUMNS
+from forecasting.models.deep.anomaly import AnomalyDetector
 from tests.models.helpers import START, features, households
 
 

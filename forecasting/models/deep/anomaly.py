@@ -35,8 +35,13 @@ from forecasting.config.features import FeatureConfig
 from forecasting.config.model import AutoencoderConfig
 from forecasting.config.trainer import TrainerConfig
 from forecasting.config.values import steps
-from forecasting.data.schema import SERIES, TARGET, TIME
-from forecasting.features.grid import quiet_nan
+from forecasting.data.schema import SERIES
+from forecasting.features.reconstruction import (
+    flagged,
+    raw_signals,
+    scoring_origins,
+    standardised,
+)
 from forecasting.features.sequences import SEQ_CALENDAR, Sequences, load_windows
 from forecasting.models.common import no_training_windows
 from forecasting.models.deep.estimator import (
@@ -47,8 +52,6 @@ from forecasting.models.deep.estimator import (
 )
 from forecasting.models.deep.networks import LSTMAutoencoderNet
 from forecasting.models.deep.onnx import TorchGraph
-
-SCORE_COLUMNS = [SERIES, TIME, TARGET, "score", "point", "window", "threshold", "flag"]
 
 
 def window_features(features: FeatureConfig) -> FeatureConfig:
@@ -100,12 +103,7 @@ class AnomalyDetector(TorchGraph):
         return load_windows(frame, origins, self.features, self.window, self.lookback, self.freq)
 
     def _origins(self, frame: pd.DataFrame, start: Any, end: Any, stride: int) -> pd.DatetimeIndex:
-        step = pd.Timedelta(self.freq)
-        lo = pd.Timestamp(start) if start is not None else frame[TIME].min() + self.lookback * step
-        hi = pd.Timestamp(end) if end is not None else frame[TIME].max()
-        # windows that cover [lo, hi]: start up to a window before lo, end by hi
-        first = lo - (self.window - stride) * step if stride < self.window else lo
-        return pd.date_range(first, hi, freq=stride * step)
+        return scoring_origins(frame, start, end, stride, self.window, self.lookback, self.freq)
 
     def graph_inputs(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None
@@ -207,10 +205,7 @@ class AnomalyDetector(TorchGraph):
         default: all the data after the first lookback). Columns: series_id, timestamp,
         target, score (the larger standardised signal), point and window (the two signals,
         standardised), threshold, flag. Series without enough history are in `skipped_`."""
-        out = self._combine(self._signals(frame, start, end, stride))
-        out["threshold"] = self.threshold_
-        out["flag"] = (out["score"] > self.threshold_).fillna(False).astype(bool)
-        return out[SCORE_COLUMNS].reset_index(drop=True)
+        return flagged(self._signals(frame, start, end, stride), self.standard_, self.threshold_)
 
     def _signals(
         self, frame: pd.DataFrame, start: Any, end: Any, stride: int | None = None
@@ -220,43 +215,10 @@ class AnomalyDetector(TorchGraph):
         origins = self._origins(frame, start, end, stride)
         s, x, mask = self._windows(frame, origins)
         self.skipped_ = s.skipped
-        recon = self._run(x)[0]
-        err = np.abs(recon - x[:, :, 0])
-        err[mask == 0] = np.nan
-        with np.errstate(all="ignore"), quiet_nan():
-            dist = np.nanmean(err, axis=1)  # the window's mean error: persistent faults add up
-        w = self.window
-        step = pd.Timedelta(self.freq)
-        times = (
-            pd.DatetimeIndex(np.repeat(s.index["origin"].to_numpy(), w))
-            + np.tile(np.arange(w), len(s)) * step
-        )
-        window = np.where(mask == 0, np.nan, dist[:, None])
-        long = pd.DataFrame(
-            {
-                SERIES: np.repeat(s.index[SERIES].to_numpy(), w),
-                TIME: times,
-                "point": err.reshape(-1),
-                "window": window.reshape(-1),
-            }
-        )
-        out = long.groupby([SERIES, TIME], sort=True, observed=True)[["point", "window"]].mean()
-        out = out.reset_index()
-        lo = pd.Timestamp(start) if start is not None else out[TIME].min()
-        hi = pd.Timestamp(end) if end is not None else out[TIME].max()
-        out = out[(out[TIME] >= lo) & (out[TIME] <= hi)]
-        out = out.merge(
-            frame[[SERIES, TIME, TARGET]].astype({SERIES: "string"}), on=[SERIES, TIME], how="left"
-        )
-        out[SERIES] = out[SERIES].astype("string")
-        return out
+        return raw_signals(s.index, x, mask, self._run(x)[0], frame, self.freq, start, end)
 
     def _combine(self, raw: pd.DataFrame) -> pd.DataFrame:
-        out = raw.copy()
-        for col, (mid, spread) in self.standard_.items():
-            out[col] = (out[col] - mid) / spread
-        out["score"] = out[["point", "window"]].max(axis=1, skipna=False)
-        return out
+        return standardised(raw, self.standard_)
 
     def _run(self, x: np.ndarray, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
         """Reconstructions [N, W] and latent codes [N, latent] of input windows."""
