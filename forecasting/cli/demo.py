@@ -420,7 +420,7 @@ def _plots(cfg: DemoConfig, prepared: Any, fc: Any, cnn_lstm: Any, tz: str, outp
 
 
 def run_demo(config_path: Path, output: Path) -> None:
-    """The fifteen steps, each printing what it did; everything lands under `output`."""
+    """The sixteen steps, each printing what it did; everything lands under `output`."""
     import pandas as pd
 
     from forecasting.cli.demo_adapters import (
@@ -474,6 +474,10 @@ def run_demo(config_path: Path, output: Path) -> None:
     monitor_step(output, cfg.synthetic, raw["config"])
     _step(15, "flexibility: schedule a home's appliances, advise on tariffs, target dToU signals")
     flexibility_step(output, raw["config"], tz)
+    _step(16, "serve: the HTTP API on 127.0.0.1, each endpoint family called once with a demo key")
+    from forecasting.cli.demo_service import service_step
+
+    service_step(output)
     typer.secho(
         f"\ndone in {time.perf_counter() - t_all:.1f} s; everything is under {output}/", bold=True
     )

@@ -58,12 +58,12 @@ def _log_to_stderr() -> None:
 def create_app(cfg: ServiceConfig) -> FastAPI:
     _log_to_stderr()
     svc = Service(cfg)
+    svc.customers = load_customers(cfg)  # read before the port is taken: errors are one line
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for e in svc.registry.refresh():
             log.info(e)
-        svc.customers = load_customers(cfg)
         svc.jobs.start()
         stop = threading.Event()
         svc.registry.watch(cfg.reload_seconds, stop, log.info)

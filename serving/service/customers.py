@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from forecasting.data.prepare import read_frame
-from forecasting.data.schema import SERIES
+from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from serving.impute import Periods, read_monthly
 from serving.service.config import ServiceConfig
@@ -55,4 +55,27 @@ def load_customers(cfg: ServiceConfig) -> Customers | None:
     return Customers(monthly, {str(k): v for k, v in static.items()}, weather, readings)
 
 
-__all__ = ["Customers", "Periods", "load_customers"]
+def series_body(readings: pd.DataFrame, customer_id: str, manifest: dict[str, Any],
+                static: dict[str, Any] | None = None, days: int = 14) -> dict[str, Any]:  # fmt: skip
+    """One customer's last `days` of readings as a `forecast` (or `anomalies`) series: the
+    values, the covariates the bundle reads, the static attributes (JSON, ready to send)."""
+    from serving.predict import covariates_needed
+
+    rows = readings[readings[SERIES] == customer_id].sort_values(TIME)
+    if rows.empty:
+        raise InputError("customer_id: no readings for this customer on this server")
+    rows = rows[rows[TIME] > rows[TIME].max() - pd.Timedelta(days=days)]
+    needed = covariates_needed(manifest)
+    missing = [c for c in needed if c not in rows]
+    if missing:
+        raise InputError(f"the readings lack covariates {missing} the bundle reads")
+
+    def values(col: str) -> list[float | None]:
+        return [None if pd.isna(v) else float(v) for v in rows[col]]
+
+    return {"customer_id": customer_id, "start": rows[TIME].iloc[0].isoformat(),
+            "values": values(TARGET), "covariates": {c: values(c) for c in needed},
+            "static": {k: str(v) for k, v in (static or {}).items()}}  # fmt: skip
+
+
+__all__ = ["Customers", "Periods", "load_customers", "series_body"]

@@ -9,10 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting.data.schema import SERIES, TARGET, TIME
+from forecasting.data.schema import SERIES
 from forecasting.errors import ForecastingError
-from serving.predict import covariates_needed
 from serving.service import adapters, charts, infer
+from serving.service.customers import series_body
 from serving.service.schemas import BillRequest, ForecastRequest, ProfileRequest, UsageSeries
 
 E = html.escape
@@ -63,31 +63,23 @@ def _forecast(store: Any, model: Any, cid: str) -> str:
         return (
             "<p>No readings in the customer store (config key <code>customers.readings</code>).</p>"
         )
-    rows = store.readings[store.readings[SERIES] == cid].sort_values(TIME)
-    if rows.empty:
-        return "<p>No recent readings for this customer.</p>"
-    rows = rows[rows[TIME] > rows[TIME].max() - pd.Timedelta(days=HISTORY_DAYS)]
-    needed = covariates_needed(model.bundle.manifest)
-    missing = [c for c in needed if c not in rows]
-    if missing:
-        return f'<p class="error">the readings lack covariates {missing} the bundle reads</p>'
-    val = lambda s: [None if pd.isna(v) else float(v) for v in s]  # noqa: E731
-    req = ForecastRequest(bundle=model.name, version=model.version, series=[{
-        "customer_id": cid, "start": rows[TIME].iloc[0].to_pydatetime(), "values": val(rows[TARGET]),
-        "covariates": {c: val(rows[c]) for c in needed},
-        "static": {k: str(v) for k, v in store.static.get(cid, {}).items()}}])  # type: ignore[list-item]  # fmt: skip
+    one = series_body(
+        store.readings, cid, model.bundle.manifest, store.static.get(cid), HISTORY_DAYS
+    )
+    req = ForecastRequest(bundle=model.name, version=model.version, series=[one])  # type: ignore[list-item]
     out = infer.forecast(model, req)
     if not out.forecasts:
         why = out.errors[0].reason if out.errors else "no forecast"
         return f'<p class="error">{E(why)}</p>'
     f = out.forecasts[0]
-    hist = rows.tail(SHOWN_HOURS)
-    labels = [t.strftime("%d %b %H:%M") for t in hist[TIME]] + [
-        t.strftime("%d %b %H:%M") for t in f.timestamps
-    ]
+    shown = one["values"][-SHOWN_HOURS:]
+    step = pd.Timedelta(model.bundle.manifest["freq"])
+    first = pd.Timestamp(f.origin) - len(shown) * step
+    labels = [(first + i * step).strftime("%d %b %H:%M") for i in range(len(shown))]
+    labels += [t.strftime("%d %b %H:%M") for t in f.timestamps]
     q = f.quantiles
-    chart = charts.fan(labels, val(hist[TARGET]), q["p10"], q["p50"], q["p90"],
-                       f"{cid}: the last {len(hist)} readings and the forecast from {f.origin:%d %b %H:%M} UTC")  # fmt: skip
+    chart = charts.fan(labels, shown, q["p10"], q["p50"], q["p90"],
+                       f"{cid}: the last {len(shown)} readings and the forecast from {f.origin:%d %b %H:%M} UTC")  # fmt: skip
     return (
         chart
         + f"<p>Next {len(f.timestamps)} intervals: {sum(q['p50']):.2f} kWh (P50), P10-P90 band shaded.</p>"

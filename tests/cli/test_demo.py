@@ -23,7 +23,7 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     out = tmp_path / "demo"
     r = cli("demo", "--config", cfg, "--output", out)
     assert r.code == 0, r.err
-    for step in range(1, 16):
+    for step in range(1, 17):
         assert f"[{step}]" in r.out
     for name in ("forecast.png", "attention.png", "anomalies.parquet", "explain/report.html"):
         assert (out / name).exists(), name
@@ -61,3 +61,13 @@ def test_demo_runs_every_step_and_writes_its_outputs(cli, tmp_path: Path):
     }
     targeting = json.loads((out / "targeting" / "summary.json").read_text())
     assert targeting["events"]["test"] > 0 and set(targeting["calibration"]) == {"High", "Low"}
+    from serving.service.guard import read_audit
+
+    served_lines = [
+        ln for ln in r.out.splitlines() if ln.strip().startswith(("GET /v1", "POST /v1"))
+    ]
+    assert len(served_lines) >= 9 and all(" -> 200" in ln or " -> 202" in ln or " -> done" in ln
+                                          for ln in served_lines), served_lines  # fmt: skip
+    audit = read_audit(out / "service" / "state" / "audit" / "audit.jsonl")
+    assert len(audit) >= 7 and all(a["key_id"] == "demo" for a in audit)
+    assert "demo" in (out / "service" / "keys.yaml").read_text()

@@ -22,6 +22,7 @@ def _loader(folder: str):
     from forecasting.targeting.config import load_targeting_config
     from forecasting.tariffs.spec import load_tariff
     from forecasting.tariffs.template import load_template
+    from serving.service.config import load_service_config
 
     return {
         "data": load_data_config,
@@ -35,6 +36,7 @@ def _loader(folder: str):
         "monitor": load_monitor_config,
         "schedule": load_schedule_config,
         "targeting": load_targeting_config,
+        "service": load_service_config,
     }[folder]
 
 
@@ -44,7 +46,7 @@ SHIPPED = sorted(p.relative_to(ROOT / "configs") for p in (ROOT / "configs").rgl
 def test_every_config_folder_has_a_loader():
     assert {p.parts[0] for p in SHIPPED} == {
         "data", "models", "tuning", "tariffs", "demo", "elasticity", "optimise", "tariff_templates",
-        "monitor", "schedule", "targeting",
+        "monitor", "schedule", "targeting", "service",
     }  # fmt: skip
 
 
