@@ -90,10 +90,9 @@ class SeriesFrames:
             if static_cols:
                 statics.append({SERIES: s.customer_id, **{
                     c: static_value(s.static[c], cats.get(c)) for c in static_cols}})  # fmt: skip
+        # ids stay plain text (object): the feature code factorises them itself
         self.frame = pd.concat(frames, ignore_index=True) if frames else None
-        if self.frame is not None:
-            self.frame[SERIES] = self.frame[SERIES].astype("string")
-        self.static = pd.DataFrame(statics).astype({SERIES: "string"}) if statics else None
+        self.static = pd.DataFrame(statics) if statics else None
 
     def _check(self, s: SeriesIn, needed: list[str], static_cols: list[str],
                seen: set[str]) -> str | None:  # fmt: skip
@@ -135,9 +134,10 @@ def forecast(model: Model, req: ForecastRequest) -> ForecastResponse:
         for sid, o in frames.origins.items():
             by_origin.setdefault(o, []).append(sid)
         for origin, ids in by_origin.items():
-            rows = frames.frame[frames.frame[SERIES].isin(ids)]
+            one = len(by_origin) == 1  # the usual case: every series ends at the same time
+            rows = frames.frame if one else frames.frame[frames.frame[SERIES].isin(ids)]
             static = frames.static
-            if static is not None:
+            if static is not None and not one:
                 static = static[static[SERIES].isin(ids)]
             fc, skipped = model.bundle.forecast(rows, pd.DatetimeIndex([origin]), static)
             told = set()
@@ -145,18 +145,22 @@ def forecast(model: Model, req: ForecastRequest) -> ForecastResponse:
                 if str(sid) not in told:
                     told.add(str(sid))
                     errors.append(SeriesError(customer_id=str(sid), reason=str(why)))
-            for sid, g in fc.groupby(SERIES, sort=False, observed=True):
-                g = g.sort_values("horizon")
-                vals = g[names].to_numpy(dtype=float)
-                if not np.isfinite(vals).all():
-                    errors.append(SeriesError(customer_id=str(sid),
+            # numpy over the whole answer: rows by series, then by step
+            sids = fc[SERIES].to_numpy(dtype=object).astype(str)
+            order = np.lexsort((fc["horizon"].to_numpy(), sids))
+            sids, vals = sids[order], fc[names].to_numpy(dtype=float)[order]
+            stamps = list(pd.DatetimeIndex(fc[TIME]).take(order))
+            firsts = np.flatnonzero(np.r_[True, sids[1:] != sids[:-1]])
+            for a, b in zip(firsts, [*firsts[1:], len(sids)], strict=True):
+                sid = str(sids[a])
+                told.add(sid)
+                if not np.isfinite(vals[a:b]).all():
+                    errors.append(SeriesError(customer_id=sid,
                                               reason="the model gave a non-finite forecast"))  # fmt: skip
                     continue
                 out.append(SeriesForecast(
-                    customer_id=str(sid), origin=origin.to_pydatetime(),
-                    timestamps=list(g[TIME].dt.to_pydatetime()),
-                    quantiles={n: vals[:, i].tolist() for i, n in enumerate(names)}))  # fmt: skip
-                told.add(str(sid))
+                    customer_id=sid, origin=origin.to_pydatetime(), timestamps=stamps[a:b],
+                    quantiles={n: vals[a:b, i].tolist() for i, n in enumerate(names)}))  # fmt: skip
             for sid in ids:
                 if sid not in told:
                     errors.append(SeriesError(customer_id=sid, reason="no forecast: too few "

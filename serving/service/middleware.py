@@ -45,9 +45,16 @@ class Guard:
             nonlocal recorded
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                message.setdefault("headers", []).append((REQUEST_ID.encode(), rid.encode()))
+                took = time.perf_counter() - t0
+                headers = message.setdefault("headers", [])
+                headers.append((REQUEST_ID.encode(), rid.encode()))
+                work = scope.get("compute_seconds")
+                timing = f"app;dur={took * 1000:.2f}" + (
+                    f", compute;dur={work * 1000:.2f}" if work else ""
+                )
+                headers.append((b"server-timing", timing.encode()))
                 recorded = True  # the audit line is on disk before the response leaves
-                await self._record(scope, rid, status["code"], time.perf_counter() - t0)
+                await self._record(scope, rid, status["code"], took)
             await send(message)
 
         limit = svc.cfg.limits.body_bytes

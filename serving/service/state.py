@@ -7,7 +7,8 @@ import asyncio
 import logging
 import os
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +119,10 @@ def authenticate(request: Request, svc: Service) -> KeyRecord | None:
     return read_session(request, svc.keys(), svc.session_key)
 
 
-def need(role: str) -> Callable[[Request], KeyRecord]:
+def need(role: str) -> Callable[[Request], Awaitable[KeyRecord]]:
     """A route's dependency: the caller's key record, when it holds `role` and has tokens."""
 
-    def check(request: Request) -> KeyRecord:
+    async def check(request: Request) -> KeyRecord:  # async: no thread hop for a dict lookup
         svc: Service = request.app.state.service
         record = authenticate(request, svc)
         if record is None:
@@ -149,9 +150,16 @@ async def in_thread(request: Request, fn: Callable[..., Any], *args: Any,
     svc: Service = request.app.state.service
     timeout = svc.cfg.limits.timeout_s
 
+    def timed() -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            request.scope["compute_seconds"] = time.perf_counter() - t0  # Server-Timing
+
     async def run() -> Any:
         async with svc.slots:  # a few at a time: the rest wait here, not in the GIL
-            return await run_in_threadpool(fn, *args)
+            return await run_in_threadpool(timed)
 
     try:
         out = await asyncio.wait_for(run(), timeout)
