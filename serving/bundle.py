@@ -9,7 +9,6 @@ shared feature code, runs the session in chunks, and undoes the per-window scali
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from forecasting.bundle_format import MANIFEST, MODEL_FILE, sha256
 from forecasting.config.features import FeatureConfig
 from forecasting.errors import BundleError, InputError
 from forecasting.forecasts.frames import long_forecast, to_target_units
+from forecasting.threads import usable_cpus
 from serving.kinds import bundle_kind
 from serving.manifest import check_graph, check_manifest
 
@@ -64,10 +64,11 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
-    """Throughput-oriented options: full graph optimisation, intra-op threads = cores."""
+    """Throughput-oriented options: full graph optimisation, intra-op threads = the CPUs this
+    process may use (affinity, cgroup quota)."""
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    opts.intra_op_num_threads = threads or usable_cpus()
     opts.inter_op_num_threads = 1
     return opts
 
@@ -81,7 +82,7 @@ class Runner:
     so chunk-level parallelism goes further (benchmarks/onnx_throughput.py measures it)."""
 
     def __init__(self, model: str | bytes, threads: int | None = None) -> None:
-        self.workers = threads or (os.cpu_count() or 1)
+        self.workers = threads or usable_cpus()
         cpu = ["CPUExecutionProvider"]
         self.session = ort.InferenceSession(model, session_options(self.workers), providers=cpu)
         self.single = (

@@ -22,7 +22,7 @@ PACKAGES = ("forecasting", "training", "serving")
 
 # layer: (module prefixes, layers it may import from)
 LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "core": (("forecasting", "forecasting.errors", "forecasting.folders",
+    "core": (("forecasting", "forecasting.errors", "forecasting.folders", "forecasting.threads",
               "forecasting.bundle_format", "forecasting.config"), ()),
     "data": (("forecasting.data",), ("core",)),
     "domain": (("forecasting.features", "forecasting.forecasts", "forecasting.evaluation",

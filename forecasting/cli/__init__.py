@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     Exit codes: 0 done; 1 done with a documented partial result (see each command); 2 the
     input, a config or an option cannot be used (the one line says what and where); 3 a bug.
     """
+    from forecasting.threads import calm_openmp
+
+    calm_openmp()  # before any OpenMP library (LightGBM, XGBoost, torch) loads
     import typer
 
     from forecasting.cli.app import app

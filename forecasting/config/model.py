@@ -42,7 +42,9 @@ class LightGBMConfig(StrictModel):
     lambda_l2: float = tunable(0.0, 1e-3, 10.0, log=True, ge=0)
     max_bin: int = Field(default=255, ge=4, le=65_535)
     early_stopping_rounds: int | None = Field(default=100, ge=1)
-    num_threads: int = Field(default=0, ge=0, description="0: all cores")
+    num_threads: int = Field(
+        default=0, ge=0, description="0: the CPUs this process may use (affinity, cgroup quota)"
+    )
     seed: int = 0
 
 
@@ -59,7 +61,9 @@ class XGBoostConfig(StrictModel):
     reg_lambda: float = tunable(1.0, 1e-3, 10.0, log=True, ge=0)
     max_bin: int = Field(default=256, ge=4, le=65_535)
     early_stopping_rounds: int | None = Field(default=100, ge=1)
-    n_jobs: int = Field(default=0, ge=0, description="0: all cores")
+    n_jobs: int = Field(
+        default=0, ge=0, description="0: the CPUs this process may use (affinity, cgroup quota)"
+    )
     seed: int = 0
 
 

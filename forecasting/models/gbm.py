@@ -32,6 +32,7 @@ from forecasting.features.windows import Windows, learn_categories, make_windows
 from forecasting.folders import write_json
 from forecasting.forecasts.frames import to_target_units
 from forecasting.models.common import WindowModel, training_windows
+from forecasting.threads import usable_cpus
 
 
 class GBMForecaster(WindowModel):
@@ -162,7 +163,7 @@ class GBMForecaster(WindowModel):
             "bagging_freq": c.bagging_freq,
             "lambda_l2": c.lambda_l2,
             "max_bin": c.max_bin,
-            "num_threads": c.num_threads,
+            "num_threads": c.num_threads or usable_cpus(),  # 0: the CPUs this process may use
             "seed": c.seed,
             "deterministic": True,
             "verbose": -1,
@@ -215,7 +216,7 @@ class GBMForecaster(WindowModel):
             "colsample_bytree": c.colsample_bytree,
             "reg_lambda": c.reg_lambda,
             "max_bin": c.max_bin,
-            "nthread": c.n_jobs or None,
+            "nthread": c.n_jobs or usable_cpus(),
             "seed": c.seed,
         }
         dtrain = xgb.QuantileDMatrix(train.X, train.y / train.scale, max_bin=c.max_bin)

@@ -307,8 +307,13 @@ def train_network(
     with the trainer the `trainer:` block builds; (best checkpoint, Lightning trainer, epoch
     log). The module is built after the trainer has seeded every generator, so a seed gives
     the same initial weights."""
-    from forecasting.models.deep.trainer import build_trainer
+    import torch
 
+    from forecasting.models.deep.trainer import build_trainer
+    from forecasting.threads import usable_cpus
+
+    # torch starts a thread per physical core; a job keeps to the CPUs it may use
+    torch.set_num_threads(min(torch.get_num_threads(), usable_cpus()))
     tcfg = trainer or TrainerConfig()
     pl_trainer, log, ckpt = build_trainer(tcfg, run_dir, valid is not None, trial=trial)
     best = fit_module(
