@@ -194,7 +194,7 @@ def normalise(batch: pa.RecordBatch, file_index: int, first_row: int) -> pd.Data
     why[empty] = "series_id is empty"
     bad |= empty
     out = pd.DataFrame({SERIES: ids.fillna("").astype("string")})
-    out[TIME] = _timestamps(batch.column(TIME), bad, why).to_numpy()
+    out[TIME] = _timestamps(batch.column(TIME), bad, why).array  # kept tz-aware: no objects
     for name in batch.schema.names:
         if name not in (SERIES, TIME):
             out[name] = _numbers(batch.column(name), name, bad, why)
