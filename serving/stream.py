@@ -9,6 +9,7 @@ reason. Torch-free: pyarrow, numpy and pandas only.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 
 BATCH_ROWS = 262_144
+# rows `partition` holds before writing them, one file per group: few, large files, and a
+# memory bound that does not grow with the input (about 100 bytes a row)
+FLUSH_ROWS = 1_048_576
 CSV_BLOCK = 1 << 20  # bytes per CSV block, parsed on demand (no read-ahead): see _rebatched
 CSV_BATCH_ROWS = 65_536
 FILE, ROW, BAD = "_file", "_row", "_bad"
@@ -212,14 +216,17 @@ def partition(
     step: pd.Timedelta | None = None,
 ) -> dict[str, Any]:
     """Stream `source` into `folder/g=NNNNN/bKKKKKK.parquet` by a stable hash of the series id,
-    so each group holds whole series however the input is ordered. Rows are normalised (see
+    so each group holds whole series however the input is ordered. Rows are buffered as Arrow
+    slices and written every FLUSH_ROWS rows, one file per group (K counts the flushes), in
+    the order read. Rows are normalised (see
     `normalise`), bad ones included. Returns rows read, bad rows and the last reading's time:
     with `step`, the last reading on the grid most readings are on (timestamp modulo `step`),
     so one series shifted off that grid cannot move it."""
-    rows, bad = 0, 0
+    rows, bad, buffered, flushes = 0, 0, 0, 0
+    buffers: dict[int, list[pa.Table]] = {}
     phases: dict[int, list[Any]] = {}  # phase (ns) -> [readings, last reading]
     unit = int(step.value) if step is not None else 0
-    for k, (fi, first, batch) in enumerate(iter_batches(source, source.columns)):
+    for fi, first, batch in iter_batches(source, source.columns):
         df = normalise(batch, fi, first)
         rows += len(df)
         bad += int(df[BAD].notna().sum())
@@ -234,15 +241,29 @@ def partition(
                 seen[1] = max(seen[1], at.max())
         g = stable_group(df[SERIES], groups)
         order = np.argsort(g, kind="stable")
-        cuts = np.flatnonzero(np.diff(g[order])) + 1
-        for idx in np.split(order, cuts):
-            if len(idx):
-                sub = folder / f"g={g[idx[0]]:05d}"
-                sub.mkdir(exist_ok=True)
-                part = pa.Table.from_pandas(df.iloc[idx], preserve_index=False)
-                pq.write_table(part, sub / f"b{k:06d}.parquet")
+        # one Arrow table per batch, sorted by group once; each group's rows are a zero-copy
+        # slice of it, held until FLUSH_ROWS are buffered, then written one file per group
+        table = pa.Table.from_pandas(df, preserve_index=False).take(pa.array(order))
+        bounds = np.flatnonzero(np.r_[True, np.diff(g[order]) != 0, True])
+        for a, b in itertools.pairwise(bounds):
+            buffers.setdefault(int(g[order[a]]), []).append(table.slice(int(a), int(b - a)))
+        buffered += len(df)
+        if buffered >= FLUSH_ROWS:
+            flushes = _flush(buffers, folder, flushes)
+            buffered = 0
+    _flush(buffers, folder, flushes)
     last = max(phases.values(), key=lambda v: (v[0], v[1]))[1] if phases else None
     return {"rows": rows, "bad_rows": bad, "last_reading": last}
+
+
+def _flush(buffers: dict[int, list[pa.Table]], folder: Path, k: int) -> int:
+    """Write each group's buffered rows as one file (in the order read) and empty the buffers."""
+    for g, parts in sorted(buffers.items()):
+        sub = folder / f"g={g:05d}"
+        sub.mkdir(exist_ok=True)
+        pq.write_table(pa.concat_tables(parts), sub / f"b{k:06d}.parquet")
+    buffers.clear()
+    return k + 1
 
 
 def read_group(folder: Path, g: int) -> pd.DataFrame | None:
