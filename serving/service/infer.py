@@ -223,9 +223,9 @@ def hourly_profile(model: Model, req: ProfileRequest,
         absent = [c for c in needed if c not in weather.columns]
         if absent:
             raise InputError(f"weather: {absent} missing (the bundle reads {needed})")
-        for c in _observed_only(model):
-            if c not in weather.columns:
-                weather[c] = 0.0
+        zero = [c for c in _observed_only(model) if c not in weather.columns]
+        if zero:  # a copy: the store's weather is shared by every request
+            weather = weather.assign(**dict.fromkeys(zero, 0.0))
     profiles, assigns, _ = job.impute_batch([periods], arch, {req.customer_id: row},
                                             model.bundle, weather)  # fmt: skip
     if job.errors:
