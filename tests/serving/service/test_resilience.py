@@ -30,12 +30,14 @@ def fresh(tmp_path):
 def _hammer(server, body, stop, answered, failures, path="/v1/forecast"):
     with server.client() as c:
         while not stop.is_set():
+            sent = time.monotonic()
             try:
                 r = c.post(path, json=body)
             except httpx.HTTPError:
                 continue  # the server went away mid-request: no answer, nothing to hold
             if r.status_code == 200:
-                answered.append((r.headers["x-request-id"], r.json()["bundle"]["version"]))
+                version = r.json()["bundle"]["version"]
+                answered.append((r.headers["x-request-id"], version, sent, time.monotonic()))
             else:
                 failures.append((r.status_code, r.text[:200]))
 
@@ -56,7 +58,7 @@ def test_killed_mid_write_the_audit_log_holds_every_answered_request(fresh):
     log = fresh.root / "state" / "audit" / "audit.jsonl"
     entries = read_audit(log)  # a torn last line is left out, never an error
     logged = {e["request_id"] for e in entries}
-    assert {rid for rid, _ in answered} <= logged  # written and fsynced before each answer left
+    assert {a[0] for a in answered} <= logged  # written and fsynced before each answer left
     tail = log.read_bytes().rsplit(b"\n", 1)[-1]
     if tail:  # killed inside a write: the partial line is not JSON and is not returned
         with pytest.raises(json.JSONDecodeError):
@@ -75,7 +77,7 @@ def test_a_new_version_is_swapped_in_under_load_and_a_corrupt_one_refused(fresh)
     shutil.copytree(models / "1", fresh.root / "v2.tmp")
     (fresh.root / "v2.tmp").rename(models / "2")  # published whole, as a deploy would
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not any(v == "2" for _, v in answered[-5:]):
+    while time.monotonic() < deadline and not any(a[1] == "2" for a in answered[-5:]):
         time.sleep(0.2)
     bad = fresh.root / "v3.tmp"
     shutil.copytree(models / "1", bad)
@@ -87,10 +89,14 @@ def test_a_new_version_is_swapped_in_under_load_and_a_corrupt_one_refused(fresh)
     for t in threads:
         t.join()
     assert not failures, failures[:3]
-    versions = [v for _, v in answered]
+    versions = [a[1] for a in answered]
     assert versions[0] == "1" and versions[-1] == "2" and "3" not in versions
-    first_two = versions.index("2")
-    assert set(versions[first_two:]) == {"2"}  # once swapped, never back
+    # once swapped, never back: a request sent after any answer came from version 2 gets 2
+    # (the list is in answer order across threads, so a request sent before the swap may
+    # still come back from version 1 after another thread's first version-2 answer)
+    first_two_answered = min(got for _, v, _, got in answered if v == "2")
+    after = [v for _, v, sent, _ in answered if sent > first_two_answered]
+    assert after and set(after) == {"2"}
     listed = fresh.client("admin").get("/v1/models").json()
     assert [m["version"] for m in listed["models"]] == ["1", "2"]
     (refused,) = listed["refused"]
