@@ -23,7 +23,7 @@ PACKAGES = ("forecasting", "training", "serving")
 # layer: (module prefixes, layers it may import from)
 LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "core": (("forecasting", "forecasting.errors", "forecasting.folders", "forecasting.threads",
-              "forecasting.bundle_format", "forecasting.config"), ()),
+              "forecasting.tracking", "forecasting.bundle_format", "forecasting.config"), ()),
     "data": (("forecasting.data",), ("core",)),
     "domain": (("forecasting.features", "forecasting.forecasts", "forecasting.evaluation",
                 "forecasting.tariffs", "forecasting.impute", "forecasting.response",

@@ -26,6 +26,28 @@ RunDataConfigOpt = Annotated[
     Path | None,
     typer.Option("--data-config", help="how to read INPUT; default: the run's data config"),
 ]
+TrackOpt = Annotated[
+    bool, typer.Option("--track", help="log to MLflow; default store ./mlruns.db + ./mlartifacts")
+]
+TrackingUriOpt = Annotated[
+    str | None,
+    typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI); turns tracking on"),
+]
+ExperimentOpt = Annotated[
+    str | None,
+    typer.Option(help="MLflow experiment; default MLFLOW_EXPERIMENT_NAME or forecasting"),
+]
+
+
+def open_tracker(uri: str | None, track: bool, experiment: str | None, command: str) -> Any:
+    """The MLflow store a command logs to (checked now, before the work), or None: tracking
+    is off unless --track, --tracking-uri or MLFLOW_TRACKING_URI says otherwise."""
+    from forecasting.tracking import Tracker, tracking_uri
+
+    where = tracking_uri(uri, track)
+    if where is None:
+        return None
+    return Tracker.open(where, experiment, f"`forecasting {command}` with tracking")
 
 
 @data_app.command("validate")
@@ -187,6 +209,9 @@ def train_cmd(
     input: Annotated[
         str | None, typer.Option("--input", "-i", help="override the data config's input path")
     ] = None,
+    track: TrackOpt = False,
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = None,
 ) -> None:
     """Train the model of CFG on its data and write a run folder (model, config, metrics)."""
     require_training_stack("train")
@@ -194,10 +219,17 @@ def train_cmd(
 
     from training.train import train
 
+    tracker = open_tracker(tracking_uri, track, experiment, "train")
     result = train(config, output, input)
     m = result.metrics
     if m.get("global_rank", 0) != 0:  # a DDP worker: rank 0 writes and reports the run
         return
+    if tracker is not None:
+        from training.tracking import log_run_folder
+
+        run_id = log_run_folder(tracker, result.run_dir, "train")
+        result.files.append("tracking.json")
+        typer.echo(f"tracked as MLflow run {run_id} in {tracker.uri}")
     typer.echo(f"trained {config} -> {result.run_dir}")
     keys = ("train_rows", "train_windows", "train_series", "train_origins", "fit_seconds")
     for key in (*keys, "best_iterations", "epochs", "windows_per_second", "threshold"):
@@ -237,6 +269,9 @@ def tune_cmd(
         int | None,
         typer.Option(help="cores this worker's models use (split the cores between workers)"),
     ] = None,
+    track: TrackOpt = False,
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = None,
 ) -> None:
     """Search a model family's hyper-parameters with Optuna (resumable, shareable by workers).
 
@@ -251,10 +286,16 @@ def tune_cmd(
         from forecasting.errors import InputError
 
         raise InputError(f"--trials must be at least 1, got {trials}")
+    tracker = open_tracker(tracking_uri, track, experiment, "tune")
     r = tune(
         config, trials, storage, study, timeout, worker, train_best, input, typer.echo, threads
     )
     s = r.summary
+    if tracker is not None:
+        from training.tracking import log_tune
+
+        run_id = log_tune(tracker, s, r.output, r.best_run, worker)
+        typer.echo(f"tracked as MLflow run {run_id} (a child run per trial) in {tracker.uri}")
     states = ", ".join(f"{n} {k.lower()}" for k, n in s["states"].items())
     typer.echo(f"study {r.study!r} ({r.storage}): {states or 'no trials'}")
     if "best_value" in s:
@@ -292,6 +333,9 @@ def ensemble_cmd(
         str | None, typer.Option("--input", "-i", help="data for the validation backtests")
     ] = None,
     data_config: RunDataConfigOpt = None,
+    track: TrackOpt = False,
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = None,
 ) -> None:
     """Learn non-negative member weights per quantile minimising validation pinball loss.
 
@@ -302,7 +346,16 @@ def ensemble_cmd(
 
     from training.ensemble import build_ensemble
 
+    tracker = open_tracker(tracking_uri, track, experiment, "ensemble")
     r = build_ensemble(runs, output, start, end, input, data_config, horizon_blocks, sum_to_one)
+    if tracker is not None:
+        from training.tracking import linked_run, log_run_folder
+
+        members: dict[str, str | None] = {f"member.{i}": str(r) for i, r in enumerate(runs)}
+        members |= {f"member_run_id.{i}": linked_run(r, tracker) for i, r in enumerate(runs)}
+        extra = {"horizon_blocks": horizon_blocks, "sum_to_one": sum_to_one, **members}
+        run_id = log_run_folder(tracker, output, "ensemble", extra=extra)
+        typer.echo(f"tracked as MLflow run {run_id} in {tracker.uri}")
     m = r.metrics
     typer.echo(
         f"ensemble of {len(r.members)} runs -> {r.run_dir} (validation "
@@ -352,6 +405,9 @@ def evaluate_cmd(
     epochs: Annotated[
         int, typer.Option(min=1, help="--recalibrate, deep models: warm-start epochs per refit")
     ] = 1,
+    track: TrackOpt = False,
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = None,
 ) -> None:
     """Backtest a run with origins every local day (at 00:00, or each --origin-hour), against
     a seasonal naive of one week at the data's interval. With --recalibrate the model is
@@ -367,6 +423,7 @@ def evaluate_cmd(
         from forecasting.errors import InputError
 
         raise InputError(f"--recalibrate {recalibrate!r}: use daily or weekly")
+    tracker = open_tracker(tracking_uri, track, experiment, "evaluate")
     result, fcs = evaluate_run(run, start, end, input, data_config, hours=hours,
                                recalibrate=recalibrate, calibration_days=calibration_days,
                                epochs=epochs, progress=typer.echo)  # fmt: skip
@@ -404,6 +461,14 @@ def evaluate_cmd(
     if m["n_missing_forecasts"]:
         typer.echo(f"rows without a model forecast: {m['n_missing_forecasts']:,}")
     typer.echo(f"wrote {output}")
+    if tracker is not None:
+        from training.tracking import log_evaluate
+
+        params = {"run": str(run), "start": start, "end": end, "origin_hours": list(hours),
+                  "recalibrate": recalibrate, "calibration_days": calibration_days,
+                  "input": input}  # fmt: skip
+        run_id = log_evaluate(tracker, run, result, output, params)
+        typer.echo(f"tracked as MLflow run {run_id} in {tracker.uri}")
 
 
 @app.command("export")
@@ -416,6 +481,16 @@ def export_cmd(
     data_config: RunDataConfigOpt = None,
     rtol: Annotated[float, typer.Option(help="parity: relative tolerance")] = 1e-4,
     atol: Annotated[float, typer.Option(help="parity: absolute tolerance")] = 1e-5,
+    register: Annotated[
+        str | None,
+        typer.Option(help="register the bundle as a new version of this MLflow model name"),
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option(help="--register: point this alias (e.g. champion) at it")
+    ] = None,
+    track: TrackOpt = False,
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = None,
 ) -> None:
     """Export a run to an ONNX bundle, after checking ONNX against the native model.
 
@@ -425,6 +500,11 @@ def export_cmd(
     require_training_stack("export")
     from forecasting.export import export_run
 
+    if alias is not None and register is None:
+        from forecasting.errors import InputError
+
+        raise InputError("--alias names a version of a registered model: give --register NAME")
+    tracker = open_tracker(tracking_uri, track or register is not None, experiment, "export")
     manifest = export_run(run, output, input, data_config, rtol, atol)
     p = manifest["parity"]
     typer.echo(f"exported {manifest['kind']} run {run} -> {output}")
@@ -444,11 +524,24 @@ def export_cmd(
         elif r:
             typer.echo(f"  parity {case:<7} {r['skipped']}")
     typer.echo(f"  files {', '.join(manifest['files'])} + manifest.json")
+    if tracker is not None:
+        from training.tracking import log_export
+
+        run_id, version = log_export(tracker, run, output, manifest, register, alias)
+        typer.echo(f"tracked as MLflow run {run_id} in {tracker.uri}")
+        if version is not None:
+            named = f" (alias {alias})" if alias else ""
+            typer.echo(f"registered models:/{register}/{version}{named}")
 
 
 @app.command("predict")
 def predict_cmd(
-    bundle: Annotated[Path, typer.Option("--bundle", "-b", help="bundle folder from `export`")],
+    bundle: Annotated[
+        str,
+        typer.Option(
+            "--bundle", "-b", help="bundle folder from `export`, or models:/NAME/VERSION|@ALIAS"
+        ),
+    ],
     input: Annotated[
         str,
         typer.Option(
@@ -486,6 +579,9 @@ def predict_cmd(
             help="INPUT is raw meter files: read them with this data config (as `data prepare`)",
         ),
     ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="--bundle models:/...: the MLflow registry's URI")
+    ] = None,
 ) -> None:
     """Forecast every series of INPUT with a bundle on onnxruntime (torch-free), in constant memory.
 
@@ -500,9 +596,11 @@ def predict_cmd(
     Exit 0 when at least one series was forecast (the others are in errors.csv), 1 when none
     could be, 2 when the bundle or the input cannot be used at all.
     """
+    from forecasting.tracking import bundle_folder
     from serving.predict import PredictJob
 
     origins = [_utc(o, "--origin") for o in origin] if origin else None
+    folder = bundle_folder(bundle, tracking_uri)  # a registered bundle: downloaded once
     if data_config is not None:
         from serving.predict import JOB, check_job_folder
         from serving.raw_input import prepared_input
@@ -511,7 +609,7 @@ def predict_cmd(
         input, prepared_static = prepared_input(input, data_config, output / JOB, typer.echo)
         static = static or prepared_static
     job = PredictJob(
-        bundle, input, output, origins, batch_size, static, threads, session_batch, progress,
+        folder, input, output, origins, batch_size, static, threads, session_batch, progress,
         int8, echo=typer.echo,
     )  # fmt: skip
     s = job.run()

@@ -37,6 +37,13 @@ def serve_cmd(
     state: Annotated[
         Path | None, typer.Option(help="folder for jobs, the audit log and the session key")
     ] = None,
+    registered: Annotated[
+        list[str] | None,
+        typer.Option(help="also serve models:/NAME/VERSION or models:/NAME@ALIAS (repeat it)"),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="the MLflow registry of --registered")
+    ] = None,
 ) -> None:
     """Serve the bundles of a models folder over HTTP (`/v1/...`, OpenAPI at /docs) with the
     dashboard at /dashboard. Keys come from the keys file (`forecasting keys add`); customer
@@ -60,10 +67,20 @@ def serve_cmd(
             raise InputError("give --config, or --bundles and --keys")
         cfg = ServiceConfig(bundles=bundles, keys=keys)
     given = {"bundles": bundles, "keys": keys, "host": host, "port": port, "workers": workers,
-             "state": state}  # fmt: skip
+             "state": state, "registered": registered, "tracking_uri": tracking_uri}  # fmt: skip
     cfg = cfg.model_copy(update={k: v for k, v in given.items() if v is not None})
     if not cfg.bundles.is_dir():
         raise InputError(f"models folder not found: {cfg.bundles}")
+    if cfg.registered:
+        from forecasting.tracking import fetch_registered_bundle, is_model_uri
+
+        for uri in cfg.registered:
+            if not is_model_uri(uri):
+                raise InputError(
+                    f"--registered {uri}: use models:/NAME/VERSION or models:/NAME@ALIAS"
+                )
+            folder = fetch_registered_bundle(uri, cfg.bundles, cfg.tracking_uri)
+            typer.echo(f"{uri} -> {folder}", err=True)
     app = create_app(cfg)  # checks the keys file and the secret before the port is taken
     where = f"http://{cfg.host}:{cfg.port}"
     typer.echo(f"serving {cfg.bundles} on {where} ({cfg.workers} worker(s)); API docs at "

@@ -103,6 +103,8 @@ class GBMForecaster(WindowModel):
             "best_iterations": self.best_iterations_,
             **self.leaf_minimum_,
         }
+        if self.round_history_:  # validation loss per boosting round, as the library reports it
+            self.fit_info_["round_history"] = self.round_history_
         if valid is not None:
             pred = self._predict_windows(valid)
             self.fit_info_["validation"] = {
@@ -175,11 +177,15 @@ class GBMForecaster(WindowModel):
             else None
         )
         boosters: dict[float, Any] = {}
+        self.round_history_: dict[str, list[float]] = {}
         # the median (or middle) booster first: it alone reports to the pruner, so a pruned
         # trial stops before the other quantiles are fitted
         middle = self.quantiles[len(self.quantiles) // 2]
         for q in sorted(self.quantiles, key=lambda q: q != middle):
             callbacks: list[Any] = []
+            evals: dict[str, Any] = {}
+            if dvalid is not None:
+                callbacks.append(lgb.record_evaluation(evals))
             if dvalid is not None and c.early_stopping_rounds:
                 callbacks.append(lgb.early_stopping(c.early_stopping_rounds, verbose=False))
             if dvalid is not None and trial is not None and q == middle:
@@ -193,6 +199,9 @@ class GBMForecaster(WindowModel):
                 valid_sets=[dvalid] if dvalid is not None else None,
                 callbacks=callbacks,
             )
+            if evals:
+                loss = evals["valid_0"]["quantile"]
+                self.round_history_[f"valid_{quantile_column(q)}"] = [float(v) for v in loss]
             best = booster.best_iteration or booster.current_iteration()
             # keep only the trees up to the best iteration, so saved and live models agree
             boosters[q] = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
@@ -229,15 +238,20 @@ class GBMForecaster(WindowModel):
                 from optuna_integration import XGBoostPruningCallback
 
                 callbacks.append(XGBoostPruningCallback(trial, "valid-quantile"))
+        evals_result: dict[str, Any] = {}
         booster = xgb.train(
             params,
             dtrain,
             num_boost_round=c.n_estimators if rounds is None else max(1, rounds),
             evals=evals,
+            evals_result=evals_result,
             early_stopping_rounds=c.early_stopping_rounds if evals else None,
             verbose_eval=False,
             callbacks=callbacks or None,
         )
+        loss = evals_result.get("valid", {}).get("quantile")
+        # one loss over all quantiles: XGBoost fits them in one booster
+        self.round_history_ = {"valid_quantile": [float(v) for v in loss]} if loss else {}
         best = getattr(booster, "best_iteration", None)
         if best is not None:
             booster = booster[: best + 1]

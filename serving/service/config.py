@@ -51,6 +51,12 @@ class ServiceConfig(StrictModel):
     port: int = Field(default=8080, ge=0, le=65_535)
     workers: int = Field(default=1, ge=1, le=64)  # uvicorn worker processes
     bundles: Path  # models folder: NAME/VERSION/ (a bundle each)
+    # registered bundles (models:/NAME/VERSION or models:/NAME@ALIAS) downloaded into the models
+    # folder as NAME/VERSION when the server starts, from `tracking_uri` (else MLFLOW_TRACKING_URI)
+    registered: list[Annotated[str, Field(pattern=r"^models:/[^/@]+(/\d+|@[\w-]+)$")]] = Field(
+        default_factory=list
+    )
+    tracking_uri: str | None = None
     keys: Path  # the keys file `forecasting keys add` writes (hashed)
     state: Path = Path("service_state")  # jobs, audit log, the session secret
     tariffs: Path | None = None  # tariffs callable by name in `bill`, `savings`, `schedule`
