@@ -29,9 +29,10 @@ import json
 import math
 import os
 import shutil
+import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,7 @@ class PredictJob:
     progress: bool | None = None
     int8: bool = False
     echo: Callable[[str], None] = print
+    engine: Any = None  # None: groups in this process; else an engine with `run_groups` (Ray)
     bundle: Any = field(init=False)  # a Bundle or an EnsembleBundle
     source: Source = field(init=False)
 
@@ -127,6 +129,12 @@ class PredictJob:
                 raise InputError(
                     f"--origin {off[0]} is not on the bundle's {self.step} grid of {self.origins[0]}"
                 )
+
+    def worker_spec(self) -> dict[str, Any]:
+        """What another process needs to build this same job (an engine's worker)."""
+        return {"bundle_dir": self.bundle_dir, "input": self.input, "output": self.output,
+                "origins": self.origins, "batch_size": self.batch_size, "static": self.static,
+                "session_batch": self.session_batch, "int8": self.int8}  # fmt: skip
 
     # ---- plan and ledger -------------------------------------------------------------------
 
@@ -227,30 +235,42 @@ class PredictJob:
         (self.output / FORECASTS).mkdir(exist_ok=True)
         if done:
             self.echo(f"resuming: {len(done)} of {scan['groups']} groups already done")
+        if self.engine is None:
+            entries: Iterable[dict[str, Any]] = (
+                self.process_group(g, origins, static) for g in todo
+            )
+        else:  # the same groups on another engine's workers (Ray): entries as they finish
+            entries = self.engine.run_groups(self, todo, origins)
         with _Progress(scan["series"], self.progress, self.echo) as bar:
             bar.advance(sum(e["series"] for e in done.values()), 0)
-            for g in todo:
-                t = time.perf_counter()
-                frame = self._read_group(g)
-                forecasts, errors = self.forecast_group(frame, origins, static)
-                unknown = self._future_gaps(frame, forecasts)
-                _write_parquet(self.job / "errors" / f"g={g:05d}.parquet", errors)
-                _write_parquet(self.output / FORECASTS / _part_name(g), forecasts)
-                n = int(frame[SERIES].nunique())
-                entry = {
-                    "group": g,
-                    "series": n,
-                    "rows_in": len(frame),
-                    "rows_out": len(forecasts),
-                    "forecast_series": int(forecasts[SERIES].nunique()),
-                    "error_series": int(errors[SERIES].nunique()),
-                    "rows_without_future_covariates": unknown,
-                    "seconds": round(time.perf_counter() - t, 3),
-                }
-                self._record(entry)
-                done[g] = entry
-                bar.advance(n, len(frame))
+            for entry in entries:
+                self._record(entry)  # the ledger is written here, by this process alone
+                done[entry["group"]] = entry
+                bar.advance(entry["series"], entry["rows_in"])
         return self._finish(scan, meta, origins, done, time.perf_counter() - t0)
+
+    def process_group(
+        self, g: int, origins: pd.DatetimeIndex, static: pd.DataFrame | None
+    ) -> dict[str, Any]:
+        """Forecast group `g` and write its part and error file (each whole or absent); its
+        ledger entry, which the caller records. The same on every engine and every retry."""
+        t = time.perf_counter()
+        frame = self._read_group(g)
+        forecasts, errors = self.forecast_group(frame, origins, static)
+        unknown = self._future_gaps(frame, forecasts)
+        _write_parquet(self.job / "errors" / f"g={g:05d}.parquet", errors)
+        _write_parquet(self.output / FORECASTS / _part_name(g), forecasts)
+        return {
+            "group": g,
+            "series": int(frame[SERIES].nunique()),
+            "rows_in": len(frame),
+            "rows_out": len(forecasts),
+            "forecast_series": int(forecasts[SERIES].nunique()),
+            "error_series": int(errors[SERIES].nunique()),
+            "rows_without_future_covariates": unknown,
+            "seconds": round(time.perf_counter() - t, 3),
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
+        }
 
     def _finish(
         self,
@@ -281,6 +301,7 @@ class PredictJob:
                 e["rows_without_future_covariates"] for e in done.values()
             ),
             "parts": len(done),
+            "engine": getattr(self.engine, "name", "local"),
             "seconds_this_run": round(seconds, 2),
             "seconds_forecasting": round(sum(e["seconds"] for e in done.values()), 2),
         }

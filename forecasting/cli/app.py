@@ -582,6 +582,22 @@ def predict_cmd(
     tracking_uri: Annotated[
         str | None, typer.Option(help="--bundle models:/...: the MLflow registry's URI")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (the groups on a Ray cluster)")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine ray: auto (the cluster here) or ray://HOST:10001; "
+            "default: start a local cluster for this job"
+        ),
+    ] = None,
+    actors: Annotated[
+        int | None, typer.Option(min=1, help="--engine ray: actors (default: CPUs / per actor)")
+    ] = None,
+    cpus_per_actor: Annotated[
+        int, typer.Option(min=1, help="--engine ray: CPUs (onnxruntime threads) per actor")
+    ] = 1,
 ) -> None:
     """Forecast every series of INPUT with a bundle on onnxruntime (torch-free), in constant memory.
 
@@ -600,6 +616,16 @@ def predict_cmd(
     from serving.predict import PredictJob
 
     origins = [_utc(o, "--origin") for o in origin] if origin else None
+    runner = None
+    if engine == "ray":
+        from serving.ray_engine import RayEngine, require_ray
+
+        require_ray()  # before any work: a missing extra is said at once
+        runner = RayEngine(address, actors, cpus_per_actor)
+    elif engine != "local":
+        from forecasting.errors import InputError
+
+        raise InputError(f"--engine {engine!r}: use local or ray")
     folder = bundle_folder(bundle, tracking_uri)  # a registered bundle: downloaded once
     if data_config is not None:
         from serving.predict import JOB, check_job_folder
@@ -610,7 +636,7 @@ def predict_cmd(
         static = static or prepared_static
     job = PredictJob(
         folder, input, output, origins, batch_size, static, threads, session_batch, progress,
-        int8, echo=typer.echo,
+        int8, echo=typer.echo, engine=runner,
     )  # fmt: skip
     s = job.run()
     if s.get("already_done"):

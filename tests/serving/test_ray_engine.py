@@ -1,0 +1,164 @@
+"""`predict --engine ray` on a real local Ray cluster (two worker CPUs on this machine, started
+here and stopped after): its output equals the local engine's, exactly for trees and within
+float tolerance for a deep model; a worker killed mid-job is restarted by Ray and the output
+still equals the uninterrupted run's; a job begun on one engine finishes on the other."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ray = pytest.importorskip("ray", reason="Ray is the [ray] extra; make test installs it")
+
+from serving.predict import FORECASTS, JOB, LEDGER, PredictJob  # noqa: E402
+from serving.ray_engine import RayEngine  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def many(corpus_workspace, tmp_path_factory) -> dict[str, Path]:
+    """The corpus households copied at other levels: 48 series, so a job has many groups."""
+    root = tmp_path_factory.mktemp("ray_input")
+    frame = pd.read_parquet(corpus_workspace["canonical"])
+    static = pd.read_csv(corpus_workspace["static"])
+    copies, statics = [], []
+    for k in range(8):
+        ids = frame["series_id"].astype(str) + f"_{k}"
+        copies.append(frame.assign(series_id=ids, target=frame["target"] * (1 + k / 10)))
+        statics.append(static.assign(series_id=static["series_id"].astype(str) + f"_{k}"))
+    pd.concat(copies).to_parquet(root / "input.parquet", index=False)
+    pd.concat(statics).to_csv(root / "static.csv", index=False)
+    return {"input": root / "input.parquet", "static": root / "static.csv"}
+
+
+def run(bundle: Path, data: dict[str, Path], out: Path, engine=None, batch: int = 2) -> dict:
+    job = PredictJob(bundle, str(data["input"]), out, batch_size=batch,
+                     static=str(data["static"]), progress=False, echo=lambda _: None,
+                     engine=engine)  # fmt: skip
+    return job.run()
+
+
+def forecasts(out: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(out / FORECASTS)
+    return frame.sort_values(["series_id", "origin", "horizon"]).reset_index(drop=True)
+
+
+def ledger(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / JOB / LEDGER).read_text().splitlines()]
+
+
+def test_the_ray_engine_equals_the_local_one_for_trees(cluster, corpus_workspace, many, tmp_path):
+    bundle = corpus_workspace["bundle"]
+    local = run(bundle, many, tmp_path / "local")
+    on_ray = run(bundle, many, tmp_path / "ray", RayEngine(actors=2))
+    assert on_ray["engine"] == "ray" and local["engine"] == "local"
+    assert on_ray["series_forecast"] == local["series_forecast"] == 48
+    pd.testing.assert_frame_equal(forecasts(tmp_path / "ray"), forecasts(tmp_path / "local"))
+    workers = {e["worker"] for e in ledger(tmp_path / "ray")}
+    assert len(workers) == 2 and f"{os.uname().nodename}:{os.getpid()}" not in workers
+    assert sorted(e["group"] for e in ledger(tmp_path / "ray")) == list(range(local["groups"]))
+
+
+def test_the_ray_engine_equals_the_local_one_for_a_deep_model(cluster, corpus_workspace, cli,
+                                                              many, tmp_path, monkeypatch):  # fmt: skip
+    monkeypatch.chdir(corpus_workspace["root"])
+    config = yaml.safe_load(corpus_workspace["train_config"].read_text())
+    config["model"] = {"kind": "cnn_lstm", "hidden_size": 8, "conv_channels": 4}
+    config["trainer"] = {"accelerator": "cpu", "max_epochs": 1, "progress_bar": "none",
+                         "checkpoints": False, "logger": "none"}  # fmt: skip
+    (tmp_path / "deep.yaml").write_text(yaml.safe_dump(config))
+    assert cli("train", "-c", tmp_path / "deep.yaml", "-o", tmp_path / "run").code == 0
+    assert cli("export", "-r", tmp_path / "run", "-o", tmp_path / "bundle").code == 0
+    run(tmp_path / "bundle", many, tmp_path / "local", batch=12)
+    run(tmp_path / "bundle", many, tmp_path / "ray", RayEngine(actors=2), batch=12)
+    a, b = forecasts(tmp_path / "ray"), forecasts(tmp_path / "local")
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-5, atol=1e-6)
+    assert len(a) == 48 * 24
+
+
+def _group_workers() -> list[int]:
+    """PIDs of this machine's Ray actor processes that hold a predict job (`ray::GroupWorker`)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if pid.isdigit() and b"ray::GroupWorker" in cmd:
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's workers in /proc")
+def test_a_worker_killed_mid_job_is_retried_and_the_output_is_unchanged(
+    cluster, corpus_workspace, many, tmp_path
+):
+    bundle = corpus_workspace["bundle"]
+    run(bundle, many, tmp_path / "local", batch=1)
+    out = tmp_path / "ray"
+    killed: list[tuple[int, int]] = []  # (pid, groups in the ledger when it was killed)
+
+    def kill_first_worker() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            done = len(ledger(out)) if (out / JOB / LEDGER).is_file() else 0
+            pids = _group_workers()
+            if pids and done >= 2:  # both actors at work, groups coming back
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append((pids[0], done))
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    summary = run(bundle, many, out, RayEngine(actors=2), batch=1)
+    killer.join()
+    assert killed, "no Ray worker was found to kill"
+    pid, done_then = killed[0]
+    assert done_then < summary["groups"], "the job had finished before the kill"
+    assert summary["series_forecast"] == 48
+    pd.testing.assert_frame_equal(forecasts(out), forecasts(tmp_path / "local"))
+    after = [e["worker"] for e in ledger(out)[done_then:]]
+    assert not any(w.endswith(f":{pid}") for w in after)  # the dead process did no more
+    assert len({w for w in after}) == 2  # its actor was restarted in a new process
+    assert len(ledger(out)) == summary["groups"]
+
+
+def test_a_job_begun_on_ray_is_finished_by_the_local_engine(cluster, corpus_workspace, many,
+                                                            tmp_path):  # fmt: skip
+    bundle = corpus_workspace["bundle"]
+    run(bundle, many, tmp_path / "local", batch=4)
+    out = tmp_path / "mixed"
+    summary = run(bundle, many, out, RayEngine(actors=2), batch=4)
+    # as if stopped after some groups: the last entries and the summary gone
+    lines = (out / JOB / LEDGER).read_text().splitlines()
+    (out / JOB / LEDGER).write_text("\n".join(lines[:5]) + "\n")
+    (out / "summary.json").unlink()
+    shutil.rmtree(out / JOB / "partition", ignore_errors=True)  # a finished job drops it
+    resumed = run(bundle, many, out, None, batch=4)
+    assert resumed["engine"] == "local" and resumed["groups"] == summary["groups"]
+    pd.testing.assert_frame_equal(forecasts(out), forecasts(tmp_path / "local"))
+
+
+def test_without_ray_the_engine_names_the_extra(monkeypatch):
+    from forecasting.errors import InputError
+    from serving.ray_engine import require_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(InputError, match=r"pip install 'meterforecast\[ray\]'"):
+        require_ray()
