@@ -12,6 +12,7 @@ Each run is a fresh `forecasting predict` process; its peak RSS is read from the
 input with pandas and call `Bundle.forecast` once (sizes up to --baseline-max).
 
     .venv/bin/python benchmarks/batch_scaling.py [--sizes 1000 10000 100000] [--models ...]
+        [--engines local ray] [--name batch_scaling]
 
 Writes benchmarks/results/batch_scaling.{md,json}.
 """
@@ -32,9 +33,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+try:
+    from benchmarks.stage_profile import onnx_rate
+except ModuleNotFoundError:  # run as a script from benchmarks/
+    from stage_profile import onnx_rate  # type: ignore[no-redef]
+
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 PER_PART = 5000
+ENGINE_OPTIONS = {
+    "local": ["--engine", "local"],
+    "workers": ["--engine", "local", "--workers", str(os.cpu_count() or 1)],
+    "ray": ["--engine", "ray"],
+}
 
 MEASURE = """
 import resource, subprocess, sys, time
@@ -103,32 +114,42 @@ def _bundles(work: Path, models: list[str]) -> tuple[dict[str, Path], pd.DataFra
 
 
 def _write_input(frame: pd.DataFrame, static: pd.DataFrame, n: int, folder: Path) -> None:
-    """`n` series of 8 days of history + 24 h of weather, as parquet parts."""
+    """`n` series of 8 days of history + 24 h of weather, as parquet parts (built as arrays:
+    series i is household i mod H at its own level)."""
     end = frame["timestamp"].max().floor("D")
     hist = frame[(frame["timestamp"] >= end - pd.Timedelta(days=9))
                  & (frame["timestamp"] < end)].drop(columns=["filled"])  # fmt: skip
     hist.loc[hist["timestamp"] >= end - pd.Timedelta(days=1), "target"] = np.nan  # "tomorrow"
+    hist = hist.sort_values(["series_id", "timestamp"]).reset_index(drop=True)
     homes = sorted(hist["series_id"].unique())
-    by_home = {
-        h: g.sort_values("timestamp").reset_index(drop=True) for h, g in hist.groupby("series_id")
-    }
+    per = len(hist) // len(homes)  # rows per household (the same for each)
+    columns = [c for c in hist.columns if c != "series_id"]
+    blocks = {c: hist[c].to_numpy().reshape(len(homes), per) for c in columns}
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True)
     statics = []
     for start in range(0, n, PER_PART):
-        parts = []
-        for i in range(start, min(n, start + PER_PART)):
-            home = homes[i % len(homes)]
-            g = by_home[home].copy()
-            g["series_id"] = f"S{i:07d}"
-            g["target"] *= rng.lognormal(0, 0.3)
-            parts.append(g)
-            statics.append((f"S{i:07d}", home))
-        part = pd.concat(parts, ignore_index=True).sort_values("timestamp", kind="stable")
-        part.to_parquet(folder / f"part-{start // PER_PART:05d}.parquet", index=False)
-    ids = pd.DataFrame(statics, columns=["series_id", "home"])
-    st = ids.merge(static.rename(columns={"series_id": "home"}), on="home").drop(columns=["home"])
-    st.to_parquet(folder.parent / f"static_{n}.parquet", index=False)
+        idx = np.arange(start, min(n, start + PER_PART))
+        home = idx % len(homes)
+        part = {c: blocks[c][home].ravel() for c in columns}
+        part["target"] = (blocks["target"][home] * rng.lognormal(0, 0.3, (len(idx), 1))).ravel()
+        ids = np.char.add("S", np.char.zfill(idx.astype(str), 7))
+        table = pd.DataFrame({"series_id": np.repeat(ids, per), **part})
+        table = table.sort_values("timestamp", kind="stable")  # time order, not by series
+        table.to_parquet(folder / f"part-{start // PER_PART:05d}.parquet", index=False)
+        statics.append(pd.DataFrame({"series_id": ids, "home": np.asarray(homes)[home]}))
+    ids_frame = pd.concat(statics, ignore_index=True)
+    st = ids_frame.merge(static.rename(columns={"series_id": "home"}), on="home")
+    st.drop(columns=["home"]).to_parquet(folder.parent / f"static_{n}.parquet", index=False)
+
+
+def _workers(out: Path) -> dict[str, float]:
+    """Peak RSS (MiB) of each process that forecast groups, from the job's ledger."""
+    peaks: dict[str, float] = {}
+    for line in (out / "_job" / "ledger.jsonl").read_text().splitlines():
+        e = json.loads(line)
+        peaks[e["worker"]] = max(peaks.get(e["worker"], 0.0), e.get("worker_peak_rss_mib") or 0.0)
+    return peaks
 
 
 def main() -> None:
@@ -139,8 +160,13 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["cnn_lstm", "lightgbm"])
     ap.add_argument("--batch-size", type=int, default=1000, help="series per group")
     ap.add_argument("--baseline-max", type=int, default=10000, help="largest in-memory baseline")
+    ap.add_argument("--engines", nargs="+", default=["local"], choices=sorted(ENGINE_OPTIONS),
+                    help="local: one process; workers: --workers (CPUs); ray: a local Ray "
+                         "cluster on this machine's CPUs, one actor per CPU")  # fmt: skip
     ap.add_argument("--output", type=Path, default=RESULTS)
+    ap.add_argument("--name", default="batch_scaling", help="results file name")
     args = ap.parse_args()
+    graph_rate: dict[str, float] = {}
     t0 = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="batch_scaling_"))
     results: dict[str, Any] = {"sizes": args.sizes, "batch_size": args.batch_size, "runs": []}
@@ -156,36 +182,48 @@ def main() -> None:
                 flush=True,
             )
             for kind, bundle in bundles.items():
-                out = work / f"out_{kind}_{n}"
-                cmd = [sys.executable, "-m", "forecasting", "predict", "--bundle", str(bundle),
-                       "--input", str(work / f"input_{n}"), "--output", str(out),
-                       "--static", str(work / f"static_{n}.parquet"), "--no-progress",
-                       "--batch-size", str(args.batch_size)]  # fmt: skip
-                wall, rss = _measure(cmd)
-                s = json.loads((out / "summary.json").read_text())
-                run = {"model": kind, "series": n, "rows": rows, "wall_s": round(wall, 1),
-                       "series_per_s": round(n / wall, 1), "peak_rss_mib": round(rss, 1),
-                       "series_forecast": s["series_forecast"], "forecast_rows": s["forecast_rows"],
-                       "groups": s["groups"]}  # fmt: skip
-                if n <= args.baseline_max:
-                    whole = work / f"whole_{n}.parquet"
-                    if not whole.exists():
-                        pd.read_parquet(work / f"input_{n}").to_parquet(whole, index=False)
-                    bw, brss = _measure([sys.executable, "-c", IN_MEMORY, str(bundle), str(whole),
-                                         str(work / f"static_{n}.parquet")])  # fmt: skip
-                    run.update(in_memory_wall_s=round(bw, 1), in_memory_peak_rss_mib=round(brss, 1))
-                results["runs"].append(run)
-                print("  " + ", ".join(f"{k} {v}" for k, v in run.items()), flush=True)
-                shutil.rmtree(out)
+                if kind not in graph_rate:
+                    sample = pd.read_parquet(work / f"input_{n}" / "part-00000.parquet")
+                    st = pd.read_parquet(work / f"static_{n}.parquet")
+                    graph_rate[kind] = onnx_rate(bundle, sample, st)
+                for engine in args.engines:
+                    out = work / f"out_{kind}_{n}_{engine}"
+                    cmd = [sys.executable, "-m", "forecasting", "predict", "--bundle", str(bundle),
+                           "--input", str(work / f"input_{n}"), "--output", str(out),
+                           "--static", str(work / f"static_{n}.parquet"), "--no-progress",
+                           "--batch-size", str(args.batch_size),
+                           *ENGINE_OPTIONS[engine]]  # fmt: skip
+                    wall, rss = _measure(cmd)
+                    s = json.loads((out / "summary.json").read_text())
+                    workers = _workers(out)
+                    run = {"model": kind, "engine": engine, "series": n, "rows": rows,
+                           "wall_s": round(wall, 1), "series_per_s": round(n / wall, 1),
+                           "graph_alone_per_s": round(graph_rate[kind], 1),
+                           "share_of_graph_rate": round(n / wall / graph_rate[kind], 3),
+                           "peak_rss_mib": round(rss, 1),
+                           "worker_peak_rss_mib": sorted(workers.values()),
+                           "series_forecast": s["series_forecast"],
+                           "forecast_rows": s["forecast_rows"], "groups": s["groups"]}  # fmt: skip
+                    if n <= args.baseline_max and engine == "local":  # once per size
+                        whole = work / f"whole_{n}.parquet"
+                        if not whole.exists():
+                            pd.read_parquet(work / f"input_{n}").to_parquet(whole, index=False)
+                        bw, brss = _measure([sys.executable, "-c", IN_MEMORY, str(bundle),
+                                             str(whole), str(work / f"static_{n}.parquet")])  # fmt: skip
+                        run.update(in_memory_wall_s=round(bw, 1),
+                                   in_memory_peak_rss_mib=round(brss, 1))  # fmt: skip
+                    results["runs"].append(run)
+                    print("  " + ", ".join(f"{k} {v}" for k, v in run.items()), flush=True)
+                    shutil.rmtree(out)
             shutil.rmtree(work / f"input_{n}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = round(time.perf_counter() - t0, 1)
     results["cores"] = os.cpu_count()
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "batch_scaling.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.output / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
     md = _markdown(results)
-    (args.output / "batch_scaling.md").write_text(md)
+    (args.output / f"{args.name}.md").write_text(md)
     print(md)
 
 
@@ -195,21 +233,28 @@ def _markdown(r: dict[str, Any]) -> str:
         "",
         f"{r['cores']} cores; series of 8 days hourly history + 24 h of weather; groups of "
         f"{r['batch_size']} series; `.venv/bin/python benchmarks/batch_scaling.py`, "
-        f"{r['seconds']:.0f} s in all. Peak RSS is the whole process's (Python, pandas, "
-        "onnxruntime included). In-memory = read everything with pandas, one `Bundle.forecast`.",
+        f"{r['seconds']:.0f} s in all. Peak RSS is the whole `predict` process's (Python, pandas, "
+        "onnxruntime included); with Ray, each actor's peak is listed apart (from the ledger). "
+        "Graph alone = the ONNX graph on ready inputs in the same run (the job's ceiling). "
+        "In-memory = read everything with pandas, one `Bundle.forecast`.",
         "",
-        "| model | series | rows | wall s | series/s | peak RSS MiB | RSS vs smallest | "
-        "in-memory wall s | in-memory RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | engine | series | rows | wall s | series/s | graph alone /s | share | "
+        "peak RSS MiB | RSS vs smallest | worker peak RSS MiB | in-memory wall s | "
+        "in-memory RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    first: dict[str, float] = {}
+    first: dict[tuple[str, str], float] = {}
     for run in r["runs"]:
-        base = first.setdefault(run["model"], run["peak_rss_mib"])
+        engine = run.get("engine", "local")
+        base = first.setdefault((run["model"], engine), run["peak_rss_mib"])
+        workers = " / ".join(f"{w:,.0f}" for w in run.get("worker_peak_rss_mib", []))
+        graph = run.get("graph_alone_per_s")
         lines.append(
-            f"| {run['model']} | {run['series']:,} | {run['rows']:,} | {run['wall_s']:.1f} | "
-            f"{run['series_per_s']:,.0f} | {run['peak_rss_mib']:,.0f} | "
-            f"{run['peak_rss_mib'] / base:.2f} | {run.get('in_memory_wall_s', '')} | "
-            f"{run.get('in_memory_peak_rss_mib', '')} |"
+            f"| {run['model']} | {engine} | {run['series']:,} | {run['rows']:,} | "
+            f"{run['wall_s']:.1f} | {run['series_per_s']:,.0f} | "
+            f"{f'{graph:,.0f}' if graph else ''} | {run.get('share_of_graph_rate', '')} | "
+            f"{run['peak_rss_mib']:,.0f} | {run['peak_rss_mib'] / base:.2f} | {workers} | "
+            f"{run.get('in_memory_wall_s', '')} | {run.get('in_memory_peak_rss_mib', '')} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -270,6 +270,7 @@ class PredictJob:
             "rows_without_future_covariates": unknown,
             "seconds": round(time.perf_counter() - t, 3),
             "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "worker_peak_rss_mib": _peak_rss_mib(),
         }
 
     def _finish(
@@ -446,6 +447,16 @@ class PredictJob:
         good = frame[~frame[SERIES].isin(bad_ids)]
         errors = _errors(list(reasons), [pd.NaT] * len(reasons), list(reasons.values()))
         return good, errors
+
+
+def _peak_rss_mib() -> float | None:
+    """This process's peak resident memory so far (MiB), where the OS says it."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return None
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _part_name(g: int) -> str:

@@ -193,19 +193,36 @@ def normalise(batch: pa.RecordBatch, file_index: int, first_row: int) -> pd.Data
     n = batch.num_rows
     bad = np.zeros(n, dtype=bool)
     why = np.full(n, None, dtype=object)
-    ids = batch.column(SERIES).cast(pa.string()).to_pandas().str.strip()
-    empty = (ids.isna() | (ids == "")).to_numpy()
+    ids, codes, uniques = series_ids(batch.column(SERIES))
+    empty = (uniques == "")[codes]
     why[empty] = "series_id is empty"
     bad |= empty
-    out = pd.DataFrame({SERIES: ids.fillna("").astype("string")})
+    out = pd.DataFrame({SERIES: pd.array(ids, dtype="string")})
     out[TIME] = _timestamps(batch.column(TIME), bad, why).array  # kept tz-aware: no objects
     for name in batch.schema.names:
         if name not in (SERIES, TIME):
             out[name] = _numbers(batch.column(name), name, bad, why)
     out[FILE] = np.int32(file_index)
     out[ROW] = np.arange(first_row, first_row + n, dtype="int64")
-    out[BAD] = pd.array(why, dtype="string")
+    out[BAD] = (
+        pd.array(why, dtype="string")
+        if bad.any()
+        else pd.array(pa.nulls(n, pa.string()), dtype="string")  # the usual case: no object array
+    )
     return out
+
+
+def series_ids(col: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Series ids stripped of surrounding whitespace, a missing id as "": (the ids as an Arrow
+    string array, each row's code, the distinct ids by code). Only the distinct ids (a few
+    thousand a batch, not a row each) pass through Python."""
+    if not pa.types.is_string(col.type):
+        col = col.cast(pa.string())
+    enc = col.dictionary_encode()
+    words = [w.strip() for w in enc.dictionary.to_pylist()] + [""]  # the last: a missing id
+    uniques = np.array(words, dtype=object)
+    codes = enc.indices.fill_null(len(words) - 1).to_numpy(zero_copy_only=False).astype("int64")
+    return pa.array(words, pa.string()).take(pa.array(codes)), codes, uniques
 
 
 def partition(
@@ -239,7 +256,8 @@ def partition(
                 seen = phases.setdefault(int(p), [0, at.max()])
                 seen[0] += len(at)
                 seen[1] = max(seen[1], at.max())
-        g = stable_group(df[SERIES], groups)
+        _, codes, uniques = series_ids(batch.column(SERIES))
+        g = stable_group(pd.Series(uniques), groups)[codes]  # each distinct id hashed once
         order = np.argsort(g, kind="stable")
         # one Arrow table per batch, sorted by group once; each group's rows are a zero-copy
         # slice of it, held until FLUSH_ROWS are buffered, then written one file per group

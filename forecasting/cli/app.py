@@ -583,8 +583,11 @@ def predict_cmd(
         str | None, typer.Option(help="--bundle models:/...: the MLflow registry's URI")
     ] = None,
     engine: Annotated[
-        str, typer.Option(help="local (this process) or ray (the groups on a Ray cluster)")
+        str, typer.Option(help="local (this machine) or ray (the groups on a Ray cluster)")
     ] = "local",
+    workers: Annotated[
+        int, typer.Option(min=1, max=256, help="local: processes forecasting groups side by side")
+    ] = 1,
     address: Annotated[
         str | None,
         typer.Option(
@@ -616,12 +619,20 @@ def predict_cmd(
     from serving.predict import PredictJob
 
     origins = [_utc(o, "--origin") for o in origin] if origin else None
-    runner = None
+    runner: Any = None
+    if engine == "ray" and workers > 1:
+        from forecasting.errors import InputError
+
+        raise InputError("--workers sizes the local engine; with --engine ray use --actors")
     if engine == "ray":
-        from serving.ray_engine import RayEngine, require_ray
+        from serving.engines import RayEngine, require_ray
 
         require_ray()  # before any work: a missing extra is said at once
         runner = RayEngine(address, actors, cpus_per_actor)
+    elif engine == "local" and workers > 1:
+        from serving.engines import ProcessEngine
+
+        runner = ProcessEngine(workers)
     elif engine != "local":
         from forecasting.errors import InputError
 

@@ -1,6 +1,14 @@
-"""`forecasting predict --engine ray`: the groups of a predict job on the actors of a Ray cluster.
+"""Where the groups of a `forecasting predict` job run, besides this process.
 
-The job is the local engine's, pass for pass: the driver scans and partitions the input into
+- `ProcessEngine` (`--workers N`): N worker processes on this machine, each building the job
+  once (bundle sessions with the CPUs split between them), so reading, checking, features,
+  the graph and writing of different groups run side by side on every core.
+- `RayEngine` (`--engine ray`): the same on the actors of a Ray cluster, one machine or many.
+
+Both leave the scan and partition passes and the ledger to the driver: output, resumption and
+the ledger are the local engine's, and a job started on one engine can be finished on another.
+
+Ray: the job is the local engine's, pass for pass: the driver scans and partitions the input into
 groups of whole series (`OUTPUT/_job/partition`, columnar parquet), exactly as it does alone.
 Then each group is a task for a pool of actors. An actor builds the job once (the bundle's
 onnxruntime sessions loaded once, threads sized to the actor's CPUs, the static table read
@@ -53,6 +61,59 @@ class GroupWorker:
         index = pd.DatetimeIndex([pd.Timestamp(o) for o in origins]).as_unit("ns")
         entry: dict[str, Any] = self.job.process_group(g, index, self.static)
         return entry
+
+
+_WORKER: GroupWorker | None = None  # the job of a `ProcessEngine` worker process
+
+
+def _start_worker(spec: dict[str, Any], threads: int) -> None:
+    global _WORKER
+    _WORKER = GroupWorker(spec, threads)
+
+
+def _run_group(g: int, origins: list[str]) -> dict[str, Any]:
+    assert _WORKER is not None, "the worker process was not started with its job"
+    return _WORKER.group(g, origins)
+
+
+@dataclass
+class ProcessEngine:
+    """`workers` processes on this machine (started fresh, not forked: onnxruntime's threads
+    do not survive a fork), the CPUs this process may use split between them."""
+
+    workers: int
+
+    name = "processes"
+
+    def run_groups(
+        self, job: Any, todo: list[int], origins: pd.DatetimeIndex
+    ) -> Iterator[dict[str, Any]]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        from forecasting.threads import usable_cpus
+
+        if not todo:
+            return
+        n = min(self.workers, len(todo))
+        threads = max(1, usable_cpus() // n)
+        iso = [o.isoformat() for o in origins]
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_start_worker,
+                                 initargs=(job.worker_spec(), threads)) as pool:  # fmt: skip
+            futures = [pool.submit(_run_group, g, iso) for g in todo]
+            try:
+                for done in as_completed(futures):
+                    yield done.result()
+            except BrokenProcessPool:
+                for f in futures:
+                    f.cancel()
+                raise InputError(
+                    "a worker process died (killed, or out of memory?); the groups it finished "
+                    "are kept: run the same command again to resume, with fewer --workers or a "
+                    "smaller --batch-size if memory ran out"
+                ) from None
 
 
 @dataclass

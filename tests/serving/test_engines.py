@@ -1,7 +1,12 @@
-"""`predict --engine ray` on a real local Ray cluster (two worker CPUs on this machine, started
-here and stopped after): its output equals the local engine's, exactly for trees and within
-float tolerance for a deep model; a worker killed mid-job is restarted by Ray and the output
-still equals the uninterrupted run's; a job begun on one engine finishes on the other."""
+"""The engines of `predict` against the job run in one process.
+
+`--workers N`: worker processes give the same output, and a killed worker stops the job with a
+one-line error that keeps the finished groups (the job then resumes).
+
+`--engine ray` on a real local Ray cluster (two worker CPUs on this machine, started here and
+stopped after): its output equals the local engine's, exactly for trees and within float
+tolerance for a deep model; a worker killed mid-job is restarted by Ray and the output still
+equals the uninterrupted run's; a job begun on one engine finishes on the other."""
 
 from __future__ import annotations
 
@@ -18,14 +23,13 @@ import pandas as pd
 import pytest
 import yaml
 
-ray = pytest.importorskip("ray", reason="Ray is the [ray] extra; make test installs it")
-
-from serving.predict import FORECASTS, JOB, LEDGER, PredictJob  # noqa: E402
-from serving.ray_engine import RayEngine  # noqa: E402
+from serving.engines import ProcessEngine, RayEngine
+from serving.predict import FORECASTS, JOB, LEDGER, PredictJob
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    ray = pytest.importorskip("ray", reason="Ray is the [ray] extra; make test installs it")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
     yield
     ray.shutdown()
@@ -155,9 +159,57 @@ def test_a_job_begun_on_ray_is_finished_by_the_local_engine(cluster, corpus_work
     pd.testing.assert_frame_equal(forecasts(out), forecasts(tmp_path / "local"))
 
 
+def test_worker_processes_give_the_local_output(corpus_workspace, many, tmp_path):
+    bundle = corpus_workspace["bundle"]
+    run(bundle, many, tmp_path / "local", batch=4)
+    s = run(bundle, many, tmp_path / "pool", ProcessEngine(2), batch=4)
+    assert s["engine"] == "processes" and s["series_forecast"] == 48
+    pd.testing.assert_frame_equal(forecasts(tmp_path / "pool"), forecasts(tmp_path / "local"))
+    workers = {e["worker"] for e in ledger(tmp_path / "pool")}
+    assert len(workers) == 2 and f"{os.uname().nodename}:{os.getpid()}" not in workers
+
+
+def test_a_killed_worker_process_stops_the_job_in_one_line_and_it_resumes(
+    corpus_workspace, many, tmp_path
+):
+    from forecasting.errors import InputError
+
+    bundle = corpus_workspace["bundle"]
+    run(bundle, many, tmp_path / "local", batch=1)
+    out = tmp_path / "pool"
+    killed: list[int] = []
+
+    def kill_a_worker() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            done = len(ledger(out)) if (out / JOB / LEDGER).is_file() else 0
+            if done >= 2:
+                pids = [p.pid for p in _pool_children()]
+                if pids:
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(done)
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_a_worker)
+    killer.start()
+    with pytest.raises(InputError, match="a worker process died"):
+        run(bundle, many, out, ProcessEngine(2), batch=1)
+    killer.join()
+    assert killed and 2 <= len(ledger(out)) < 48  # the finished groups are kept
+    s = run(bundle, many, out, None, batch=1)  # resumed, here in this process
+    assert s["series_forecast"] == 48
+    pd.testing.assert_frame_equal(forecasts(out), forecasts(tmp_path / "local"))
+
+
+def _pool_children() -> list:
+    import multiprocessing
+
+    return [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")]
+
+
 def test_without_ray_the_engine_names_the_extra(monkeypatch):
     from forecasting.errors import InputError
-    from serving.ray_engine import require_ray
+    from serving.engines import require_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InputError, match=r"pip install 'meterforecast\[ray\]'"):
