@@ -33,11 +33,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-try:
-    from benchmarks.stage_profile import onnx_rate
-except ModuleNotFoundError:  # run as a script from benchmarks/
-    from stage_profile import onnx_rate  # type: ignore[no-redef]
-
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 PER_PART = 5000
@@ -166,6 +161,9 @@ def main() -> None:
     ap.add_argument("--output", type=Path, default=RESULTS)
     ap.add_argument("--name", default="batch_scaling", help="results file name")
     args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.stage_profile import onnx_rate  # here: stage_profile imports this module
+
     graph_rate: dict[str, float] = {}
     t0 = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="batch_scaling_"))

@@ -450,7 +450,15 @@ class PredictJob:
 
 
 def _peak_rss_mib() -> float | None:
-    """This process's peak resident memory so far (MiB), where the OS says it."""
+    """This process's peak resident memory so far (MiB), where the OS says it. On Linux the
+    high-water mark of its own memory (`VmHWM`): `ru_maxrss` would carry over the peak of the
+    process it was started from, which a fresh worker process is not."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # not on this platform
