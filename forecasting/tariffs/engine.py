@@ -36,6 +36,32 @@ def round_money(x: np.ndarray, decimals: int) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) * f + 0.5 + 1e-7) / f
 
 
+def customer_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's customer code (customers numbered in sorted id order) and the ids, as
+    `pd.factorize(sort=True)` gives them. Rows grouped by customer, as most usage files are,
+    are coded from their runs: only the run boundaries are compared, no row is hashed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(series.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        arr = None
+    text = arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type))
+    if text and arr.null_count == 0 and len(arr) > 0:
+        changes = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+        starts = np.r_[0, np.flatnonzero(changes) + 1]
+        values = np.asarray(arr.take(pa.array(starts)).to_pylist(), dtype=object)
+        if len(set(values)) == len(values):  # each customer in one run: grouped
+            order = np.argsort(values, kind="stable")
+            rank = np.empty(len(values), dtype="int64")
+            rank[order] = np.arange(len(values))
+            lengths = np.diff(np.r_[starts, len(arr)])
+            return np.repeat(rank, lengths), values[order]
+    codes, uniques = pd.factorize(series, sort=True)
+    return codes.astype("int64"), np.asarray(uniques.astype("string").to_numpy(dtype=object))
+
+
 def infer_step(frame: pd.DataFrame) -> pd.Timedelta:
     """The most common step between consecutive readings of a series."""
     t = utc_ns(frame[TIME])
@@ -145,14 +171,16 @@ class BillEngine:
                 f"series {frame[SERIES].iloc[i]}: reading at {frame[TIME].iloc[i]} is off the "
                 f"{step} grid of the usage"
             )
-        codes, uniques = pd.factorize(frame[SERIES], sort=True)
-        ids = np.asarray(uniques.astype("string").to_numpy(dtype=object))
+        codes, ids = customer_codes(frame[SERIES])
         u = frame[usage].to_numpy(dtype="float64")
         x = frame[export].to_numpy(dtype="float64") if export else None
         if len(codes) > 1 and not (np.diff(codes) >= 0).all():
             order = np.argsort(codes, kind="stable")  # group rows by customer
             codes, col, u = codes[order], col[order], u[order]
             x = x[order] if x is not None else None
+        # every customer on every interval, in time order (a file of whole customer-years, as
+        # most are): the rows are already the matrix, no scatter needed
+        whole = len(col) == len(ids) * n and bool((col.reshape(-1, n) == np.arange(n)).all())
         per = max(1, int(chunk_cells // n))
         bounds = np.searchsorted(codes, np.arange(0, len(ids) + per, per))
         start = pd.Timestamp(t0, unit="ns", tz="UTC")
@@ -161,13 +189,17 @@ class BillEngine:
                 continue
             lo = int(codes[a])
             k = int(codes[b - 1]) - lo + 1
-            where = (codes[a:b] - lo, col[a:b])
-            U = np.full((k, n), np.nan)
-            U[where] = u[a:b]
-            X = None
-            if x is not None:
-                X = np.full((k, n), np.nan)
-                X[where] = x[a:b]
+            if whole:
+                U = u[a:b].reshape(k, n)
+                X = x[a:b].reshape(k, n) if x is not None else None
+            else:
+                where = (codes[a:b] - lo, col[a:b])
+                U = np.full((k, n), np.nan)
+                U[where] = u[a:b]
+                X = None
+                if x is not None:
+                    X = np.full((k, n), np.nan)
+                    X[where] = x[a:b]
             parts.append(self.bill_wide(ids[lo : lo + k], start, step, U, X))
         return pd.concat(parts, ignore_index=True)
 

@@ -245,3 +245,36 @@ def test_a_grid_with_some_customers_replaced_bills_as_the_replaced_matrix() -> N
     want = engine.totals_wide(ids, start, step, V)
     for key in ("total", "days", "kwh"):
         np.testing.assert_allclose(engine.totals(grid)[key], want[key], atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [["b", "b", "a", "a", "c"], ["b", "a", "b"], ["q"], [" x", "x", "x"], ["c2", "c10", "c10"]],
+)
+def test_customer_codes_are_factorize_sorted_whatever_the_row_order(ids: list[str]) -> None:
+    from forecasting.tariffs.engine import customer_codes
+
+    for series in (pd.Series(ids, dtype="string"), pd.Series(ids, dtype=object)):
+        codes, uniques = customer_codes(series)
+        want, sorted_ids = pd.factorize(series, sort=True)
+        assert codes.tolist() == want.tolist() and list(uniques) == list(sorted_ids)
+
+
+def test_grouped_whole_years_shuffled_rows_and_gaps_bill_alike() -> None:
+    """A long frame of whole customers in order (read as a matrix without a scatter) bills as
+    the same rows shuffled, and as the matrix itself; rows dropped bill as dropped cells."""
+    t = tariff(fixed_per_day=10.0, energy=PEAK_OFFPEAK["energy"])
+    frames = [usage(f"c{i}", "2013-01-01", "2013-03-01", lambda ts, i=i: 0.1 * (i + 1)
+                    + 0.05 * (ts.hour >= 16), "1h") for i in range(4)]  # fmt: skip
+    frame = pd.concat(frames, ignore_index=True).astype({"series_id": "string"})
+    engine = BillEngine(t)
+    grouped = engine.bill(frame, chunk_cells=2 * 1416)
+    pd.testing.assert_frame_equal(engine.bill(frame.sample(frac=1.0, random_state=1)), grouped)
+    matrix = frame["kwh"].to_numpy().reshape(4, -1)
+    ids = np.array([f"c{i}" for i in range(4)], dtype=object)
+    start, hour = frame["timestamp"].iloc[0], pd.Timedelta("1h")
+    pd.testing.assert_frame_equal(engine.bill_wide(ids, start, hour, matrix), grouped)
+    holes = matrix.copy().ravel()
+    holes[3::50] = np.nan
+    gaps = engine.bill(frame.drop(index=frame.index[3::50]))
+    pd.testing.assert_frame_equal(gaps, engine.bill_wide(ids, start, hour, holes.reshape(4, -1)))
