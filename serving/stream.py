@@ -142,13 +142,24 @@ def _rebatched(reader: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 
 
 def distinct_series(source: Source) -> int:
-    """Number of distinct series ids in the input (reads the `series_id` column only)."""
-    seen: set[str] = set()
+    """Number of distinct series ids in the input (reads the `series_id` column only). The
+    ids seen are kept as 64-bit hashes in a sorted array, 8 bytes an id, so memory stays
+    small and flat at millions of series (two ids would have to share a 64-bit hash to be
+    counted once: at a million ids, a chance of about 3 in 100 million; the count only sizes
+    the groups)."""
+    seen = np.empty(0, dtype="uint64")
+    pending: list[np.ndarray] = []
     for _, _, batch in iter_batches(source, [SERIES]):
         ids = batch.column(0)
         if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
             ids = ids.cast(pa.string())
-        seen.update(x for x in ids.unique().to_pylist() if x is not None)
+        words = ids.unique().drop_null().to_numpy(zero_copy_only=False).astype(object)
+        pending.append(pd.util.hash_array(words, categorize=False))
+        if sum(len(p) for p in pending) > 1_000_000:
+            seen = np.union1d(seen, np.concatenate(pending))
+            pending = []
+    if pending:
+        seen = np.union1d(seen, np.concatenate(pending))
     return len(seen)
 
 
