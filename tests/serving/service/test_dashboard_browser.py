@@ -84,7 +84,12 @@ def test_the_pages_draw_their_charts_after_signing_in(site, browser, shots):
     browser.get(f"{site.url}/login")
     browser.find_element(By.NAME, "key").send_keys(site.keys["planner"])
     browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-    assert browser.current_url.endswith("/dashboard")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # the click returns when the form is sent; the answer's page may come a little later
+    WebDriverWait(browser, 20, poll_frequency=0.1).until(
+        lambda d: d.current_url.endswith("/dashboard")
+    )
     assert "Overview" in browser.title
     cookie = browser.get_cookie("mf_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
