@@ -212,17 +212,22 @@ def main() -> None:
                                    in_memory_peak_rss_mib=round(brss, 1))  # fmt: skip
                     results["runs"].append(run)
                     print("  " + ", ".join(f"{k} {v}" for k, v in run.items()), flush=True)
+                    _write(args, results, t0)  # after each run: a long benchmark keeps what it did
                     shutil.rmtree(out)
             shutil.rmtree(work / f"input_{n}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print(_write(args, results, t0))
+
+
+def _write(args: argparse.Namespace, results: dict[str, Any], t0: float) -> str:
     results["seconds"] = round(time.perf_counter() - t0, 1)
     results["cores"] = os.cpu_count()
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
     md = _markdown(results)
     (args.output / f"{args.name}.md").write_text(md)
-    print(md)
+    return md
 
 
 def _markdown(r: dict[str, Any]) -> str:
