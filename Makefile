@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e ".[train,service,tracking,ray,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[train,service,tracking,ray,dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)

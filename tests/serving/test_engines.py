@@ -165,8 +165,10 @@ def test_worker_processes_give_the_local_output(corpus_workspace, many, tmp_path
     s = run(bundle, many, tmp_path / "pool", ProcessEngine(2), batch=4)
     assert s["engine"] == "processes" and s["series_forecast"] == 48
     pd.testing.assert_frame_equal(forecasts(tmp_path / "pool"), forecasts(tmp_path / "local"))
+    # forecast by the worker processes, not here (how the groups spread between them depends
+    # on how fast each one starts)
     workers = {e["worker"] for e in ledger(tmp_path / "pool")}
-    assert len(workers) == 2 and f"{os.uname().nodename}:{os.getpid()}" not in workers
+    assert workers and f"{os.uname().nodename}:{os.getpid()}" not in workers
 
 
 def test_a_killed_worker_process_stops_the_job_in_one_line_and_it_resumes(
