@@ -199,12 +199,18 @@ def _numbers(col: pa.Array, name: str, bad: np.ndarray, why: np.ndarray) -> np.n
     return v
 
 
-def normalise(batch: pa.RecordBatch, file_index: int, first_row: int) -> pd.DataFrame:
-    """Canonical columns, provenance and `_bad` (reason or null) for one record batch."""
+def normalise(
+    batch: pa.RecordBatch,
+    file_index: int,
+    first_row: int,
+    ids: tuple[pa.Array, np.ndarray, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Canonical columns, provenance and `_bad` (reason or null) for one record batch; `ids`
+    is `series_ids` of the batch when the caller has it already."""
     n = batch.num_rows
     bad = np.zeros(n, dtype=bool)
     why = np.full(n, None, dtype=object)
-    ids, codes, uniques = series_ids(batch.column(SERIES))
+    ids, codes, uniques = ids or series_ids(batch.column(SERIES))
     empty = (uniques == "")[codes]
     why[empty] = "series_id is empty"
     bad |= empty
@@ -255,7 +261,8 @@ def partition(
     phases: dict[int, list[Any]] = {}  # phase (ns) -> [readings, last reading]
     unit = int(step.value) if step is not None else 0
     for fi, first, batch in iter_batches(source, source.columns):
-        df = normalise(batch, fi, first)
+        ids = series_ids(batch.column(SERIES))  # once: for the rows and for their groups
+        df = normalise(batch, fi, first, ids)
         rows += len(df)
         bad += int(df[BAD].notna().sum())
         ok = df.loc[df[BAD].isna() & df[value].notna(), TIME]
@@ -267,7 +274,7 @@ def partition(
                 seen = phases.setdefault(int(p), [0, at.max()])
                 seen[0] += len(at)
                 seen[1] = max(seen[1], at.max())
-        _, codes, uniques = series_ids(batch.column(SERIES))
+        _, codes, uniques = ids
         g = stable_group(pd.Series(uniques), groups)[codes]  # each distinct id hashed once
         order = np.argsort(g, kind="stable")
         # one Arrow table per batch, sorted by group once; each group's rows are a zero-copy

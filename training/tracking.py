@@ -120,7 +120,8 @@ def log_tune(tracker: Tracker, summary: dict[str, Any], output: Path,
             values = {"trial": t["number"], "value": t.get("value"), "seconds": t.get("seconds")}
             tracker.log_metrics(child, {k: v for k, v in values.items() if v is not None})
             tracker.finish(child, t["state"] in ("COMPLETE", "PRUNED"))
-        tracker.log_folder(parent, output, "study") if (output / "summary.json").is_file() else None
+        if (output / "summary.json").is_file():
+            tracker.log_folder(parent, output, "study")
         if best_run is not None:
             log_run_folder(tracker, best_run, "train", parent)
         ok = True
