@@ -37,6 +37,8 @@ from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
 from forecasting.folders import write_json
 from forecasting.tariffs.engine import BillEngine, infer_step
+from serving.engines import engine_summary, run_in_process
+from serving.parts import join_parquet, write_table_atomic
 from serving.stream import BAD, FILE, ROW, distinct_series, open_source, partition, read_group
 
 USAGE_COLUMNS = ("kwh", "target", "p50")
@@ -115,8 +117,12 @@ class BillJob:
     static: pd.DataFrame | None = None
     group_by: list[str] = field(default_factory=list)
     batch_size: int = 2000
+    runner: Any = None  # None: groups in this process; else an engine (serving.engines)
 
     def run(self) -> dict[str, Any]:
+        """Partition the usage into groups of whole customers; bill each group (here or on the
+        runner's workers) into its own part files; join the parts in group order, so the
+        output is the same on every engine."""
         usage = usage_column(self.usage_path, self.column)
         values = (usage,) + ((self.export,) if self.export else ())
         source = open_source(self.usage_path, [], values)
@@ -128,24 +134,41 @@ class BillJob:
         groups = max(1, math.ceil(n_series / self.batch_size))
         work = Path(tempfile.mkdtemp(prefix="_bill_", dir=self.output))
         try:
-            meta = partition(source, groups, work, value=usage)
-            writer = Writers(self.output)
-            quarantined = 0
-            for g in range(groups):
-                rows = read_group(work, g)
-                if rows is None:
-                    continue
-                ok, q = check_rows(rows, usage, self.export)
-                if len(q):
-                    q["source_file"] = [files[int(i)] for i in q["source_file"]]
-                    writer.quarantine(q)
-                    quarantined += len(q)
-                self._bill(ok, usage, writer)
-            writer.close()
+            (work / "partition").mkdir()
+            (work / "parts").mkdir()
+            meta = partition(source, groups, work / "partition", value=usage)
+            spec = {"build": "serving.bill:BillWorker", "kwargs": {
+                "tariff": self.engine, "baseline": self.baseline, "usage": usage,
+                "export": self.export, "work": work,
+            }}  # fmt: skip
+            tasks = [(g,) for g in range(groups)]
+            entries = (
+                run_in_process(spec, tasks)
+                if self.runner is None
+                else self.runner.run_groups(spec, tasks)
+            )
+            done = list(entries)
+            self._join_parts(work / "parts", groups, files)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        quarantined = sum(e["quarantined"] for e in done)
         billed_rows = meta["rows"] - quarantined
-        return self._finish(meta["rows"], billed_rows, quarantined, n_series, usage)
+        ran = engine_summary(self.runner, done)
+        return self._finish(meta["rows"], billed_rows, quarantined, n_series, usage, ran)
+
+    def _join_parts(self, parts: Path, groups: int, files: list[str]) -> None:
+        """bills.parquet (and the baseline's) and quarantine.csv from the groups' parts, in
+        group order, one part in memory at a time."""
+        writer = Writers(self.output)  # clears what an earlier run left
+        for name in ("bills", "bills_baseline"):
+            names = [parts / f"{name}-{g:05d}.parquet" for g in range(groups)]
+            join_parquet(names, self.output / f"{name}.parquet")
+        for g in range(groups):
+            path = parts / f"quarantine-{g:05d}.parquet"
+            if path.is_file():
+                q = pd.read_parquet(path)
+                q["source_file"] = [files[int(i)] for i in q["source_file"]]
+                writer.quarantine(q)
 
     def bill_frame(
         self, frame: pd.DataFrame, usage: str, quarantine: pd.DataFrame
@@ -174,7 +197,13 @@ class BillJob:
             writer.bills("bills_baseline", self.baseline.bill(rows, usage, self.export, step))
 
     def _finish(
-        self, rows_in: int, billed: int, quarantined: int, n_series: int, usage: str
+        self,
+        rows_in: int,
+        billed: int,
+        quarantined: int,
+        n_series: int,
+        usage: str,
+        ran: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if rows_in != billed + quarantined:
             raise AssertionError("row identity broken: rows in != billed + quarantined")  # a bug
@@ -202,9 +231,58 @@ class BillJob:
             changes.to_csv(self.output / "changes.csv", index=False)
             summary["baseline"] = self.baseline.tariff.name
             summary["comparison"] = compare_summary(changes, self.group_by)
+        summary |= ran or {}
         write_json(self.output / "summary.json", summary)
         (self.output / "summary.md").write_text(render_summary(summary), "utf-8")
         return summary
+
+
+class BillWorker:
+    """An engine's worker for `BillJob.run`: reads a partition group, checks and bills it, and
+    writes the group's parts (bills, baseline bills, quarantined rows), each whole or absent."""
+
+    def __init__(
+        self,
+        threads: int,
+        tariff: BillEngine,
+        baseline: BillEngine | None,
+        usage: str,
+        export: str | None,
+        work: Path,
+    ) -> None:
+        del threads  # billing is numpy on one thread
+        self.tariff, self.baseline, self.usage, self.export = tariff, baseline, usage, export
+        self.partition, self.parts = work / "partition", work / "parts"
+
+    def group(self, g: int) -> dict[str, Any]:
+        from serving.predict import worker_stamp
+
+        rows = read_group(self.partition, g)
+        if rows is None:
+            return {"group": g, "rows": 0, "quarantined": 0, **worker_stamp()}
+        ok, q = check_rows(rows, self.usage, self.export)
+        if len(q):
+            self._write(f"quarantine-{g:05d}", pa.Table.from_pandas(q, preserve_index=False))
+        if not ok.empty:
+            step = infer_step(ok)
+            engines = [("bills", self.tariff), ("bills_baseline", self.baseline)]
+            for name, engine in engines:
+                if engine is not None:
+                    bills = engine.bill(ok, self.usage, self.export, step)
+                    self._write(f"{name}-{g:05d}", bills_table(bills))
+        return {"group": g, "rows": len(rows), "quarantined": len(q), **worker_stamp()}
+
+    def _write(self, name: str, table: pa.Table) -> None:
+        write_table_atomic(self.parts / f"{name}.parquet", table)
+
+
+def bills_table(frame: pd.DataFrame) -> pa.Table:
+    """Bills as written: period start and end as local dates."""
+    frame = frame.assign(
+        period_start=frame["period_start"].astype("datetime64[s]").dt.date,
+        period_end=frame["period_end"].astype("datetime64[s]").dt.date,
+    )
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 class Writers:
@@ -217,11 +295,7 @@ class Writers:
             (folder / name).unlink(missing_ok=True)
 
     def bills(self, name: str, frame: pd.DataFrame) -> None:
-        frame = frame.assign(
-            period_start=frame["period_start"].astype("datetime64[s]").dt.date,
-            period_end=frame["period_end"].astype("datetime64[s]").dt.date,
-        )
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = bills_table(frame)
         if name not in self._open:
             self._open[name] = pq.ParquetWriter(self.folder / f"{name}.parquet", table.schema)
         self._open[name].write_table(table.cast(self._open[name].schema))

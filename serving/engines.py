@@ -1,4 +1,9 @@
-"""Where the groups of a `forecasting predict` job run, besides this process.
+"""Where the groups of a batch job (`predict`, `bill`, `impute`) run, besides this process.
+
+A job hands an engine a worker spec (`{"build": "module:Class", "kwargs": {...}}`: what another
+process needs to build the job's worker once) and its tasks (argument tuples, one a group or
+batch); the engine yields each task's entry as it finishes, and the job's driver alone records
+them and assembles the output. `run_in_process` is the local engine: the same worker, here.
 
 - `ProcessEngine` (`--workers N`): N worker processes on this machine, each building the job
   once (bundle sessions with the CPUs split between them), so reading, checking, features,
@@ -29,13 +34,44 @@ system every node sees (NFS, a mounted bucket): actors read and write there.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from forecasting.errors import InputError
+
+
+def engine_for(
+    engine: str,
+    workers: int = 1,
+    address: str | None = None,
+    actors: int | None = None,
+    cpus_per_actor: int = 1,
+) -> Any:
+    """The engine the command line names: None (this process), a `ProcessEngine` or a
+    `RayEngine`; a wrong combination is an `InputError`, said before any work."""
+    if engine == "ray":
+        if workers > 1:
+            raise InputError("--workers sizes the local engine; with --engine ray use --actors")
+        require_ray()  # a missing extra is said at once
+        return RayEngine(address, actors, cpus_per_actor)
+    if engine != "local":
+        raise InputError(f"--engine {engine!r}: use local or ray")
+    if address is not None or actors is not None:
+        raise InputError("--address and --actors are for --engine ray")
+    return ProcessEngine(workers) if workers > 1 else None
+
+
+def engine_summary(engine: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a job's summary says of where it ran: the engine, how many worker processes did
+    its tasks, and the largest peak RSS among them (MiB)."""
+    peaks = [e["worker_peak_rss_mib"] for e in entries if e.get("worker_peak_rss_mib")]
+    return {
+        "engine": getattr(engine, "name", "local"),
+        "worker_processes": len({e["worker"] for e in entries}),
+        "worker_peak_rss_mib": max(peaks) if peaks else None,
+    }
 
 
 def require_ray() -> Any:
@@ -48,18 +84,21 @@ def require_ray() -> Any:
     return ray
 
 
+def build_worker(spec: dict[str, Any], threads: int) -> Any:
+    """The worker side of a job: `spec["build"]` ("module:Class") called with `spec["kwargs"]`
+    and the threads it may use; its `group(*task)` does one task and returns its entry."""
+    module, name = spec["build"].split(":")
+    return getattr(importlib.import_module(module), name)(threads=threads, **spec["kwargs"])
+
+
 class GroupWorker:
-    """One actor: a predict job built once, forecasting the groups it is given."""
+    """One actor (or worker process): a job's worker built once, doing the tasks it is given."""
 
     def __init__(self, spec: dict[str, Any], threads: int) -> None:
-        from serving.predict import PredictJob
+        self.worker = build_worker(spec, threads)
 
-        self.job = PredictJob(**spec, threads=threads, progress=False, echo=lambda _: None)
-        self.static = self.job._static()
-
-    def group(self, g: int, origins: list[str]) -> dict[str, Any]:
-        index = pd.DatetimeIndex([pd.Timestamp(o) for o in origins]).as_unit("ns")
-        entry: dict[str, Any] = self.job.process_group(g, index, self.static)
+    def group(self, *task: Any) -> dict[str, Any]:
+        entry: dict[str, Any] = self.worker.group(*task)
         return entry
 
 
@@ -71,9 +110,19 @@ def _start_worker(spec: dict[str, Any], threads: int) -> None:
     _WORKER = GroupWorker(spec, threads)
 
 
-def _run_group(g: int, origins: list[str]) -> dict[str, Any]:
+def _run_group(task: tuple[Any, ...]) -> dict[str, Any]:
     assert _WORKER is not None, "the worker process was not started with its job"
-    return _WORKER.group(g, origins)
+    return _WORKER.group(*task)
+
+
+def run_in_process(spec: dict[str, Any], tasks: list[tuple[Any, ...]]) -> Iterator[dict[str, Any]]:
+    """The local engine: the tasks one after another in this process, the worker built once."""
+    from forecasting.threads import usable_cpus
+
+    if tasks:
+        worker = build_worker(spec, usable_cpus())
+        for task in tasks:
+            yield worker.group(*task)
 
 
 @dataclass
@@ -86,23 +135,23 @@ class ProcessEngine:
     name = "processes"
 
     def run_groups(
-        self, job: Any, todo: list[int], origins: pd.DatetimeIndex
+        self, spec: dict[str, Any], tasks: list[tuple[Any, ...]]
     ) -> Iterator[dict[str, Any]]:
+        """Entries of the tasks, in the order they finish."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
 
         from forecasting.threads import usable_cpus
 
-        if not todo:
+        if not tasks:
             return
-        n = min(self.workers, len(todo))
+        n = min(self.workers, len(tasks))
         threads = max(1, usable_cpus() // n)
-        iso = [o.isoformat() for o in origins]
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(n, mp_context=ctx, initializer=_start_worker,
-                                 initargs=(job.worker_spec(), threads)) as pool:  # fmt: skip
-            futures = [pool.submit(_run_group, g, iso) for g in todo]
+                                 initargs=(spec, threads)) as pool:  # fmt: skip
+            futures = [pool.submit(_run_group, task) for task in tasks]
             try:
                 for done in as_completed(futures):
                     yield done.result()
@@ -130,10 +179,10 @@ class RayEngine:
     name = "ray"
 
     def run_groups(
-        self, job: Any, todo: list[int], origins: pd.DatetimeIndex
+        self, spec: dict[str, Any], tasks: list[tuple[Any, ...]]
     ) -> Iterator[dict[str, Any]]:
-        """Ledger entries of the groups in `todo`, in the order they finish."""
-        if not todo:
+        """Entries of the tasks, in the order they finish."""
+        if not tasks:
             return
         ray = require_ray()
         from ray.util import ActorPool
@@ -148,11 +197,9 @@ class RayEngine:
                 max_restarts=self.retries,
                 max_task_retries=self.retries,
             )(GroupWorker)
-            spec = job.worker_spec()
-            workers = [remote.remote(spec, self.cpus_per_actor) for _ in range(min(n, len(todo)))]
-            iso = [o.isoformat() for o in origins]
+            workers = [remote.remote(spec, self.cpus_per_actor) for _ in range(min(n, len(tasks)))]
             pool = ActorPool(workers)
-            yield from pool.map_unordered(lambda a, g: a.group.remote(g, iso), todo)
+            yield from pool.map_unordered(lambda a, task: a.group.remote(*task), tasks)
         finally:
             for w in workers:
                 ray.kill(w)

@@ -22,12 +22,16 @@ be imputed, with the reason), `summary.json`, and `samples.parquet` with --sampl
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from forecasting.config.data import CovariateSource
 from forecasting.data.covariates import covariates_by_time
@@ -36,7 +40,9 @@ from forecasting.data.readers import describe_columns, file_columns, read_table,
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import BundleError, InputError
 from forecasting.folders import write_json
+from serving.engines import engine_summary
 from serving.load import load_bundle
+from serving.parts import join_parquet, write_table_atomic
 from serving.tables import read_time_table
 
 ARCHETYPES = "archetypes.json"
@@ -312,6 +318,7 @@ class ImputeJob:
     use_model: bool = True
     batch_size: int = 200
     seed: int = 0
+    runner: Any = None  # None: batches in this process; else an engine (serving.engines)
     errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     sources: dict[str, Any] = field(default_factory=dict)  # what each covariate source gave
@@ -333,17 +340,37 @@ class ImputeJob:
             if sid not in statics:
                 self.errors[sid] = "no static data for this customer in the static table"
                 del customers[sid]
-        weather = self._weather(bundle) if self.use_model else None
+        weather = self._weather(bundle) if self.use_model else None  # checked here, first
         self.output.mkdir(parents=True, exist_ok=True)
-        profiles, assigns, sample_parts = [], [], []
         ids = sorted(customers)
-        for a in range(0, len(ids), self.batch_size):
-            batch = [customers[s] for s in ids[a : a + self.batch_size]]
-            out, asg, smp = self.impute_batch(batch, arch, statics, bundle, weather)
-            profiles += out
-            assigns += asg
-            sample_parts += smp
-        return self._write(profiles, assigns, sample_parts, arch, n_in)
+        by_id = self.static.drop_duplicates(SERIES, keep="last").set_index(SERIES)
+        tasks = []
+        for b, a in enumerate(range(0, len(ids), self.batch_size)):
+            batch = ids[a : a + self.batch_size]
+            tasks.append((b, [customers[s] for s in batch], by_id.loc[batch].reset_index()))
+        work = Path(tempfile.mkdtemp(prefix="_impute_", dir=self.output))
+        try:
+            if self.runner is None:  # this process: the bundle and weather already read
+                worker = ImputeWorker.ready(self._worker_job(work), bundle, arch, weather)
+                entries: Iterable[dict[str, Any]] = (worker.group(*t) for t in tasks)
+            else:
+                entries = self.runner.run_groups(self._worker_spec(work), tasks)
+            done = sorted(entries, key=lambda e: e["batch"])
+            return self._write(work, done, arch, n_in)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _worker_job(self, parts: Path) -> ImputeJob:
+        """This job as a worker holds it: no monthly totals, the static rows given per batch."""
+        return ImputeJob(self.bundle_path, "", self.static.iloc[:0], parts, self.weather,
+                         self.samples, self.covariate_sources, self.use_model,
+                         self.batch_size, self.seed)  # fmt: skip
+
+    def _worker_spec(self, parts: Path) -> dict[str, Any]:
+        kwargs = {"bundle_path": self.bundle_path, "weather": self.weather, "samples": self.samples,
+                  "covariate_sources": self.covariate_sources, "use_model": self.use_model,
+                  "batch_size": self.batch_size, "seed": self.seed, "parts": parts}  # fmt: skip
+        return {"build": "serving.impute:ImputeWorker", "kwargs": kwargs}
 
     def _weather(self, bundle: Any) -> pd.DataFrame | None:
         """Known-future covariates (weather) from --weather, or already read by time from a
@@ -498,31 +525,88 @@ class ImputeJob:
             TIME: np.tile(hours, n), "kwh": paths.ravel(),
         })  # fmt: skip
 
-    def _write(self, profiles: list[pd.DataFrame], assigns: list[dict[str, Any]],
-               samples: list[pd.DataFrame], arch: Archetypes, n_in: int) -> dict[str, Any]:  # fmt: skip
-        cols = [SERIES, "period", TIME, "p10", "p50", "p90"]
-        prof = pd.concat(profiles, ignore_index=True) if profiles else pd.DataFrame(columns=cols)
-        prof.to_parquet(self.output / "profiles.parquet", index=False)
+    def _write(
+        self, parts: Path, done: list[dict[str, Any]], arch: Archetypes, n_in: int
+    ) -> dict[str, Any]:
+        """The output from the batches' parts, in batch order (one part in memory at a time)."""
+        for e in done:
+            self.errors.update(e["errors"])
+        for name in ("profiles", "samples"):
+            if name == "samples" and not self.samples:
+                continue
+            files = [parts / f"{name}-{e['batch']:05d}.parquet" for e in done]
+            columns = PROFILE_COLUMNS if name == "profiles" else SAMPLE_COLUMNS
+            join_parquet(files, self.output / f"{name}.parquet", columns)
+        assigns = [a for e in done for a in e["assignments"]]
         pd.DataFrame(assigns).to_csv(self.output / "assignments.csv", index=False)
         errs = pd.DataFrame({SERIES: list(self.errors), "reason": list(self.errors.values())})
         errs.sort_values(SERIES).to_csv(self.output / "errors.csv", index=False)
-        if self.samples:
-            smp = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
-            smp.to_parquet(self.output / "samples.parquet", index=False)
+        imputed = sum(e["customers"] for e in done)
         summary = {
             "bundle": self.bundle_path,
             "monthly": self.monthly,
             "customers_in": n_in,
-            "customers_imputed": int(prof[SERIES].nunique()) if len(prof) else 0,
+            "customers_imputed": imputed,
             "customers_failed": len(self.errors),
             "archetypes": arch.k,
             "silhouette": arch.doc.get("silhouette"),
             "model": self.use_model,
-            "hours": len(prof),
-            "kwh": float(prof["p50"].sum()) if len(prof) else 0.0,
+            "hours": sum(e["hours"] for e in done),
+            "kwh": float(sum(e["kwh"] for e in done)),
             "samples": self.samples,
+            **engine_summary(self.runner, done),
             "notes": self.notes,
             **({"covariate_sources": self.sources} if self.sources else {}),
         }
         write_json(self.output / "summary.json", summary)
         return summary
+
+
+PROFILE_COLUMNS = [SERIES, "period", TIME, "p10", "p50", "p90"]
+SAMPLE_COLUMNS = [SERIES, "sample", TIME, "kwh"]
+
+
+class ImputeWorker:
+    """An engine's worker for `ImputeJob.run`: the bundle, archetypes and weather read once;
+    each task is a batch of customers (their periods and static rows), imputed into the
+    batch's parts (profiles, samples), each whole or absent. Its entry carries the batch's
+    assignments, errors and counts."""
+
+    def __init__(self, threads: int, parts: Path, **spec: Any) -> None:
+        job = ImputeJob(monthly="", static=pd.DataFrame(), output=parts, **spec)
+        bundle = load_bundle(job.bundle_path, threads)
+        arch = Archetypes(json.loads((Path(job.bundle_path) / ARCHETYPES).read_text("utf-8")))
+        self._set(job, bundle, arch, job._weather(bundle) if job.use_model else None)
+
+    @classmethod
+    def ready(
+        cls, job: ImputeJob, bundle: Any, arch: Archetypes, weather: pd.DataFrame | None
+    ) -> ImputeWorker:
+        """A worker in this process, from what the driver has read already."""
+        worker = cls.__new__(cls)
+        worker._set(job, bundle, arch, weather)
+        return worker
+
+    def _set(
+        self, job: ImputeJob, bundle: Any, arch: Archetypes, weather: pd.DataFrame | None
+    ) -> None:
+        self.job, self.bundle, self.arch, self.weather = job, bundle, arch, weather
+
+    def group(self, b: int, batch: list[Periods], static: pd.DataFrame) -> dict[str, Any]:
+        from serving.predict import worker_stamp
+
+        job = self.job
+        job.static, job.errors = static, {}
+        statics = static.set_index(SERIES).to_dict("index")
+        out, assigns, samples = job.impute_batch(batch, self.arch, statics, self.bundle,
+                                                 self.weather)  # fmt: skip
+        for name, frames in (("profiles", out), ("samples", samples)):
+            if frames:
+                table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True),
+                                             preserve_index=False)  # fmt: skip
+                write_table_atomic(job.output / f"{name}-{b:05d}.parquet", table)
+        return {
+            "batch": b, "assignments": assigns, "errors": dict(job.errors),
+            "customers": len(out), "hours": sum(len(f) for f in out),
+            "kwh": float(sum(f["p50"].sum() for f in out)), **worker_stamp(),
+        }  # fmt: skip

@@ -39,8 +39,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from forecasting.bundle_format import MANIFEST, sha256
 from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
@@ -48,6 +46,7 @@ from forecasting.errors import BundleError, InputError
 from forecasting.folders import write_atomic, write_json
 from serving.kinds import BUNDLE_KINDS, bundle_kind
 from serving.load import load_bundle
+from serving.parts import write_frame_atomic
 from serving.stream import (
     BAD,
     FILE,
@@ -83,11 +82,6 @@ def check_job_folder(output: Path) -> None:
         raise InputError(
             f"{output} exists and is not a predict job's folder; choose an empty or new --output"
         )
-
-
-def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    write_atomic(path, lambda p: pq.write_table(table, p))
 
 
 @dataclass
@@ -132,9 +126,10 @@ class PredictJob:
 
     def worker_spec(self) -> dict[str, Any]:
         """What another process needs to build this same job (an engine's worker)."""
-        return {"bundle_dir": self.bundle_dir, "input": self.input, "output": self.output,
-                "origins": self.origins, "batch_size": self.batch_size, "static": self.static,
-                "session_batch": self.session_batch, "int8": self.int8}  # fmt: skip
+        kwargs = {"bundle_dir": self.bundle_dir, "input": self.input, "output": self.output,
+                  "origins": self.origins, "batch_size": self.batch_size, "static": self.static,
+                  "session_batch": self.session_batch, "int8": self.int8}  # fmt: skip
+        return {"build": "serving.predict:PredictWorker", "kwargs": kwargs}
 
     # ---- plan and ledger -------------------------------------------------------------------
 
@@ -239,8 +234,9 @@ class PredictJob:
             entries: Iterable[dict[str, Any]] = (
                 self.process_group(g, origins, static) for g in todo
             )
-        else:  # the same groups on another engine's workers (Ray): entries as they finish
-            entries = self.engine.run_groups(self, todo, origins)
+        else:  # the same groups on another engine's workers: entries as they finish
+            iso = [o.isoformat() for o in origins]
+            entries = self.engine.run_groups(self.worker_spec(), [(g, iso) for g in todo])
         with _Progress(scan["series"], self.progress, self.echo) as bar:
             bar.advance(sum(e["series"] for e in done.values()), 0)
             for entry in entries:
@@ -258,8 +254,8 @@ class PredictJob:
         frame = self._read_group(g)
         forecasts, errors = self.forecast_group(frame, origins, static)
         unknown = self._future_gaps(frame, forecasts)
-        _write_parquet(self.job / "errors" / f"g={g:05d}.parquet", errors)
-        _write_parquet(self.output / FORECASTS / _part_name(g), forecasts)
+        write_frame_atomic(self.job / "errors" / f"g={g:05d}.parquet", errors)
+        write_frame_atomic(self.output / FORECASTS / _part_name(g), forecasts)
         return {
             "group": g,
             "series": int(frame[SERIES].nunique()),
@@ -269,8 +265,7 @@ class PredictJob:
             "error_series": int(errors[SERIES].nunique()),
             "rows_without_future_covariates": unknown,
             "seconds": round(time.perf_counter() - t, 3),
-            "worker": f"{socket.gethostname()}:{os.getpid()}",
-            "worker_peak_rss_mib": _peak_rss_mib(),
+            **worker_stamp(),
         }
 
     def _finish(
@@ -447,6 +442,25 @@ class PredictJob:
         good = frame[~frame[SERIES].isin(bad_ids)]
         errors = _errors(list(reasons), [pd.NaT] * len(reasons), list(reasons.values()))
         return good, errors
+
+
+class PredictWorker:
+    """An engine's worker: the job built once (bundle sessions with `threads`, the static
+    table read once), forecasting the groups it is given."""
+
+    def __init__(self, threads: int, **spec: Any) -> None:
+        self.job = PredictJob(**spec, threads=threads, progress=False, echo=lambda _: None)
+        self.static = self.job._static()
+
+    def group(self, g: int, origins: list[str]) -> dict[str, Any]:
+        index = pd.DatetimeIndex([pd.Timestamp(o) for o in origins]).as_unit("ns")
+        return self.job.process_group(g, index, self.static)
+
+
+def worker_stamp() -> dict[str, Any]:
+    """Who did a task: host:pid and its peak RSS, for an entry."""
+    return {"worker": f"{socket.gethostname()}:{os.getpid()}",
+            "worker_peak_rss_mib": _peak_rss_mib()}  # fmt: skip
 
 
 def _peak_rss_mib() -> float | None:

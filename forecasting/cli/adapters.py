@@ -7,6 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
+from forecasting.cli.engine_options import (
+    ActorsOption,
+    AddressOption,
+    CpusPerActorOption,
+    EngineOption,
+    WorkersOption,
+)
+
 MAX_SAMPLES = 1000  # sample paths per customer: each is a year of hours in memory
 
 
@@ -46,20 +54,36 @@ def bill_cmd(
         int, typer.Option(min=1, max=28, help="local day of the month periods start")
     ] = 1,
     batch_size: Annotated[int, typer.Option(min=1, help="customers billed together")] = 2000,
+    engine: EngineOption = "local",
+    workers: WorkersOption = 1,
+    address: AddressOption = None,
+    actors: ActorsOption = None,
+    cpus_per_actor: CpusPerActorOption = 1,
 ) -> None:
     """Bill every customer in USAGE under TARIFF: one bill per customer and billing period.
 
     With --baseline, also bill under the baseline tariff and write each customer's change and
     a summary (mean/median change, customers with increases over 5/10/20%) by --group-by.
+    Groups of --batch-size customers are billed here, by --workers processes, or on Ray
+    (--engine ray); the output is the same on each.
     """
     from forecasting.tariffs.calendar import Cycle
     from forecasting.tariffs.engine import BillEngine
     from forecasting.tariffs.spec import load_tariff
     from serving.bill import BillJob
+    from serving.engines import engine_for
     from serving.tables import read_static
 
+    runner = engine_for(engine, workers, address, actors, cpus_per_actor)
+    if runner is not None and data_config is not None:
+        from forecasting.errors import InputError
+
+        raise InputError(
+            "--data-config bills in this process (the config reads the usage into memory); "
+            "prepare the usage first (`forecasting data prepare`) to bill on --workers or Ray"
+        )
     cycle = Cycle(cycle_months, cycle_day)
-    engine = BillEngine(load_tariff(tariff), cycle)
+    bill_engine = BillEngine(load_tariff(tariff), cycle)
     base = BillEngine(load_tariff(baseline), cycle) if baseline is not None else None
     table = read_static(static, static_id) if static else None
     groups = list(group_by or [])
@@ -67,7 +91,9 @@ def bill_cmd(
         from forecasting.errors import InputError
 
         raise InputError("--group-by needs a static table: give --static (or --data-config)")
-    job = BillJob(engine, usage, output, base, column, export_column, table, groups, batch_size)
+    job = BillJob(
+        bill_engine, usage, output, base, column, export_column, table, groups, batch_size, runner
+    )
     run_job = job.run if data_config is None else lambda: bill_with_config(job, data_config, usage)
     summary = run_job()
     typer.echo((output / "summary.md").read_text("utf-8").rstrip())
@@ -143,6 +169,14 @@ def impute_cmd(
     no_model: Annotated[
         bool, typer.Option("--no-model", help="archetype shapes only, without the bundle's model")
     ] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="customers imputed together (a task)")
+    ] = 200,
+    engine: EngineOption = "local",
+    workers: WorkersOption = 1,
+    address: AddressOption = None,
+    actors: ActorsOption = None,
+    cpus_per_actor: CpusPerActorOption = 1,
 ) -> None:
     """Hourly profiles for customers with only monthly (or quarterly) totals.
 
@@ -150,11 +184,15 @@ def impute_cmd(
     each sum to the totals. Customers that cannot be imputed are listed in errors.csv.
     With --data-config, the weather comes from its covariate sources and the static table from
     its static file, read as `data prepare` reads them; --weather and --static still win.
+    Batches of --batch-size customers are imputed here, by --workers processes, or on Ray
+    (--engine ray); the output is the same on each.
     """
     from forecasting.errors import InputError
+    from serving.engines import engine_for
     from serving.impute import ImputeJob
     from serving.tables import read_static
 
+    runner = engine_for(engine, workers, address, actors, cpus_per_actor)
     if not 0 <= samples <= MAX_SAMPLES:
         raise InputError(f"--samples must be between 0 and {MAX_SAMPLES:,}, got {samples}")
     table, sources = inputs_from_config(data_config, static, static_id)
@@ -162,7 +200,8 @@ def impute_cmd(
         assert static is not None  # inputs_from_config refuses a job with no static table
         table = read_static(static, static_id)
     job = ImputeJob(str(bundle), monthly, table, output, weather, samples,
-                    covariate_sources=sources, use_model=not no_model)  # fmt: skip
+                    covariate_sources=sources, use_model=not no_model, batch_size=batch_size,
+                    runner=runner)  # fmt: skip
     s = job.run()
     typer.echo(
         f"imputed {s['customers_imputed']:,} of {s['customers_in']:,} customers "

@@ -7,6 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
+from forecasting.cli.engine_options import (
+    ActorsOption,
+    AddressOption,
+    CpusPerActorOption,
+    EngineOption,
+    WorkersOption,
+)
 from forecasting.cli.extras import require_training_stack
 from forecasting.folders import write_json
 
@@ -582,25 +589,11 @@ def predict_cmd(
     tracking_uri: Annotated[
         str | None, typer.Option(help="--bundle models:/...: the MLflow registry's URI")
     ] = None,
-    engine: Annotated[
-        str, typer.Option(help="local (this machine) or ray (the groups on a Ray cluster)")
-    ] = "local",
-    workers: Annotated[
-        int, typer.Option(min=1, max=256, help="local: processes forecasting groups side by side")
-    ] = 1,
-    address: Annotated[
-        str | None,
-        typer.Option(
-            help="--engine ray: auto (the cluster here) or ray://HOST:10001; "
-            "default: start a local cluster for this job"
-        ),
-    ] = None,
-    actors: Annotated[
-        int | None, typer.Option(min=1, help="--engine ray: actors (default: CPUs / per actor)")
-    ] = None,
-    cpus_per_actor: Annotated[
-        int, typer.Option(min=1, help="--engine ray: CPUs (onnxruntime threads) per actor")
-    ] = 1,
+    engine: EngineOption = "local",
+    workers: WorkersOption = 1,
+    address: AddressOption = None,
+    actors: ActorsOption = None,
+    cpus_per_actor: CpusPerActorOption = 1,
 ) -> None:
     """Forecast every series of INPUT with a bundle on onnxruntime (torch-free), in constant memory.
 
@@ -616,27 +609,11 @@ def predict_cmd(
     could be, 2 when the bundle or the input cannot be used at all.
     """
     from forecasting.tracking import bundle_folder
+    from serving.engines import engine_for
     from serving.predict import PredictJob
 
     origins = [_utc(o, "--origin") for o in origin] if origin else None
-    runner: Any = None
-    if engine == "ray" and workers > 1:
-        from forecasting.errors import InputError
-
-        raise InputError("--workers sizes the local engine; with --engine ray use --actors")
-    if engine == "ray":
-        from serving.engines import RayEngine, require_ray
-
-        require_ray()  # before any work: a missing extra is said at once
-        runner = RayEngine(address, actors, cpus_per_actor)
-    elif engine == "local" and workers > 1:
-        from serving.engines import ProcessEngine
-
-        runner = ProcessEngine(workers)
-    elif engine != "local":
-        from forecasting.errors import InputError
-
-        raise InputError(f"--engine {engine!r}: use local or ray")
+    runner = engine_for(engine, workers, address, actors, cpus_per_actor)
     folder = bundle_folder(bundle, tracking_uri)  # a registered bundle: downloaded once
     if data_config is not None:
         from serving.predict import JOB, check_job_folder

@@ -1,4 +1,4 @@
-"""The engines of `predict` against the job run in one process.
+"""The engines of `predict`, `bill` and `impute` against the job run in one process.
 
 `--workers N`: worker processes give the same output, and a killed worker stops the job with a
 one-line error that keeps the finished groups (the job then resumes).
@@ -19,12 +19,15 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from serving.engines import ProcessEngine, RayEngine
 from serving.predict import FORECASTS, JOB, LEDGER, PredictJob
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +210,88 @@ def _pool_children() -> list:
     import multiprocessing
 
     return [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")]
+
+
+def _bill(usage: Path, baseline: Path, out: Path, runner=None) -> dict:
+    from forecasting.tariffs.calendar import Cycle
+    from forecasting.tariffs.engine import BillEngine
+    from forecasting.tariffs.spec import load_tariff
+    from serving.bill import BillJob
+
+    cycle = Cycle(1, 1)
+    new = BillEngine(load_tariff(ROOT / "configs/tariffs/uk_flat_example.yaml"), cycle)
+    base = BillEngine(load_tariff(baseline), cycle)
+    job = BillJob(new, str(usage), out, base, column="target", batch_size=5, runner=runner)
+    return job.run()
+
+
+def _impute(w: dict[str, Path], weather: Path, out: Path, runner=None) -> dict:
+    from serving.impute import ImputeJob
+    from serving.tables import read_static
+
+    job = ImputeJob(str(w["bundle"]), str(w["monthly"]), read_static(str(w["static"])), out,
+                    str(weather), samples=2, batch_size=4, runner=runner)  # fmt: skip
+    return job.run()
+
+
+def _same_summary(local: dict, other: dict, engine: str) -> None:
+    ran = ("engine", "worker_processes", "worker_peak_rss_mib")
+    assert other["engine"] == engine and local["engine"] == "local"
+    # Ray's pool hands each of its 2 actors a task at once; a worker process can start late
+    # and find the tasks taken
+    assert other["worker_processes"] == 2 if engine == "ray" else other["worker_processes"] >= 1
+    assert local["worker_processes"] == 1
+    assert {k: v for k, v in other.items() if k not in ran} == {
+        k: v for k, v in local.items() if k not in ran
+    }
+
+
+def _same_files(a: Path, b: Path, names: list[str]) -> None:
+    for name in names:
+        read = pd.read_parquet if name.endswith(".parquet") else pd.read_csv
+        pd.testing.assert_frame_equal(read(a / name), read(b / name), obj=name)
+
+
+def test_bill_and_impute_on_worker_processes_and_on_ray_equal_the_local_run(
+    cluster, corpus_workspace, many, tmp_path
+):
+    usage = pd.read_parquet(many["input"])
+    usage.loc[usage.index[[5, 900, 4000]], "target"] = [-1.0, float("nan"), -2.0]  # quarantined
+    usage = pd.concat([usage, usage.iloc[[7]]])  # a duplicate reading
+    usage.to_parquet(tmp_path / "usage.parquet", index=False)
+    bills = ["bills.parquet", "bills_baseline.parquet", "quarantine.csv", "changes.csv"]
+    tariff = corpus_workspace["tariff"]
+    local = _bill(tmp_path / "usage.parquet", tariff, tmp_path / "bill_local")
+    bad = int(usage["target"].isna().sum() + (usage["target"] < 0).sum()) + 1  # + the duplicate
+    assert local["rows_quarantined"] == bad and local["customers_billed"] == 48
+    for name, runner in (("pool", ProcessEngine(2)), ("ray", RayEngine(actors=2))):
+        other = _bill(tmp_path / "usage.parquet", tariff, tmp_path / f"bill_{name}", runner)
+        _same_summary(local, other, runner.name)
+        _same_files(tmp_path / "bill_local", tmp_path / f"bill_{name}", bills)
+    profiles = ["profiles.parquet", "samples.parquet", "assignments.csv", "errors.csv"]
+    # the corpus weather covers its 40 days; the months and the model's lookback need more
+    weather = pd.read_csv(corpus_workspace["weather"], parse_dates=["timestamp"])
+    hours = pd.date_range("2023-08-01", "2024-01-01", freq="h", tz="UTC")
+    longer = weather.iloc[np.arange(len(hours)) % len(weather)].assign(timestamp=hours)
+    longer.to_csv(tmp_path / "weather.csv", index=False)
+    local = _impute(corpus_workspace, tmp_path / "weather.csv", tmp_path / "impute_local")
+    assert local["customers_imputed"] == 6 and local["customers_failed"] == 0
+    for name, runner in (("pool", ProcessEngine(2)), ("ray", RayEngine(actors=2))):
+        other = _impute(corpus_workspace, tmp_path / "weather.csv", tmp_path / f"impute_{name}",
+                        runner)  # fmt: skip
+        _same_summary(local, other, runner.name)
+        _same_files(tmp_path / "impute_local", tmp_path / f"impute_{name}", profiles)
+
+
+def test_the_engine_options_are_checked_before_any_work():
+    from forecasting.errors import InputError
+    from serving.engines import engine_for
+
+    assert engine_for("local") is None and isinstance(engine_for("local", 3), ProcessEngine)
+    for args, said in [(("spark",), "use local or ray"), (("ray", 2), "use --actors"),
+                       (("local", 1, "auto"), "are for --engine ray")]:  # fmt: skip
+        with pytest.raises(InputError, match=said):
+            engine_for(*args)
 
 
 def test_without_ray_the_engine_names_the_extra(monkeypatch):
