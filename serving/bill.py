@@ -39,7 +39,16 @@ from forecasting.folders import write_json
 from forecasting.tariffs.engine import BillEngine, infer_step
 from serving.engines import engine_summary, run_in_process
 from serving.parts import join_parquet, write_table_atomic
-from serving.stream import BAD, FILE, ROW, distinct_series, open_source, partition, read_group
+from serving.stream import (
+    BAD,
+    FILE,
+    ROW,
+    distinct_series,
+    forget_partition,
+    open_source,
+    partition,
+    read_group,
+)
 
 USAGE_COLUMNS = ("kwh", "target", "p50")
 QUARANTINE_COLUMNS = ["source_file", "source_row", "reason", "detail", SERIES, TIME, "value"]
@@ -150,6 +159,7 @@ class BillJob:
             done = list(entries)
             self._join_parts(work / "parts", groups, files)
         finally:
+            forget_partition(work / "partition")
             shutil.rmtree(work, ignore_errors=True)
         quarantined = sum(e["quarantined"] for e in done)
         billed_rows = meta["rows"] - quarantined

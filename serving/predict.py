@@ -53,6 +53,7 @@ from serving.stream import (
     ROW,
     Source,
     distinct_series,
+    forget_partition,
     open_source,
     partition,
     read_group,
@@ -303,6 +304,7 @@ class PredictJob:
         }
         summary["series_per_s"] = round(summary["series"] / max(seconds, 1e-9), 1)
         write_json(self.output / SUMMARY, summary)
+        forget_partition(self.job / PARTITION)
         shutil.rmtree(self.job / PARTITION, ignore_errors=True)
         return summary
 

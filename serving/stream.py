@@ -10,6 +10,8 @@ reason. Torch-free: pyarrow, numpy and pandas only.
 from __future__ import annotations
 
 import itertools
+import os
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +34,8 @@ from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 
 BATCH_ROWS = 262_144
-# rows `partition` holds before writing them, one file per group: few, large files, and a
-# memory bound that does not grow with the input (about 100 bytes a row)
+# rows `partition` holds before writing them as one file: few, large files, and a memory
+# bound that does not grow with the input (about 100 bytes a row)
 FLUSH_ROWS = 1_048_576
 CSV_BLOCK = 1 << 20  # bytes per CSV block, parsed on demand (no read-ahead): see _rebatched
 CSV_BATCH_ROWS = 65_536
@@ -249,13 +251,14 @@ def partition(
     value: str = TARGET,
     step: pd.Timedelta | None = None,
 ) -> dict[str, Any]:
-    """Stream `source` into `folder/g=NNNNN/bKKKKKK.parquet` by a stable hash of the series id,
-    so each group holds whole series however the input is ordered. Rows are buffered as Arrow
-    slices and written every FLUSH_ROWS rows, one file per group (K counts the flushes), in
-    the order read. Rows are normalised (see
-    `normalise`), bad ones included. Returns rows read, bad rows and the last reading's time:
-    with `step`, the last reading on the grid most readings are on (timestamp modulo `step`),
-    so one series shifted off that grid cannot move it."""
+    """Stream `source` into `folder` by a stable hash of the series id, so each group holds
+    whole series however the input is ordered. Rows are buffered as Arrow slices and written
+    every FLUSH_ROWS rows as one Arrow IPC file, `bKKKKKK.arrow` (K counts the flushes), with
+    one record batch per group in the order read: a few large files at any number of groups,
+    where a file per group and flush made hundreds of thousands of small ones at a million
+    series. Rows are normalised (see `normalise`), bad ones included. Returns rows read, bad
+    rows and the last reading's time: with `step`, the last reading on the grid most readings
+    are on (timestamp modulo `step`), so one series shifted off that grid cannot move it."""
     rows, bad, buffered, flushes = 0, 0, 0, 0
     buffers: dict[int, list[pa.Table]] = {}
     phases: dict[int, list[Any]] = {}  # phase (ns) -> [readings, last reading]
@@ -278,7 +281,7 @@ def partition(
         g = stable_group(pd.Series(uniques), groups)[codes]  # each distinct id hashed once
         order = np.argsort(g, kind="stable")
         # one Arrow table per batch, sorted by group once; each group's rows are a zero-copy
-        # slice of it, held until FLUSH_ROWS are buffered, then written one file per group
+        # slice of it, held until FLUSH_ROWS are buffered, then written as one file
         table = pa.Table.from_pandas(df, preserve_index=False).take(pa.array(order))
         bounds = np.flatnonzero(np.r_[True, np.diff(g[order]) != 0, True])
         for a, b in itertools.pairwise(bounds):
@@ -292,24 +295,96 @@ def partition(
     return {"rows": rows, "bad_rows": bad, "last_reading": last}
 
 
+GROUPS_KEY = b"forecasting.groups"  # schema metadata: the group of each record batch, in order
+
+
 def _flush(buffers: dict[int, list[pa.Table]], folder: Path, k: int) -> int:
-    """Write each group's buffered rows as one file (in the order read) and empty the buffers."""
-    for g, parts in sorted(buffers.items()):
-        sub = folder / f"g={g:05d}"
-        sub.mkdir(exist_ok=True)
-        pq.write_table(pa.concat_tables(parts), sub / f"b{k:06d}.parquet")
+    """Write the buffered rows as one IPC file, a record batch per group (its rows in the
+    order read), and empty the buffers."""
+    if not buffers:
+        return k
+    order = sorted(buffers)
+    first = buffers[order[0]][0].schema
+    meta = {**(first.metadata or {}), GROUPS_KEY: ",".join(map(str, order)).encode()}
+    schema = first.with_metadata(meta)
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_file(folder / f"b{k:06d}.arrow", schema, options=options) as writer:
+        for g in order:
+            table = pa.concat_tables(buffers[g])
+            columns = [c.combine_chunks() for c in table.columns]
+            writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
     buffers.clear()
     return k + 1
 
 
+class _PartitionReader:
+    """One flush file, opened once: its record batch of each group."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = pa.OSFile(str(path))
+        self.reader = pa.ipc.open_file(self.file)
+        listed = (self.reader.schema.metadata or {}).get(GROUPS_KEY, b"")
+        self.index = {int(g): i for i, g in enumerate(listed.split(b",")) if g}
+
+    def batch(self, g: int) -> pa.RecordBatch | None:
+        i = self.index.get(g)
+        return None if i is None else self.reader.get_batch(i)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+# flush files this process has open, most recently used last: reading a group takes a batch
+# from every flush file, so opening each once (not once per group) is most of the speed; the
+# count open is capped, and `forget_partition` closes a job's files when it is done
+_READERS: OrderedDict[tuple[str, int, int], _PartitionReader] = OrderedDict()
+MAX_OPEN_READERS = 256
+
+
+def _reader(path: Path) -> _PartitionReader:
+    st = path.stat()
+    key = (str(path), st.st_ino, st.st_mtime_ns)  # a folder written again is read again
+    r = _READERS.get(key)
+    if r is None:
+        r = _READERS[key] = _PartitionReader(path)
+        while len(_READERS) > MAX_OPEN_READERS:
+            _READERS.popitem(last=False)[1].close()
+    _READERS.move_to_end(key)
+    return r
+
+
+def forget_partition(folder: Path) -> None:
+    """Close this process's open files of the partition in `folder` (before it is removed)."""
+    prefix = str(folder) + os.sep
+    for key in [k for k in _READERS if k[0].startswith(prefix)]:
+        _READERS.pop(key).close()
+
+
 def read_group(folder: Path, g: int) -> pd.DataFrame | None:
     """The rows `partition` wrote to group `g`, or None when it has none."""
+    files = sorted(folder.glob("b*.arrow")) if folder.is_dir() else []
+    if not files:
+        return _read_group_v1(folder, g)
+    batches, schema = [], None
+    for f in files:
+        r = _reader(f)
+        schema = schema or r.reader.schema
+        b = r.batch(g)
+        if b is not None:
+            batches.append(b)
+    if not batches:
+        return None
+    frame: pd.DataFrame = pa.Table.from_batches(batches, schema=schema).to_pandas()
+    return frame
+
+
+def _read_group_v1(folder: Path, g: int) -> pd.DataFrame | None:
+    """A group as earlier releases partitioned it, `g=NNNNN/bKKKKKK.parquet` (a job begun by
+    one of them and resumed by this)."""
     sub = folder / f"g={g:05d}"
     files = sorted(sub.glob("*.parquet")) if sub.is_dir() else []
     if not files:
         return None
-    # one Arrow table, converted once: a group of a large input has a file per flush (about
-    # 200 at a million series), and a pandas read per file cost more than the rows
     frame: pd.DataFrame = pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()
     return frame
 
