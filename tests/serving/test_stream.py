@@ -27,9 +27,7 @@ def shuffled(tmp_path) -> Path:
     return tmp_path / "in.parquet"
 
 
-def test_groups_hold_whole_series_in_the_order_read_from_few_files(
-    shuffled, tmp_path, monkeypatch
-):
+def test_groups_hold_whole_series_in_the_order_read_from_few_files(shuffled, tmp_path, monkeypatch):
     monkeypatch.setattr(stream, "FLUSH_ROWS", 400)  # 1,500 rows: four flushes
     monkeypatch.setattr(stream, "BATCH_ROWS", 100)
     folder = tmp_path / "p"
@@ -56,9 +54,7 @@ def test_groups_hold_whole_series_in_the_order_read_from_few_files(
     assert not [k for k in stream._READERS if k[0].startswith(str(folder))]
 
 
-def test_at_most_the_cap_of_files_stays_open_and_reads_stay_right(
-    shuffled, tmp_path, monkeypatch
-):
+def test_at_most_the_cap_of_files_stays_open_and_reads_stay_right(shuffled, tmp_path, monkeypatch):
     monkeypatch.setattr(stream, "FLUSH_ROWS", 200)
     monkeypatch.setattr(stream, "BATCH_ROWS", 100)
     monkeypatch.setattr(stream, "MAX_OPEN_READERS", 2)
