@@ -44,7 +44,7 @@ def _stages() -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     from forecasting.features.windows import make_windows
     from forecasting.forecasts.frames import long_forecast, to_target_units
     from forecasting.tariffs.engine import BillEngine
-    from serving import bill, predict, stream
+    from serving import bill, parts, predict, stream
     from serving.bundle import Runner
 
     shared = {"scan (count series)": [stream.distinct_series],
@@ -53,9 +53,11 @@ def _stages() -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     pred = {**shared, "series checks": [predict.PredictJob._check_series],
             "features / windows": [make_windows, make_sequences], "model (onnxruntime)": [Runner.run],
             "post-processing": [to_target_units, long_forecast, predict.PredictJob._drop_non_finite],
-            "write parts": [predict._write_parquet]}  # fmt: skip
+            "write parts": [parts.write_frame_atomic]}  # fmt: skip
     bills = {**shared, "row checks": [bill.check_rows], "long to matrix": [BillEngine.bill],
-             "bill engine (matrices)": [BillEngine.bill_wide], "write bills": [bill.Writers.bills]}  # fmt: skip
+             "bill engine (matrices)": [BillEngine.bill_wide],
+             "write bills (parts, then joined)": [bill.bills_table, parts.write_table_atomic,
+                                                  parts.join_parquet]}  # fmt: skip
     return pred, bills
 
 

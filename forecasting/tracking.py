@@ -13,6 +13,7 @@ folder and then read like any bundle, so their sha256 checksums are verified on 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import time
@@ -189,16 +190,23 @@ def is_model_uri(text: str | Path) -> bool:
     return str(text).startswith("models:/")
 
 
-def registry_cache() -> Path:
-    """Where registered bundles are downloaded to: FORECASTING_CACHE or ~/.cache/forecasting."""
-    root = os.environ.get("FORECASTING_CACHE") or "~/.cache/forecasting"
-    return Path(root).expanduser() / "registry"
+def registry_cache(tracking: str | None = None) -> Path:
+    """Where registered bundles are downloaded to: FORECASTING_CACHE or ~/.cache/forecasting,
+    then a folder per registry (a short hash of its URI), since two registries (staging and
+    production, say) can each hold a version 1 of the same name."""
+    root = Path(os.environ.get("FORECASTING_CACHE") or "~/.cache/forecasting").expanduser()
+    where = tracking_uri(tracking)
+    if where is None:
+        return root / "registry"
+    if where.startswith("sqlite:///") and not where.startswith("sqlite:////"):
+        where = "sqlite:///" + os.path.abspath(where.removeprefix("sqlite:///"))  # cwd-relative
+    return root / "registry" / hashlib.sha256(where.encode()).hexdigest()[:12]
 
 
 def bundle_folder(bundle: str | Path, tracking: str | None = None) -> Path:
     """A bundle folder, or the downloaded folder of a registered `models:/...` bundle."""
     if is_model_uri(bundle):
-        return fetch_registered_bundle(str(bundle), registry_cache(), tracking)
+        return fetch_registered_bundle(str(bundle), registry_cache(tracking), tracking)
     return Path(bundle)
 
 

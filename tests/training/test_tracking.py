@@ -129,7 +129,18 @@ def test_a_registered_bundle_round_trips_and_predicts_identically(ws, cli, tmp_p
     assert len(ref) > 0
     pd.testing.assert_frame_equal(forecasts(outs["alias"]), ref)
     pd.testing.assert_frame_equal(forecasts(outs["version"]), ref)
-    assert (tmp_path / "cache" / "registry" / "household" / "1" / "manifest.json").is_file()
+    cached = list((tmp_path / "cache" / "registry").glob("*/household/1/manifest.json"))
+    assert len(cached) == 1
+
+    # another registry's version 1 of the same name is its own download, not the cached one
+    other = store(tmp_path / "other")
+    r = cli("export", "-r", tracked_copy(ws["run"], tmp_path / "other", other), "-o",
+            tmp_path / "other" / "bundle", "--tracking-uri", other, "--register", "household")  # fmt: skip
+    assert r.code == 0, r.err
+    r = cli("predict", "-b", "models:/household/1", "-o", tmp_path / "pred_other",
+            *common[:-1], other)  # fmt: skip
+    assert r.code == 0, r.err
+    assert len(list((tmp_path / "cache" / "registry").glob("*/household/1/manifest.json"))) == 2
 
     # the stored artifact is altered: a fresh download is refused by its checksums
     stored = next((tmp_path / "mlartifacts").rglob("bundle/model.onnx"))
