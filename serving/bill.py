@@ -37,7 +37,7 @@ from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
 from forecasting.folders import write_json
 from forecasting.tariffs.engine import BillEngine, infer_step
-from serving.engines import engine_summary, run_in_process
+from serving.engines import engine_summary, partition_processes, run_in_process
 from serving.parts import join_parquet, write_table_atomic
 from serving.stream import (
     BAD,
@@ -145,7 +145,8 @@ class BillJob:
         try:
             (work / "partition").mkdir()
             (work / "parts").mkdir()
-            meta = partition(source, groups, work / "partition", value=usage)
+            processes = partition_processes(self.runner)
+            meta = partition(source, groups, work / "partition", usage, processes=processes)
             spec = {"build": "serving.bill:BillWorker", "kwargs": {
                 "tariff": self.engine, "baseline": self.baseline, "usage": usage,
                 "export": self.export, "work": work,

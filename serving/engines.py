@@ -63,6 +63,12 @@ def engine_for(
     return ProcessEngine(workers) if workers > 1 else None
 
 
+def partition_processes(engine: Any) -> int:
+    """How many processes a job's partition pass uses on `engine`: 1 in process (the local
+    engine keeps to this process)."""
+    return int(engine.partition_processes()) if engine is not None else 1
+
+
 def engine_summary(engine: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
     """What a job's summary says of where it ran: the engine, how many worker processes did
     its tasks, and the largest peak RSS among them (MiB)."""
@@ -134,6 +140,10 @@ class ProcessEngine:
 
     name = "processes"
 
+    def partition_processes(self) -> int:
+        """Processes the driver's partition pass may use: as many as the workers."""
+        return self.workers
+
     def run_groups(
         self, spec: dict[str, Any], tasks: list[tuple[Any, ...]]
     ) -> Iterator[dict[str, Any]]:
@@ -177,6 +187,13 @@ class RayEngine:
     retries: int = 3  # restarts of a dead actor, and retries of the group it held
 
     name = "ray"
+
+    def partition_processes(self) -> int:
+        """Processes the driver's partition pass may use: this machine's CPUs (the pass runs
+        before any actor works)."""
+        from forecasting.threads import usable_cpus
+
+        return usable_cpus()
 
     def run_groups(
         self, spec: dict[str, Any], tasks: list[tuple[Any, ...]]

@@ -44,6 +44,7 @@ from forecasting.bundle_format import MANIFEST, sha256
 from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import BundleError, InputError
 from forecasting.folders import write_atomic, write_json
+from serving.engines import partition_processes
 from serving.kinds import BUNDLE_KINDS, bundle_kind
 from serving.load import load_bundle
 from serving.parts import write_frame_atomic
@@ -199,7 +200,8 @@ class PredictJob:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
         tmp.mkdir(parents=True)
-        meta = partition(self.source, groups, tmp, step=self.step)
+        processes = partition_processes(self.engine)
+        meta = partition(self.source, groups, tmp, step=self.step, processes=processes)
         write_json(tmp / "_meta.json", meta)
         tmp.rename(final)
         return meta

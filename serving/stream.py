@@ -98,9 +98,14 @@ def open_source(
     return Source(files, kinds, columns)
 
 
-def iter_batches(source: Source, columns: list[str]) -> Iterator[tuple[int, int, pa.RecordBatch]]:
-    """(file index, 1-based row of the batch's first row, batch) over every file in order."""
+def iter_batches(
+    source: Source, columns: list[str], only: range | None = None
+) -> Iterator[tuple[int, int, pa.RecordBatch]]:
+    """(file index, 1-based row of the batch's first row, batch) over every file in order (or
+    the files whose index is in `only`)."""
     for i, (f, kind) in enumerate(zip(source.files, source.kinds, strict=True)):
+        if only is not None and i not in only:
+            continue
         row = 1
         try:
             if kind == "parquet":
@@ -250,20 +255,72 @@ def partition(
     folder: Path,
     value: str = TARGET,
     step: pd.Timedelta | None = None,
+    processes: int = 1,
 ) -> dict[str, Any]:
     """Stream `source` into `folder` by a stable hash of the series id, so each group holds
     whole series however the input is ordered. Rows are buffered as Arrow slices and written
-    every FLUSH_ROWS rows as one Arrow IPC file, `bKKKKKK.arrow` (K counts the flushes), with
-    one record batch per group in the order read: a few large files at any number of groups,
-    where a file per group and flush made hundreds of thousands of small ones at a million
-    series. Rows are normalised (see `normalise`), bad ones included. Returns rows read, bad
-    rows and the last reading's time: with `step`, the last reading on the grid most readings
-    are on (timestamp modulo `step`), so one series shifted off that grid cannot move it."""
+    every FLUSH_ROWS rows as one Arrow IPC file, `bFFFFF-KKKKKK.arrow` (F: the first input file
+    of the pass that wrote it, K counts its flushes), with one record batch per group in the
+    order read: a few large files at any number of groups, where a file per group and flush
+    made hundreds of thousands of small ones at a million series. Rows are normalised (see
+    `normalise`), bad ones included.
+
+    With `processes` > 1 and several input files, the files are split into that many runs of
+    consecutive files, each partitioned by its own process: the flush files sort in input
+    order, so every group reads back exactly as from one pass.
+
+    Returns rows read, bad rows and the last reading's time: with `step`, the last reading on
+    the grid most readings are on (timestamp modulo `step`), so one series shifted off that
+    grid cannot move it."""
+    runs = _file_runs(source, processes)
+    if len(runs) == 1:
+        passes = [_partition_files(source, runs[0], groups, folder, value, step)]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")  # not forked: the caller may hold threads
+        with ProcessPoolExecutor(len(runs), mp_context=ctx) as pool:
+            jobs = [pool.submit(_partition_files, source, r, groups, folder, value, step)
+                    for r in runs]  # fmt: skip
+            passes = [j.result() for j in jobs]
+    phases: dict[int, list[Any]] = {}
+    for p in passes:
+        for k, (n, last) in p["phases"].items():
+            seen = phases.setdefault(k, [0, last])
+            seen[0] += n
+            seen[1] = max(seen[1], last)
+    last = max(phases.values(), key=lambda v: (v[0], v[1]))[1] if phases else None
+    rows, bad = sum(p["rows"] for p in passes), sum(p["bad_rows"] for p in passes)
+    return {"rows": rows, "bad_rows": bad, "last_reading": last}
+
+
+def _file_runs(source: Source, processes: int) -> list[range]:
+    """The input files as up to `processes` runs of consecutive files of about equal bytes."""
+    n = len(source.files)
+    if processes <= 1 or n <= 1:
+        return [range(n)]
+    sizes = np.array([f.stat().st_size for f in source.files], dtype="float64")
+    ends = np.searchsorted(np.cumsum(sizes), sizes.sum() * np.arange(1, processes) / processes)
+    cuts = sorted({0, *(int(e) + 1 for e in ends), n})
+    return [range(a, b) for a, b in itertools.pairwise(cuts) if a < b]
+
+
+def _partition_files(
+    source: Source,
+    files: range,
+    groups: int,
+    folder: Path,
+    value: str,
+    step: pd.Timedelta | None,
+) -> dict[str, Any]:
+    """One partition pass over the input files `files` (see `partition`)."""
     rows, bad, buffered, flushes = 0, 0, 0, 0
     buffers: dict[int, list[pa.Table]] = {}
     phases: dict[int, list[Any]] = {}  # phase (ns) -> [readings, last reading]
     unit = int(step.value) if step is not None else 0
-    for fi, first, batch in iter_batches(source, source.columns):
+    name = f"b{files.start:05d}" if len(files) else "b00000"
+    for fi, first, batch in iter_batches(source, source.columns, files):
         ids = series_ids(batch.column(SERIES))  # once: for the rows and for their groups
         df = normalise(batch, fi, first, ids)
         rows += len(df)
@@ -288,17 +345,16 @@ def partition(
             buffers.setdefault(int(g[order[a]]), []).append(table.slice(int(a), int(b - a)))
         buffered += len(df)
         if buffered >= FLUSH_ROWS:
-            flushes = _flush(buffers, folder, flushes)
+            flushes = _flush(buffers, folder, name, flushes)
             buffered = 0
-    _flush(buffers, folder, flushes)
-    last = max(phases.values(), key=lambda v: (v[0], v[1]))[1] if phases else None
-    return {"rows": rows, "bad_rows": bad, "last_reading": last}
+    _flush(buffers, folder, name, flushes)
+    return {"rows": rows, "bad_rows": bad, "phases": phases}
 
 
 GROUPS_KEY = b"forecasting.groups"  # schema metadata: the group of each record batch, in order
 
 
-def _flush(buffers: dict[int, list[pa.Table]], folder: Path, k: int) -> int:
+def _flush(buffers: dict[int, list[pa.Table]], folder: Path, name: str, k: int) -> int:
     """Write the buffered rows as one IPC file, a record batch per group (its rows in the
     order read), and empty the buffers."""
     if not buffers:
@@ -308,7 +364,7 @@ def _flush(buffers: dict[int, list[pa.Table]], folder: Path, k: int) -> int:
     meta = {**(first.metadata or {}), GROUPS_KEY: ",".join(map(str, order)).encode()}
     schema = first.with_metadata(meta)
     options = pa.ipc.IpcWriteOptions(compression="lz4")
-    with pa.ipc.new_file(folder / f"b{k:06d}.arrow", schema, options=options) as writer:
+    with pa.ipc.new_file(folder / f"{name}-{k:06d}.arrow", schema, options=options) as writer:
         for g in order:
             table = pa.concat_tables(buffers[g])
             columns = [c.combine_chunks() for c in table.columns]

@@ -49,9 +49,13 @@ def many(corpus_workspace, tmp_path_factory) -> dict[str, Path]:
         ids = frame["series_id"].astype(str) + f"_{k}"
         copies.append(frame.assign(series_id=ids, target=frame["target"] * (1 + k / 10)))
         statics.append(static.assign(series_id=static["series_id"].astype(str) + f"_{k}"))
-    pd.concat(copies).to_parquet(root / "input.parquet", index=False)
+    # three files, a series' rows across two of them: an engine partitions them in parallel
+    rows = pd.concat(copies, ignore_index=True)
+    (root / "input").mkdir()
+    for k, part in enumerate(np.array_split(np.arange(len(rows)), 3)):
+        rows.iloc[part].to_parquet(root / "input" / f"part-{k}.parquet", index=False)
     pd.concat(statics).to_csv(root / "static.csv", index=False)
-    return {"input": root / "input.parquet", "static": root / "static.csv"}
+    return {"input": root / "input", "static": root / "static.csv"}
 
 
 def run(bundle: Path, data: dict[str, Path], out: Path, engine=None, batch: int = 2) -> dict:
@@ -255,17 +259,19 @@ def _same_files(a: Path, b: Path, names: list[str]) -> None:
 def test_bill_and_impute_on_worker_processes_and_on_ray_equal_the_local_run(
     cluster, corpus_workspace, many, tmp_path
 ):
-    usage = pd.read_parquet(many["input"])
+    usage = pd.read_parquet(many["input"])  # the three files as one
     usage.loc[usage.index[[5, 900, 4000]], "target"] = [-1.0, float("nan"), -2.0]  # quarantined
     usage = pd.concat([usage, usage.iloc[[7]]])  # a duplicate reading
-    usage.to_parquet(tmp_path / "usage.parquet", index=False)
+    (tmp_path / "usage").mkdir()
+    for k, part in enumerate(np.array_split(np.arange(len(usage)), 3)):
+        usage.iloc[part].to_parquet(tmp_path / "usage" / f"part-{k}.parquet", index=False)
     bills = ["bills.parquet", "bills_baseline.parquet", "quarantine.csv", "changes.csv"]
     tariff = corpus_workspace["tariff"]
-    local = _bill(tmp_path / "usage.parquet", tariff, tmp_path / "bill_local")
+    local = _bill(tmp_path / "usage", tariff, tmp_path / "bill_local")
     bad = int(usage["target"].isna().sum() + (usage["target"] < 0).sum()) + 1  # + the duplicate
     assert local["rows_quarantined"] == bad and local["customers_billed"] == 48
     for name, runner in (("pool", ProcessEngine(2)), ("ray", RayEngine(actors=2))):
-        other = _bill(tmp_path / "usage.parquet", tariff, tmp_path / f"bill_{name}", runner)
+        other = _bill(tmp_path / "usage", tariff, tmp_path / f"bill_{name}", runner)
         _same_summary(local, other, runner.name)
         _same_files(tmp_path / "bill_local", tmp_path / f"bill_{name}", bills)
     profiles = ["profiles.parquet", "samples.parquet", "assignments.csv", "errors.csv"]

@@ -34,7 +34,7 @@ def test_groups_hold_whole_series_in_the_order_read_from_few_files(shuffled, tmp
     folder.mkdir()
     meta = partition(open_source(shuffled, []), 7, folder)
     assert meta["rows"] == 1500 and meta["bad_rows"] == 0
-    assert sorted(p.name for p in folder.iterdir()) == [f"b{k:06d}.arrow" for k in range(4)]
+    assert sorted(p.name for p in folder.iterdir()) == [f"b00000-{k:06d}.arrow" for k in range(4)]
     source = pd.read_parquet(shuffled).reset_index(drop=True)
     expected_group = stable_group(source["series_id"], 7)
     seen = 0
@@ -75,3 +75,24 @@ def test_a_partition_written_by_an_earlier_release_is_still_read(tmp_path):
     pq.write_table(table.slice(1), folder / "g=00001" / "b000001.parquet")
     assert read_group(folder, 1)["target"].tolist() == [1.0, 2.0, 2.0]  # type: ignore[index]
     assert read_group(folder, 0) is None
+
+
+def test_files_partitioned_by_several_processes_read_back_as_from_one_pass(shuffled, tmp_path):
+    frame = pd.read_parquet(shuffled)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for k in range(5):  # five input files of unequal sizes, series across files
+        frame.iloc[k * 250 : (k + 1) * 250 + k * 20].to_parquet(parts / f"p{k}.parquet")
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    source = open_source(parts, [])
+    a = partition(source, 4, one, step=pd.Timedelta("1h"))
+    b = partition(source, 4, two, step=pd.Timedelta("1h"), processes=2)
+    assert a == b and a["rows"] == sum(len(pd.read_parquet(f)) for f in parts.iterdir())
+    firsts = {p.name.split("-")[0] for p in two.iterdir()}
+    assert len(firsts) == 2  # two passes wrote files
+    for g in range(4):
+        pd.testing.assert_frame_equal(read_group(one, g), read_group(two, g))
+    forget_partition(one)
+    forget_partition(two)
