@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# `make test` runs the suite on two processes (pytest-xdist). Each keeps its models, sessions
+# and the commands it starts to one thread, so two processes never want more threads than
+# the cores: two jobs' spinning OpenMP threads on shared cores made a test take 3x its time
+# (benchmarks/side_by_side.py measures the same effect). Set before any model library loads.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("FORECASTING_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = (ROOT / ".." / "shared" / "data").resolve()
