@@ -37,7 +37,7 @@ from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
 from forecasting.folders import write_json
 from forecasting.tariffs.engine import BillEngine, infer_step
-from serving.engines import engine_summary, partition_processes, run_in_process
+from serving.engines import engine_summary, partition_processes, run_in_process, worker_stamp
 from serving.parts import join_parquet, write_table_atomic
 from serving.stream import (
     BAD,
@@ -266,8 +266,6 @@ class BillWorker:
         self.partition, self.parts = work / "partition", work / "parts"
 
     def group(self, g: int) -> dict[str, Any]:
-        from serving.predict import worker_stamp
-
         rows = read_group(self.partition, g)
         if rows is None:
             return {"group": g, "rows": 0, "quarantined": 0, **worker_stamp()}

@@ -35,8 +35,12 @@ system every node sees (NFS, a mounted bucket): actors read and write there.
 from __future__ import annotations
 
 import importlib
+import os
+import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from forecasting.errors import InputError
@@ -67,6 +71,30 @@ def partition_processes(engine: Any) -> int:
     """How many processes a job's partition pass uses on `engine`: 1 in process (the local
     engine keeps to this process)."""
     return int(engine.partition_processes()) if engine is not None else 1
+
+
+def worker_stamp() -> dict[str, Any]:
+    """Who did a task: host:pid and its peak RSS, for an entry."""
+    return {"worker": f"{socket.gethostname()}:{os.getpid()}",
+            "worker_peak_rss_mib": _peak_rss_mib()}  # fmt: skip
+
+
+def _peak_rss_mib() -> float | None:
+    """This process's peak resident memory so far (MiB), where the OS says it. On Linux the
+    high-water mark of its own memory (`VmHWM`): `ru_maxrss` would carry over the peak of the
+    process it was started from, which a fresh worker process is not."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return None
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def engine_summary(engine: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from forecasting.data.readers import describe_columns, file_columns, read_table,
 from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import BundleError, InputError
 from forecasting.folders import write_json
-from serving.engines import engine_summary
+from serving.engines import engine_summary, worker_stamp
 from serving.load import load_bundle
 from serving.parts import join_parquet, write_table_atomic
 from serving.tables import read_time_table
@@ -593,8 +593,6 @@ class ImputeWorker:
         self.job, self.bundle, self.arch, self.weather = job, bundle, arch, weather
 
     def group(self, b: int, batch: list[Periods], static: pd.DataFrame) -> dict[str, Any]:
-        from serving.predict import worker_stamp
-
         job = self.job
         job.static, job.errors = static, {}
         statics = static.set_index(SERIES).to_dict("index")

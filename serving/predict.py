@@ -29,7 +29,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -44,7 +43,7 @@ from forecasting.bundle_format import MANIFEST, sha256
 from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import BundleError, InputError
 from forecasting.folders import write_atomic, write_json
-from serving.engines import partition_processes
+from serving.engines import partition_processes, worker_stamp
 from serving.kinds import BUNDLE_KINDS, bundle_kind
 from serving.load import load_bundle
 from serving.parts import write_frame_atomic
@@ -459,30 +458,6 @@ class PredictWorker:
     def group(self, g: int, origins: list[str]) -> dict[str, Any]:
         index = pd.DatetimeIndex([pd.Timestamp(o) for o in origins]).as_unit("ns")
         return self.job.process_group(g, index, self.static)
-
-
-def worker_stamp() -> dict[str, Any]:
-    """Who did a task: host:pid and its peak RSS, for an entry."""
-    return {"worker": f"{socket.gethostname()}:{os.getpid()}",
-            "worker_peak_rss_mib": _peak_rss_mib()}  # fmt: skip
-
-
-def _peak_rss_mib() -> float | None:
-    """This process's peak resident memory so far (MiB), where the OS says it. On Linux the
-    high-water mark of its own memory (`VmHWM`): `ru_maxrss` would carry over the peak of the
-    process it was started from, which a fresh worker process is not."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import resource
-    except ImportError:  # not on this platform
-        return None
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _part_name(g: int) -> str:
