@@ -16,13 +16,13 @@ What OUTPUT holds:
     changes.csv              per customer: baseline total, new total, change, change %, groups
     summary.json / .md       counts, totals, and the bill changes overall and by group
     quarantine.csv           every row not billed, with file, row and reason
+    _job/                    while it runs: plan, partition, parts and ledger, so a run
+                             stopped part way resumes (`serving.job_folder`); removed at the end
 """
 
 from __future__ import annotations
 
-import math
-import shutil
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,18 +37,10 @@ from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
 from forecasting.folders import write_json
 from forecasting.tariffs.engine import BillEngine, infer_step
-from serving.engines import engine_summary, partition_processes, run_in_process, worker_stamp
+from serving.engines import engine_summary, run_in_process, worker_stamp
+from serving.job_folder import JobFolder, text_fingerprint
 from serving.parts import join_parquet, write_table_atomic
-from serving.stream import (
-    BAD,
-    FILE,
-    ROW,
-    distinct_series,
-    forget_partition,
-    open_source,
-    partition,
-    read_group,
-)
+from serving.stream import BAD, FILE, ROW, Source, open_source, read_group
 
 USAGE_COLUMNS = ("kwh", "target", "p50")
 QUARANTINE_COLUMNS = ["source_file", "source_row", "reason", "detail", SERIES, TIME, "value"]
@@ -127,45 +119,73 @@ class BillJob:
     group_by: list[str] = field(default_factory=list)
     batch_size: int = 2000
     runner: Any = None  # None: groups in this process; else an engine (serving.engines)
+    echo: Callable[[str], None] = print
 
     def run(self) -> dict[str, Any]:
         """Partition the usage into groups of whole customers; bill each group (here or on the
         runner's workers) into its own part files; join the parts in group order, so the
-        output is the same on every engine."""
+        output is the same on every engine. Resumable (`serving.job_folder`): a run stopped
+        part way and started again with the same arguments bills only the groups not done."""
         usage = usage_column(self.usage_path, self.column)
         values = (usage,) + ((self.export,) if self.export else ())
         source = open_source(self.usage_path, [], values)
         files = [str(f) for f in source.files]
-        n_series = distinct_series(source)
-        if n_series == 0:
-            raise InputError(f"{self.usage_path}: no data rows (header only)")
+        new = not self.output.exists()
         self.output.mkdir(parents=True, exist_ok=True)
-        groups = max(1, math.ceil(n_series / self.batch_size))
-        work = Path(tempfile.mkdtemp(prefix="_bill_", dir=self.output))
-        try:
-            (work / "partition").mkdir()
-            (work / "parts").mkdir()
-            processes = partition_processes(self.runner)
-            meta = partition(source, groups, work / "partition", usage, processes=processes)
-            spec = {"build": "serving.bill:BillWorker", "kwargs": {
-                "tariff": self.engine, "baseline": self.baseline, "usage": usage,
-                "export": self.export, "work": work,
-            }}  # fmt: skip
-            tasks = [(g,) for g in range(groups)]
-            entries = (
-                run_in_process(spec, tasks)
-                if self.runner is None
-                else self.runner.run_groups(spec, tasks)
-            )
-            done = list(entries)
-            self._join_parts(work / "parts", groups, files)
-        finally:
-            forget_partition(work / "partition")
-            shutil.rmtree(work, ignore_errors=True)
-        quarantined = sum(e["quarantined"] for e in done)
+        job = JobFolder(self.output)
+        job.open(self._args(source, usage))
+        scan = job.scan(source, self.batch_size)
+        if scan["series"] == 0:
+            job.drop()
+            if new:  # a refused command writes nothing
+                self.output.rmdir()
+            raise InputError(f"{self.usage_path}: no data rows (header only)")
+        groups = scan["groups"]
+        meta = job.partition(source, groups, self.runner, usage, None)
+        (job.path / "parts").mkdir(exist_ok=True)
+        done = job.finished(lambda e: all((job.path / "parts" / n).is_file() for n in e["parts"]))
+        if done:
+            self.echo(f"resuming: {len(done)} of {groups} groups already billed")
+        spec = {"build": "serving.bill:BillWorker", "kwargs": {
+            "tariff": self.engine, "baseline": self.baseline, "usage": usage,
+            "export": self.export, "work": job.path,
+        }}  # fmt: skip
+        tasks = [(g,) for g in range(groups) if g not in done]
+        entries = (
+            run_in_process(spec, tasks)
+            if self.runner is None
+            else self.runner.run_groups(spec, tasks)
+        )
+        for entry in entries:
+            job.record(entry)  # by this process alone, on every engine
+            done[entry["group"]] = entry
+        job.drop_partition()
+        self._join_parts(job.path / "parts", groups, files)
+        entries_done = [done[g] for g in sorted(done)]
+        quarantined = sum(e["quarantined"] for e in entries_done)
         billed_rows = meta["rows"] - quarantined
-        ran = engine_summary(self.runner, done)
-        return self._finish(meta["rows"], billed_rows, quarantined, n_series, usage, ran)
+        ran = engine_summary(self.runner, entries_done)
+        summary = self._finish(meta["rows"], billed_rows, quarantined, scan["series"], usage, ran)
+        job.drop()  # joined and summed up: a new run bills again
+        return summary
+
+    def _args(self, source: Source, usage: str) -> dict[str, Any]:
+        """What a resumed run must share with the run it resumes."""
+
+        def tariff(engine: BillEngine | None) -> str | None:
+            if engine is None:
+                return None
+            cycle = f"{engine.cycle.months}/{engine.cycle.day}"
+            return text_fingerprint(engine.tariff.model_dump_json() + cycle)
+
+        return {
+            "usage": source.fingerprint(),
+            "usage_column": usage,
+            "export": self.export,
+            "tariff": tariff(self.engine),
+            "baseline": tariff(self.baseline),
+            "batch_size": self.batch_size,
+        }
 
     def _join_parts(self, parts: Path, groups: int, files: list[str]) -> None:
         """bills.parquet (and the baseline's) and quarantine.csv from the groups' parts, in
@@ -267,22 +287,27 @@ class BillWorker:
 
     def group(self, g: int) -> dict[str, Any]:
         rows = read_group(self.partition, g)
+        written: list[str] = []
         if rows is None:
-            return {"group": g, "rows": 0, "quarantined": 0, **worker_stamp()}
+            return {"group": g, "rows": 0, "quarantined": 0, "parts": [], **worker_stamp()}
         ok, q = check_rows(rows, self.usage, self.export)
         if len(q):
-            self._write(f"quarantine-{g:05d}", pa.Table.from_pandas(q, preserve_index=False))
+            written.append(
+                self._write(f"quarantine-{g:05d}", pa.Table.from_pandas(q, preserve_index=False))
+            )
         if not ok.empty:
             step = infer_step(ok)
             engines = [("bills", self.tariff), ("bills_baseline", self.baseline)]
             for name, engine in engines:
                 if engine is not None:
                     bills = engine.bill(ok, self.usage, self.export, step)
-                    self._write(f"{name}-{g:05d}", bills_table(bills))
-        return {"group": g, "rows": len(rows), "quarantined": len(q), **worker_stamp()}
+                    written.append(self._write(f"{name}-{g:05d}", bills_table(bills)))
+        return {"group": g, "rows": len(rows), "quarantined": len(q), "parts": written,
+                **worker_stamp()}  # fmt: skip
 
-    def _write(self, name: str, table: pa.Table) -> None:
+    def _write(self, name: str, table: pa.Table) -> str:
         write_table_atomic(self.parts / f"{name}.parquet", table)
+        return f"{name}.parquet"
 
 
 def bills_table(frame: pd.DataFrame) -> pa.Table:

@@ -17,14 +17,15 @@ A thin adapter over an exported bundle, torch-free (onnxruntime, numpy, pandas):
 What OUTPUT holds: `profiles.parquet` (series_id, period, timestamp UTC, p10, p50, p90;
 p50 sums to each period's total), `assignments.csv`, `errors.csv` (customers that could not
 be imputed, with the reason), `summary.json`, and `samples.parquet` with --samples.
+
+Batches of customers run here, on worker processes or on Ray (`serving.engines`), each into its
+own parts; a run stopped part way resumes from the batches done (`serving.job_folder`).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from forecasting.bundle_format import MANIFEST, sha256
 from forecasting.config.data import CovariateSource
 from forecasting.data.covariates import covariates_by_time
 from forecasting.data.numbers import parse_number_text
@@ -41,8 +43,10 @@ from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import BundleError, InputError
 from forecasting.folders import write_json
 from serving.engines import engine_summary, worker_stamp
+from serving.job_folder import JobFolder, frame_fingerprint, text_fingerprint
 from serving.load import load_bundle
 from serving.parts import join_parquet, write_table_atomic
+from serving.stream import files_fingerprint
 from serving.tables import read_time_table
 
 ARCHETYPES = "archetypes.json"
@@ -319,6 +323,7 @@ class ImputeJob:
     batch_size: int = 200
     seed: int = 0
     runner: Any = None  # None: batches in this process; else an engine (serving.engines)
+    echo: Callable[[str], None] = print
     errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     sources: dict[str, Any] = field(default_factory=dict)  # what each covariate source gave
@@ -348,17 +353,43 @@ class ImputeJob:
         for b, a in enumerate(range(0, len(ids), self.batch_size)):
             batch = ids[a : a + self.batch_size]
             tasks.append((b, [customers[s] for s in batch], by_id.loc[batch].reset_index()))
-        work = Path(tempfile.mkdtemp(prefix="_impute_", dir=self.output))
-        try:
-            if self.runner is None:  # this process: the bundle and weather already read
-                worker = ImputeWorker.ready(self._worker_job(work), bundle, arch, weather)
-                entries: Iterable[dict[str, Any]] = (worker.group(*t) for t in tasks)
-            else:
-                entries = self.runner.run_groups(self._worker_spec(work), tasks)
-            done = sorted(entries, key=lambda e: e["batch"])
-            return self._write(work, done, arch, n_in)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        job = JobFolder(self.output, key="batch")
+        job.open(self._args())
+        parts = job.path / "parts"
+        parts.mkdir(exist_ok=True)
+        done = job.finished(lambda e: all((parts / n).is_file() for n in e["parts"]))
+        if done:
+            self.echo(f"resuming: {len(done)} of {len(tasks)} batches already imputed")
+        todo = [t for t in tasks if t[0] not in done]
+        if self.runner is None:  # this process: the bundle and weather already read
+            worker = ImputeWorker.ready(self._worker_job(parts), bundle, arch, weather)
+            entries: Iterable[dict[str, Any]] = (worker.group(*t) for t in todo)
+        else:
+            entries = self.runner.run_groups(self._worker_spec(parts), todo)
+        for entry in entries:
+            job.record(entry)  # by this process alone, on every engine
+            done[entry["batch"]] = entry
+        summary = self._write(parts, [done[b] for b in sorted(done)], arch, n_in)
+        job.drop()  # joined and summed up: a new run imputes again
+        return summary
+
+    def _args(self) -> dict[str, Any]:
+        """What a resumed run must share with the run it resumes."""
+        bundle = Path(self.bundle_path)
+        weather = (
+            files_fingerprint(resolve_inputs(self.weather, "weather")) if self.weather else None
+        )
+        return {
+            "bundle": sha256(bundle / MANIFEST),
+            "monthly": files_fingerprint(resolve_inputs(self.monthly, "monthly totals")),
+            "static": frame_fingerprint(self.static),
+            "weather": weather,
+            "covariate_sources": text_fingerprint(repr(self.covariate_sources)),
+            "samples": self.samples,
+            "model": self.use_model,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+        }
 
     def _worker_job(self, parts: Path) -> ImputeJob:
         """This job as a worker holds it: no monthly totals, the static rows given per batch."""
@@ -598,13 +629,15 @@ class ImputeWorker:
         statics = static.set_index(SERIES).to_dict("index")
         out, assigns, samples = job.impute_batch(batch, self.arch, statics, self.bundle,
                                                  self.weather)  # fmt: skip
+        written = []
         for name, frames in (("profiles", out), ("samples", samples)):
             if frames:
                 table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True),
                                              preserve_index=False)  # fmt: skip
                 write_table_atomic(job.output / f"{name}-{b:05d}.parquet", table)
+                written.append(f"{name}-{b:05d}.parquet")
         return {
-            "batch": b, "assignments": assigns, "errors": dict(job.errors),
+            "batch": b, "assignments": assigns, "errors": dict(job.errors), "parts": written,
             "customers": len(out), "hours": sum(len(f) for f in out),
             "kwh": float(sum(f["p50"].sum() for f in out)), **worker_stamp(),
         }  # fmt: skip

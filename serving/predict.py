@@ -26,9 +26,6 @@ group whose part was written but is not yet in the ledger is redone, with the sa
 from __future__ import annotations
 
 import json
-import math
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -43,7 +40,8 @@ from forecasting.bundle_format import MANIFEST, sha256
 from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import BundleError, InputError
 from forecasting.folders import write_atomic, write_json
-from serving.engines import partition_processes, worker_stamp
+from serving.engines import worker_stamp
+from serving.job_folder import JOB, PLAN, JobFolder
 from serving.kinds import BUNDLE_KINDS, bundle_kind
 from serving.load import load_bundle
 from serving.parts import write_frame_atomic
@@ -52,15 +50,11 @@ from serving.stream import (
     FILE,
     ROW,
     Source,
-    distinct_series,
-    forget_partition,
     open_source,
-    partition,
     read_group,
 )
 from serving.tables import read_static
 
-JOB, PARTITION, LEDGER, PLAN = "_job", "partition", "ledger.jsonl", "plan.json"
 FORECASTS = "forecasts"
 ERRORS_FILE, SUMMARY = "errors.csv", "summary.json"
 
@@ -117,6 +111,7 @@ class PredictJob:
         self.step = pd.Timedelta(self.bundle.manifest["freq"])
         self.source = open_source(self.input, covariates_needed(self.bundle.manifest))
         self.job = self.output / JOB
+        self.folder = JobFolder(self.output)
         if self.origins:
             self.origins = sorted({pd.Timestamp(o) for o in self.origins})
             off = [o for o in self.origins if (o - self.origins[0]) % self.step]
@@ -146,64 +141,14 @@ class PredictJob:
         }
 
     def _check_plan(self) -> None:
-        path = self.job / PLAN
-        args = self._args()
-        if path.is_file():
-            old = json.loads(path.read_text("utf-8"))
-            changed = [k for k in args if old.get(k) != args[k]]
-            if changed:
-                raise InputError(
-                    f"{self.output} holds a job started with other arguments ({', '.join(changed)} "
-                    "differ); run it again with its own arguments or write to another --output"
-                )
-            return
-        check_job_folder(self.output)
-        self.job.mkdir(parents=True, exist_ok=True)
-        write_json(path, args)
+        if self.folder.changed(self._args()) is None:
+            check_job_folder(self.output)
+        self.folder.refuse_other(self._args())
 
     def _ledger(self) -> dict[int, dict[str, Any]]:
-        path = self.job / LEDGER
-        done: dict[int, dict[str, Any]] = {}
-        if path.is_file():
-            for line in path.read_text("utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:  # a line cut by a kill: that group is redone
-                    continue
-                if (self.output / FORECASTS / _part_name(entry["group"])).is_file():
-                    done[entry["group"]] = entry
-        return done
-
-    def _record(self, entry: dict[str, Any]) -> None:
-        with (self.job / LEDGER).open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    # ---- passes ----------------------------------------------------------------------------
-
-    def _scan(self) -> dict[str, Any]:
-        path = self.job / "scan.json"
-        if path.is_file():
-            return dict(json.loads(path.read_text("utf-8")))
-        n = distinct_series(self.source)
-        scan = {"series": n, "groups": max(1, math.ceil(n / self.batch_size))}
-        write_json(path, scan)
-        return scan
-
-    def _partition(self, groups: int) -> dict[str, Any]:
-        final = self.job / PARTITION
-        if (final / "_meta.json").is_file():
-            return dict(json.loads((final / "_meta.json").read_text("utf-8")))
-        tmp = self.job / f"{PARTITION}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        processes = partition_processes(self.engine)
-        meta = partition(self.source, groups, tmp, step=self.step, processes=processes)
-        write_json(tmp / "_meta.json", meta)
-        tmp.rename(final)
-        return meta
+        return self.folder.finished(
+            lambda e: (self.output / FORECASTS / _part_name(e["group"])).is_file()
+        )
 
     def _origins(self, meta: dict[str, Any]) -> pd.DatetimeIndex:
         if self.origins:
@@ -223,8 +168,8 @@ class PredictJob:
             summary = dict(json.loads((self.output / SUMMARY).read_text("utf-8")))
             summary["already_done"] = True
             return summary
-        scan = self._scan()
-        meta = self._partition(scan["groups"])
+        scan = self.folder.scan(self.source, self.batch_size)
+        meta = self.folder.partition(self.source, scan["groups"], self.engine, TARGET, self.step)
         origins = self._origins(meta)
         done = self._ledger()
         todo = [g for g in range(scan["groups"]) if g not in done]
@@ -242,7 +187,7 @@ class PredictJob:
         with _Progress(scan["series"], self.progress, self.echo) as bar:
             bar.advance(sum(e["series"] for e in done.values()), 0)
             for entry in entries:
-                self._record(entry)  # the ledger is written here, by this process alone
+                self.folder.record(entry)  # the ledger is written here, by this process alone
                 done[entry["group"]] = entry
                 bar.advance(entry["series"], entry["rows_in"])
         return self._finish(scan, meta, origins, done, time.perf_counter() - t0)
@@ -305,14 +250,13 @@ class PredictJob:
         }
         summary["series_per_s"] = round(summary["series"] / max(seconds, 1e-9), 1)
         write_json(self.output / SUMMARY, summary)
-        forget_partition(self.job / PARTITION)
-        shutil.rmtree(self.job / PARTITION, ignore_errors=True)
+        self.folder.drop_partition()
         return summary
 
     # ---- one group -------------------------------------------------------------------------
 
     def _read_group(self, g: int) -> pd.DataFrame:
-        rows = read_group(self.job / PARTITION, g)
+        rows = read_group(self.folder.partition_folder, g)
         return _empty_rows(self.source.columns) if rows is None else rows
 
     def _static(self) -> pd.DataFrame | None:

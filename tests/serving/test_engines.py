@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from serving.engines import ProcessEngine, RayEngine
-from serving.predict import FORECASTS, JOB, LEDGER, PredictJob
+from serving.job_folder import JOB, LEDGER
+from serving.predict import FORECASTS, PredictJob
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -216,7 +217,7 @@ def _pool_children() -> list:
     return [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")]
 
 
-def _bill(usage: Path, baseline: Path, out: Path, runner=None) -> dict:
+def _bill(usage: Path, baseline: Path, out: Path, runner=None, batch: int = 5) -> dict:
     from forecasting.tariffs.calendar import Cycle
     from forecasting.tariffs.engine import BillEngine
     from forecasting.tariffs.spec import load_tariff
@@ -225,17 +226,25 @@ def _bill(usage: Path, baseline: Path, out: Path, runner=None) -> dict:
     cycle = Cycle(1, 1)
     new = BillEngine(load_tariff(ROOT / "configs/tariffs/uk_flat_example.yaml"), cycle)
     base = BillEngine(load_tariff(baseline), cycle)
-    job = BillJob(new, str(usage), out, base, column="target", batch_size=5, runner=runner)
+    job = BillJob(new, str(usage), out, base, column="target", batch_size=batch, runner=runner)
     return job.run()
 
 
-def _impute(w: dict[str, Path], weather: Path, out: Path, runner=None) -> dict:
+def _impute(w: dict[str, Path], weather: Path, out: Path, runner=None, batch: int = 4) -> dict:
     from serving.impute import ImputeJob
     from serving.tables import read_static
 
     job = ImputeJob(str(w["bundle"]), str(w["monthly"]), read_static(str(w["static"])), out,
-                    str(weather), samples=2, batch_size=4, runner=runner)  # fmt: skip
+                    str(weather), samples=2, batch_size=batch, runner=runner)  # fmt: skip
     return job.run()
+
+
+def _longer_weather(w: dict[str, Path], path: Path) -> None:
+    """The corpus weather covers its 40 days; the months and the model's lookback need more."""
+    weather = pd.read_csv(w["weather"], parse_dates=["timestamp"])
+    hours = pd.date_range("2023-08-01", "2024-01-01", freq="h", tz="UTC")
+    longer = weather.iloc[np.arange(len(hours)) % len(weather)].assign(timestamp=hours)
+    longer.to_csv(path, index=False)
 
 
 def _same_summary(local: dict, other: dict, engine: str) -> None:
@@ -275,11 +284,7 @@ def test_bill_and_impute_on_worker_processes_and_on_ray_equal_the_local_run(
         _same_summary(local, other, runner.name)
         _same_files(tmp_path / "bill_local", tmp_path / f"bill_{name}", bills)
     profiles = ["profiles.parquet", "samples.parquet", "assignments.csv", "errors.csv"]
-    # the corpus weather covers its 40 days; the months and the model's lookback need more
-    weather = pd.read_csv(corpus_workspace["weather"], parse_dates=["timestamp"])
-    hours = pd.date_range("2023-08-01", "2024-01-01", freq="h", tz="UTC")
-    longer = weather.iloc[np.arange(len(hours)) % len(weather)].assign(timestamp=hours)
-    longer.to_csv(tmp_path / "weather.csv", index=False)
+    _longer_weather(corpus_workspace, tmp_path / "weather.csv")
     local = _impute(corpus_workspace, tmp_path / "weather.csv", tmp_path / "impute_local")
     assert local["customers_imputed"] == 6 and local["customers_failed"] == 0
     for name, runner in (("pool", ProcessEngine(2)), ("ray", RayEngine(actors=2))):
@@ -307,3 +312,73 @@ def test_without_ray_the_engine_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InputError, match=r"pip install 'meterforecast\[ray\]'"):
         require_ray()
+
+
+def _stop_after(monkeypatch, worker: type, tasks: int, ran: list[int]) -> None:
+    """The worker's tasks run as before, counted in `ran`; the one after `tasks` (if set) is
+    stopped as by Ctrl-C."""
+    group = worker.group
+
+    def counted(self, *task):
+        if tasks and len(ran) == tasks:
+            raise KeyboardInterrupt
+        ran.append(task[0])
+        return group(self, *task)
+
+    monkeypatch.setattr(worker, "group", counted)
+
+
+def test_bill_and_impute_stopped_part_way_resume_on_either_engine(
+    corpus_workspace, many, tmp_path, monkeypatch, capsys
+):
+    from serving.bill import BillWorker
+    from serving.impute import ImputeWorker
+
+    tariff = corpus_workspace["tariff"]
+    whole = _bill(many["input"], tariff, tmp_path / "bill_whole")
+    out = tmp_path / "bill"
+    with monkeypatch.context() as m:
+        _stop_after(m, BillWorker, 3, [])
+        with pytest.raises(KeyboardInterrupt):
+            _bill(many["input"], tariff, out)
+    assert len(ledger(out)) == 3 and not (out / "summary.json").exists()
+    capsys.readouterr()
+    resumed = _bill(many["input"], tariff, out, ProcessEngine(2))  # the rest on 2 processes
+    assert f"resuming: 3 of {whole['customers_in'] // 5 + 1} groups already billed" in (
+        capsys.readouterr().out
+    )
+    _same_summary(whole, resumed, "processes")
+    _same_files(tmp_path / "bill_whole", out, ["bills.parquet", "bills_baseline.parquet",
+                                              "quarantine.csv", "changes.csv"])  # fmt: skip
+    assert not (out / JOB).exists()  # a finished job leaves only its output
+
+    # a run with other arguments does not take up a stopped one: it starts over
+    with monkeypatch.context() as m:
+        _stop_after(m, BillWorker, 2, [])
+        with pytest.raises(KeyboardInterrupt):
+            _bill(many["input"], tariff, out)
+    again = _bill(many["input"], tariff, out, batch=7)
+    assert "resuming" not in capsys.readouterr().out
+    keys = ["series_id", "period"]
+    a, b = (pd.read_parquet(p / "bills.parquet").sort_values(keys, ignore_index=True)
+            for p in (tmp_path / "bill_whole", out))  # fmt: skip
+    pd.testing.assert_frame_equal(a, b)  # other groups, so in another order
+    assert again["rows_billed"] == whole["rows_billed"]
+
+    weather = tmp_path / "weather.csv"
+    _longer_weather(corpus_workspace, weather)
+    _impute(corpus_workspace, weather, tmp_path / "impute_whole", batch=1)
+    out = tmp_path / "impute"
+    with monkeypatch.context() as m:
+        _stop_after(m, ImputeWorker, 2, [])
+        with pytest.raises(KeyboardInterrupt):
+            _impute(corpus_workspace, weather, out, batch=1)
+    ran: list[int] = []
+    with monkeypatch.context() as m:
+        _stop_after(m, ImputeWorker, 0, ran)
+        resumed = _impute(corpus_workspace, weather, out, batch=1)
+    assert "resuming: 2 of 6 batches already imputed" in capsys.readouterr().out
+    assert sorted(ran) == [2, 3, 4, 5]  # only the batches not done
+    assert resumed["customers_imputed"] == 6
+    _same_files(tmp_path / "impute_whole", out, ["profiles.parquet", "samples.parquet",
+                                                 "assignments.csv", "errors.csv"])  # fmt: skip
