@@ -14,10 +14,12 @@ The job runs in three passes, each restartable:
    `batch_size` series each;
 2. partition: stream the input in record batches and write each row to its group's folder
    (group = a stable hash of `series_id`), so a group holds whole histories however the input
-   is ordered. Written beside and renamed: whole or absent;
+   is ordered. Written beside and renamed: whole or absent. The static table (--static) is
+   split into the same groups, so no process holds all of it;
 3. forecast: per group, check each series, build features with the shared feature code, run
    onnxruntime, write the part (temp file, fsync, rename), then append the group to the
-   ledger (fsync). Memory is bounded by one record batch and one group, not by the input.
+   ledger (fsync). Memory is bounded by one record batch and one group, not by the input
+   (nor by the static table).
 
 A job killed at any point and started again with the same arguments skips what is done; a
 group whose part was written but is not yet in the ledger is redone, with the same result.
@@ -26,6 +28,7 @@ group whose part was written but is not yet in the ledger is redone, with the sa
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -50,12 +53,13 @@ from serving.stream import (
     FILE,
     ROW,
     Source,
+    forget_partition,
     open_source,
     read_group,
 )
-from serving.tables import read_static
+from serving.tables import partition_static
 
-FORECASTS = "forecasts"
+FORECASTS, STATIC = "forecasts", "static"
 ERRORS_FILE, SUMMARY = "errors.csv", "summary.json"
 
 
@@ -161,7 +165,8 @@ class PredictJob:
     def run(self) -> dict[str, Any]:
         """Run (or finish) the job; return its summary."""
         t0 = time.perf_counter()
-        static = self._static()
+        self._static_columns()  # a missing --static is said before any work
+        new = not self.output.exists()
         self.output.mkdir(parents=True, exist_ok=True)
         self._check_plan()
         if (self.output / SUMMARY).is_file():
@@ -169,6 +174,12 @@ class PredictJob:
             summary["already_done"] = True
             return summary
         scan = self.folder.scan(self.source, self.batch_size)
+        try:
+            self._partition_static(scan["groups"])
+        except InputError:
+            if new:  # a refused command leaves nothing behind
+                shutil.rmtree(self.output, ignore_errors=True)
+            raise
         meta = self.folder.partition(self.source, scan["groups"], self.engine, TARGET, self.step)
         origins = self._origins(meta)
         done = self._ledger()
@@ -178,9 +189,7 @@ class PredictJob:
         if done:
             self.echo(f"resuming: {len(done)} of {scan['groups']} groups already done")
         if self.engine is None:
-            entries: Iterable[dict[str, Any]] = (
-                self.process_group(g, origins, static) for g in todo
-            )
+            entries: Iterable[dict[str, Any]] = (self.process_group(g, origins) for g in todo)
         else:  # the same groups on another engine's workers: entries as they finish
             iso = [o.isoformat() for o in origins]
             entries = self.engine.run_groups(self.worker_spec(), [(g, iso) for g in todo])
@@ -192,14 +201,12 @@ class PredictJob:
                 bar.advance(entry["series"], entry["rows_in"])
         return self._finish(scan, meta, origins, done, time.perf_counter() - t0)
 
-    def process_group(
-        self, g: int, origins: pd.DatetimeIndex, static: pd.DataFrame | None
-    ) -> dict[str, Any]:
+    def process_group(self, g: int, origins: pd.DatetimeIndex) -> dict[str, Any]:
         """Forecast group `g` and write its part and error file (each whole or absent); its
         ledger entry, which the caller records. The same on every engine and every retry."""
         t = time.perf_counter()
         frame = self._read_group(g)
-        forecasts, errors = self.forecast_group(frame, origins, static)
+        forecasts, errors = self.forecast_group(frame, origins, self._static_group(g))
         unknown = self._future_gaps(frame, forecasts)
         write_frame_atomic(self.job / "errors" / f"g={g:05d}.parquet", errors)
         write_frame_atomic(self.output / FORECASTS / _part_name(g), forecasts)
@@ -251,6 +258,8 @@ class PredictJob:
         summary["series_per_s"] = round(summary["series"] / max(seconds, 1e-9), 1)
         write_json(self.output / SUMMARY, summary)
         self.folder.drop_partition()
+        forget_partition(self.job / STATIC)
+        shutil.rmtree(self.job / STATIC, ignore_errors=True)
         return summary
 
     # ---- one group -------------------------------------------------------------------------
@@ -259,17 +268,41 @@ class PredictJob:
         rows = read_group(self.folder.partition_folder, g)
         return _empty_rows(self.source.columns) if rows is None else rows
 
-    def _static(self) -> pd.DataFrame | None:
-        """The bundle's static columns per series; a series absent from it gets 'unknown'."""
-        needed = self.bundle.features.static
-        if not needed:
-            return None
-        if not self.static:
+    def _static_columns(self) -> list[str]:
+        """The static columns the bundle reads (then --static is required)."""
+        needed = list(self.bundle.features.static)
+        if needed and not self.static:
             raise InputError(
                 f"the bundle uses static columns {needed}; give them with --static "
                 f"(a table with {SERIES} and those columns)"
             )
-        return read_static(self.static, columns=needed)[[SERIES, *needed]]
+        return needed
+
+    def _partition_static(self, groups: int) -> None:
+        """The static table split into the input's groups (`_job/static`, once per job): a
+        process holds one group's customers at a time, not the whole table."""
+        needed = self._static_columns()
+        final = self.job / STATIC
+        if not needed or (final / "_done").is_file():
+            return
+        tmp = self.job / f"{STATIC}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        partition_static(str(self.static), needed, groups, tmp)
+        (tmp / "_done").touch()
+        tmp.rename(final)
+
+    def _static_group(self, g: int) -> pd.DataFrame | None:
+        """The static rows of group `g`'s customers; a series absent from the table gets no
+        value (the features' 'unknown')."""
+        needed = self._static_columns()
+        if not needed:
+            return None
+        rows = read_group(self.job / STATIC, g)
+        if rows is None:
+            rows = pd.DataFrame({c: pd.Series([], dtype="string") for c in [SERIES, *needed]})
+        return rows.astype({SERIES: "string"})[[SERIES, *needed]]
 
     def forecast_group(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None
@@ -392,16 +425,15 @@ class PredictJob:
 
 
 class PredictWorker:
-    """An engine's worker: the job built once (bundle sessions with `threads`, the static
-    table read once), forecasting the groups it is given."""
+    """An engine's worker: the job built once (bundle sessions with `threads`), forecasting
+    the groups it is given (each with its customers' static rows)."""
 
     def __init__(self, threads: int, **spec: Any) -> None:
         self.job = PredictJob(**spec, threads=threads, progress=False, echo=lambda _: None)
-        self.static = self.job._static()
 
     def group(self, g: int, origins: list[str]) -> dict[str, Any]:
         index = pd.DatetimeIndex([pd.Timestamp(o) for o in origins]).as_unit("ns")
-        return self.job.process_group(g, index, self.static)
+        return self.job.process_group(g, index)
 
 
 def _part_name(g: int) -> str:

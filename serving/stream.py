@@ -275,6 +275,9 @@ def partition(
     runs = _file_runs(source, processes)
     if len(runs) == 1:
         passes = [_partition_files(source, runs[0], groups, folder, value, step)]
+        # the pass's buffers go back to the OS now, not when the allocator gets round to it:
+        # else the first groups' memory comes on top of them, and the peak with it
+        pa.default_memory_pool().release_unused()
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -345,16 +348,16 @@ def _partition_files(
             buffers.setdefault(int(g[order[a]]), []).append(table.slice(int(a), int(b - a)))
         buffered += len(df)
         if buffered >= FLUSH_ROWS:
-            flushes = _flush(buffers, folder, name, flushes)
+            flushes = write_flush(buffers, folder, name, flushes)
             buffered = 0
-    _flush(buffers, folder, name, flushes)
+    write_flush(buffers, folder, name, flushes)
     return {"rows": rows, "bad_rows": bad, "phases": phases}
 
 
 GROUPS_KEY = b"forecasting.groups"  # schema metadata: the group of each record batch, in order
 
 
-def _flush(buffers: dict[int, list[pa.Table]], folder: Path, name: str, k: int) -> int:
+def write_flush(buffers: dict[int, list[pa.Table]], folder: Path, name: str, k: int) -> int:
     """Write the buffered rows as one IPC file, a record batch per group (its rows in the
     order read), and empty the buffers."""
     if not buffers:

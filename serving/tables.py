@@ -7,26 +7,46 @@ the row and the value. Torch-free: pandas and pyarrow only.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from forecasting.data.numbers import parse_numbers
 from forecasting.data.readers import (
     FILE_COL,
     ROW_COL,
     describe_columns,
+    detect_format,
     file_columns,
     read_table,
     resolve_inputs,
 )
 from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
+from serving.stream import Source, iter_batches, series_ids, stable_group, write_flush
 
 
 def _at(table: pd.DataFrame, i: int) -> str:
     return f"{table[FILE_COL].iloc[i]} row {table[ROW_COL].iloc[i]}"
+
+
+def _check_static_columns(
+    path: str | Path, key: str, columns: list[str] | None, delimiter: str = ","
+) -> tuple[list[Path], list[str]]:
+    """(files, columns to read: the id first) of a static table whose first file has the id
+    column `key`; a missing column is refused naming the file."""
+    files = resolve_inputs(path, "static table")
+    present = file_columns(files[0], delimiter=delimiter)
+    if key not in present:
+        raise InputError(
+            f"{path}: no id column {key!r} ({describe_columns(files[0], present)}); "
+            "name it with --static-id"
+        )
+    wanted = present if columns is None else [key, *[c for c in columns if c != key]]
+    return files, wanted
 
 
 def read_static(
@@ -38,15 +58,8 @@ def read_static(
     """A per-customer table keyed by `series_id` (or `id_column`, renamed to series_id).
 
     `columns`: the ones needed (all when None); a missing one is an error naming the file."""
-    first = resolve_inputs(path, "static table")[0]
-    present = file_columns(first, delimiter=delimiter)
     key = id_column or SERIES
-    if key not in present:
-        raise InputError(
-            f"{path}: no id column {key!r} ({describe_columns(first, present)}); "
-            "name it with --static-id"
-        )
-    wanted = present if columns is None else [key, *[c for c in columns if c != key]]
+    _, wanted = _check_static_columns(path, key, columns, delimiter)
     table = read_table(path, wanted, delimiter=delimiter, what="static table")
     table = table.rename(columns={key: SERIES})
     table[SERIES] = table[SERIES].astype("string").str.strip()
@@ -111,3 +124,73 @@ def read_time_table(path: str | Path, columns: list[str], what: str) -> pd.DataF
             )
         out[c] = values.to_numpy()
     return out.sort_index()
+
+
+STATIC_FLUSH_ROWS = 131_072  # static rows held before they are written: a few MB at any size
+
+
+def partition_static(path: str | Path, columns: list[str], groups: int, folder: Path) -> None:
+    """The static table (`series_id` and `columns`) split into a job's groups of customers
+    (`serving.stream.stable_group`, as the input is), streamed in record batches into flush
+    files in `folder`; `serving.stream.read_group` reads a group's rows back. A job's
+    processes then hold the customers of the group at hand, not the whole table, whatever its
+    size. Checked as `read_static` checks it: an empty id, or an id twice, is refused with its
+    file and row."""
+    files, wanted = _check_static_columns(path, SERIES, columns)
+    missing = [c for c in wanted if c not in file_columns(files[0])]
+    if missing:
+        raise InputError(
+            f"{files[0]}: missing column(s) {missing} the bundle uses; "
+            + describe_columns(files[0], file_columns(files[0]))
+        )
+    source = Source(files, [detect_format(f) for f in files], wanted)
+    seen = np.empty(0, dtype="uint64")
+    buffers: dict[int, list[pa.Table]] = {}
+    schema, buffered, flushes = None, 0, 0
+    for fi, first_row, batch in iter_batches(source, wanted):
+        ids, codes, uniques = series_ids(batch.column(0))
+        where = str(files[fi]) if len(files) == 1 else files[fi].name
+        empty = np.flatnonzero(uniques[codes] == "")
+        if len(empty):
+            raise InputError(f"{where} row {first_row + int(empty[0])}: empty customer id")
+        hashes = pd.util.hash_array(uniques, categorize=False)[codes]
+        twice = np.isin(hashes, seen) | pd.Series(hashes).duplicated().to_numpy()
+        if twice.any():
+            _refuse_duplicate(path, source, str(uniques[codes[int(np.flatnonzero(twice)[0])]]))
+        seen = np.union1d(seen, hashes)
+        table = pa.Table.from_batches([batch]).set_column(0, SERIES, ids)
+        if schema is None:
+            schema = table.schema
+        try:
+            table = table.cast(schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(
+                f"{where}: its columns' types differ from the first file's ({schema})"
+            ) from None
+        g = stable_group(pd.Series(uniques), groups)[codes]
+        order = np.argsort(g, kind="stable")
+        table = table.take(pa.array(order))
+        bounds = np.flatnonzero(np.r_[True, np.diff(g[order]) != 0, True])
+        for a, b in itertools.pairwise(bounds):
+            buffers.setdefault(int(g[order[a]]), []).append(table.slice(int(a), int(b - a)))
+        buffered += len(table)
+        if buffered >= STATIC_FLUSH_ROWS:
+            flushes, buffered = write_flush(buffers, folder, "b00000", flushes), 0
+    write_flush(buffers, folder, "b00000", flushes)
+
+
+def _refuse_duplicate(path: str | Path, source: Source, sid: str) -> None:
+    """Refuse customer `sid`, listed twice, naming the file and row of both (a second read:
+    only on this error). Two ids that merely share a hash are let through."""
+    rows: list[tuple[str, int]] = []
+    for fi, first_row, batch in iter_batches(source, [SERIES]):
+        _, codes, uniques = series_ids(batch.column(0))
+        name = str(source.files[fi]) if len(source.files) == 1 else source.files[fi].name
+        rows += [(name, first_row + int(i)) for i in np.flatnonzero(uniques[codes] == sid)]
+        if len(rows) >= 2:
+            (f1, r1), (f2, r2) = rows[:2]
+            second = f"row {r2}" if f2 == f1 else f"{f2} row {r2}"
+            raise InputError(
+                f"{path}: customer {sid!r} appears more than once ({f1} row {r1} and {second}): "
+                "one row per customer"
+            )
