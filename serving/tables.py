@@ -126,7 +126,9 @@ def read_time_table(path: str | Path, columns: list[str], what: str) -> pd.DataF
     return out.sort_index()
 
 
-STATIC_FLUSH_ROWS = 131_072  # static rows held before they are written: a few MB at any size
+# static rows read at a time, and held before they are written: a few MB at any table size
+STATIC_BATCH_ROWS = 65_536
+STATIC_FLUSH_ROWS = 131_072
 
 
 def partition_static(path: str | Path, columns: list[str], groups: int, folder: Path) -> None:
@@ -144,20 +146,16 @@ def partition_static(path: str | Path, columns: list[str], groups: int, folder: 
             + describe_columns(files[0], file_columns(files[0]))
         )
     source = Source(files, [detect_format(f) for f in files], wanted)
-    seen = np.empty(0, dtype="uint64")
+    hashes: list[np.ndarray] = []  # of every id: 8 bytes a customer
     buffers: dict[int, list[pa.Table]] = {}
     schema, buffered, flushes = None, 0, 0
-    for fi, first_row, batch in iter_batches(source, wanted):
+    for fi, first_row, batch in iter_batches(source, wanted, rows=STATIC_BATCH_ROWS):
         ids, codes, uniques = series_ids(batch.column(0))
         where = str(files[fi]) if len(files) == 1 else files[fi].name
         empty = np.flatnonzero(uniques[codes] == "")
         if len(empty):
             raise InputError(f"{where} row {first_row + int(empty[0])}: empty customer id")
-        hashes = pd.util.hash_array(uniques, categorize=False)[codes]
-        twice = np.isin(hashes, seen) | pd.Series(hashes).duplicated().to_numpy()
-        if twice.any():
-            _refuse_duplicate(path, source, str(uniques[codes[int(np.flatnonzero(twice)[0])]]))
-        seen = np.union1d(seen, hashes)
+        hashes.append(pd.util.hash_array(uniques, categorize=False)[codes])
         table = pa.Table.from_batches([batch]).set_column(0, SERIES, ids)
         if schema is None:
             schema = table.schema
@@ -177,18 +175,23 @@ def partition_static(path: str | Path, columns: list[str], groups: int, folder: 
         if buffered >= STATIC_FLUSH_ROWS:
             flushes, buffered = write_flush(buffers, folder, "b00000", flushes), 0
     write_flush(buffers, folder, "b00000", flushes)
+    every = np.sort(np.concatenate(hashes)) if hashes else np.empty(0, dtype="uint64")
+    for h in np.unique(every[1:][every[1:] == every[:-1]]):  # an id twice (or a shared hash)
+        _refuse_duplicate(path, source, h)
 
 
-def _refuse_duplicate(path: str | Path, source: Source, sid: str) -> None:
-    """Refuse customer `sid`, listed twice, naming the file and row of both (a second read:
-    only on this error). Two ids that merely share a hash are let through."""
-    rows: list[tuple[str, int]] = []
-    for fi, first_row, batch in iter_batches(source, [SERIES]):
+def _refuse_duplicate(path: str | Path, source: Source, h: np.uint64) -> None:
+    """Refuse the customer whose id hashes to `h` and is listed twice, naming the file and row
+    of both (a second read: only on this error). Two ids that merely share a hash pass."""
+    rows: dict[str, list[tuple[str, int]]] = {}  # id -> (file, row) of each time it is listed
+    for fi, first_row, batch in iter_batches(source, [SERIES], rows=STATIC_BATCH_ROWS):
         _, codes, uniques = series_ids(batch.column(0))
         name = str(source.files[fi]) if len(source.files) == 1 else source.files[fi].name
-        rows += [(name, first_row + int(i)) for i in np.flatnonzero(uniques[codes] == sid)]
-        if len(rows) >= 2:
-            (f1, r1), (f2, r2) = rows[:2]
+        for i in np.flatnonzero(pd.util.hash_array(uniques, categorize=False)[codes] == h):
+            rows.setdefault(str(uniques[codes[i]]), []).append((name, first_row + int(i)))
+        twice = [(sid, at) for sid, at in rows.items() if len(at) >= 2]
+        if twice:
+            sid, ((f1, r1), (f2, r2), *_) = twice[0]
             second = f"row {r2}" if f2 == f1 else f"{f2} row {r2}"
             raise InputError(
                 f"{path}: customer {sid!r} appears more than once ({f1} row {r1} and {second}): "
