@@ -99,10 +99,10 @@ def open_source(
 
 
 def iter_batches(
-    source: Source, columns: list[str], only: range | None = None, rows: int = BATCH_ROWS
+    source: Source, columns: list[str], only: range | None = None, rows: int | None = None
 ) -> Iterator[tuple[int, int, pa.RecordBatch]]:
-    """(file index, 1-based row of the batch's first row, batch of at most `rows` rows) over
-    every file in order (or the files whose index is in `only`)."""
+    """(file index, 1-based row of the batch's first row, batch of at most `rows` rows,
+    BATCH_ROWS by default) over every file in order (or the files whose index is in `only`)."""
     for i, (f, kind) in enumerate(zip(source.files, source.kinds, strict=True)):
         if only is not None and i not in only:
             continue
@@ -110,7 +110,7 @@ def iter_batches(
         try:
             if kind == "parquet":
                 batches: Iterator[pa.RecordBatch] = pq.ParquetFile(f).iter_batches(
-                    batch_size=rows, columns=columns
+                    batch_size=rows or BATCH_ROWS, columns=columns
                 )
             else:
                 batches = _rebatched(pacsv.open_csv(
