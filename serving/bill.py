@@ -159,7 +159,7 @@ class BillJob:
         for entry in entries:
             job.record(entry)  # by this process alone, on every engine
             done[entry["group"]] = entry
-        job.drop_partition()
+        job.drop_folder()
         self._join_parts(job.path / "parts", groups, files)
         entries_done = [done[g] for g in sorted(done)]
         quarantined = sum(e["quarantined"] for e in entries_done)

@@ -77,8 +77,7 @@ class JobFolder:
             return True
         if changed is not None:
             self.drop()
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_json(self.path / PLAN, json.loads(json.dumps(args, default=str)))
+        self._write_plan(args)
         return False
 
     def refuse_other(self, args: dict[str, Any]) -> None:
@@ -91,8 +90,11 @@ class JobFolder:
                 "differ); run it again with its own arguments or write to another --output"
             )
         if changed is None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            write_json(self.path / PLAN, json.loads(json.dumps(args, default=str)))
+            self._write_plan(args)
+
+    def _write_plan(self, args: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / PLAN, json.loads(json.dumps(args, default=str)))
 
     def finished(self, whole: Callable[[dict[str, Any]], bool]) -> dict[int, dict[str, Any]]:
         """Ledger entries by task whose parts are still there (`whole(entry)`)."""
@@ -127,28 +129,38 @@ class JobFolder:
     def partition(
         self, source: Source, groups: int, engine: Any, value: str, step: pd.Timedelta | None
     ) -> dict[str, Any]:
-        """The partition pass (see `serving.stream.partition`), once per job: written beside
-        and renamed, so it is whole or absent."""
-        final = self.path / PARTITION
+        """The partition pass (see `serving.stream.partition`), once per job."""
+        processes = partition_processes(engine)
+        return self.written_once(
+            PARTITION,
+            lambda tmp: partition(source, groups, tmp, value, step=step, processes=processes),
+        )
+
+    def written_once(self, name: str, write: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+        """Folder `name` of the job, written once per job by `write(folder)` (which returns
+        its meta): written beside and renamed, so it is whole or absent; a resumed job reads
+        the meta back."""
+        final = self.path / name
         if (final / "_meta.json").is_file():
             return dict(json.loads((final / "_meta.json").read_text("utf-8")))
-        tmp = self.path / f"{PARTITION}.tmp"
+        tmp = self.path / f"{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
         tmp.mkdir(parents=True)
-        processes = partition_processes(engine)
-        meta = partition(source, groups, tmp, value, step=step, processes=processes)
+        meta = write(tmp)
         write_json(tmp / "_meta.json", meta)
         tmp.rename(final)
         return meta
 
-    @property
-    def partition_folder(self) -> Path:
-        return self.path / PARTITION
+    def grouped(self, name: str = PARTITION) -> Path:
+        """A grouped folder of the job (the partition, the static split)."""
+        return self.path / name
 
-    def drop_partition(self) -> None:
-        forget_partition(self.path / PARTITION)
-        shutil.rmtree(self.path / PARTITION, ignore_errors=True)
+    def drop_folder(self, name: str = PARTITION) -> None:
+        """A grouped folder (the partition, the static split) once no task needs it: this
+        process's open files of it closed first."""
+        forget_partition(self.path / name)
+        shutil.rmtree(self.path / name, ignore_errors=True)
 
     def drop(self) -> None:
         """The whole job folder (a finished job whose parts are joined)."""

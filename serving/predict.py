@@ -53,7 +53,6 @@ from serving.stream import (
     FILE,
     ROW,
     Source,
-    forget_partition,
     open_source,
     read_group,
 )
@@ -114,8 +113,8 @@ class PredictJob:
             )
         self.step = pd.Timedelta(self.bundle.manifest["freq"])
         self.source = open_source(self.input, covariates_needed(self.bundle.manifest))
-        self.job = self.output / JOB
         self.folder = JobFolder(self.output)
+        self.job = self.folder.path
         if self.origins:
             self.origins = sorted({pd.Timestamp(o) for o in self.origins})
             off = [o for o in self.origins if (o - self.origins[0]) % self.step]
@@ -145,9 +144,10 @@ class PredictJob:
         }
 
     def _check_plan(self) -> None:
-        if self.folder.changed(self._args()) is None:
+        args = self._args()  # once: it hashes the bundle and the static table
+        if self.folder.changed(args) is None:
             check_job_folder(self.output)
-        self.folder.refuse_other(self._args())
+        self.folder.refuse_other(args)
 
     def _ledger(self) -> dict[int, dict[str, Any]]:
         return self.folder.finished(
@@ -257,15 +257,14 @@ class PredictJob:
         }
         summary["series_per_s"] = round(summary["series"] / max(seconds, 1e-9), 1)
         write_json(self.output / SUMMARY, summary)
-        self.folder.drop_partition()
-        forget_partition(self.job / STATIC)
-        shutil.rmtree(self.job / STATIC, ignore_errors=True)
+        self.folder.drop_folder()
+        self.folder.drop_folder(STATIC)
         return summary
 
     # ---- one group -------------------------------------------------------------------------
 
     def _read_group(self, g: int) -> pd.DataFrame:
-        rows = read_group(self.folder.partition_folder, g)
+        rows = read_group(self.folder.grouped(), g)
         return _empty_rows(self.source.columns) if rows is None else rows
 
     def _static_columns(self) -> list[str]:
@@ -282,16 +281,10 @@ class PredictJob:
         """The static table split into the input's groups (`_job/static`, once per job): a
         process holds one group's customers at a time, not the whole table."""
         needed = self._static_columns()
-        final = self.job / STATIC
-        if not needed or (final / "_done").is_file():
-            return
-        tmp = self.job / f"{STATIC}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        partition_static(str(self.static), needed, groups, tmp)
-        (tmp / "_done").touch()
-        tmp.rename(final)
+        if needed:
+            self.folder.written_once(
+                STATIC, lambda tmp: partition_static(str(self.static), needed, groups, tmp)
+            )
 
     def _static_group(self, g: int) -> pd.DataFrame | None:
         """The static rows of group `g`'s customers; a series absent from the table gets no
@@ -299,7 +292,7 @@ class PredictJob:
         needed = self._static_columns()
         if not needed:
             return None
-        rows = read_group(self.job / STATIC, g)
+        rows = read_group(self.folder.grouped(STATIC), g)
         if rows is None:
             rows = pd.DataFrame({c: pd.Series([], dtype="string") for c in [SERIES, *needed]})
         return rows.astype({SERIES: "string"})[[SERIES, *needed]]

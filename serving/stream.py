@@ -339,19 +339,24 @@ def _partition_files(
                 seen[1] = max(seen[1], at.max())
         _, codes, uniques = ids
         g = stable_group(pd.Series(uniques), groups)[codes]  # each distinct id hashed once
-        order = np.argsort(g, kind="stable")
-        # one Arrow table per batch, sorted by group once; each group's rows are a zero-copy
-        # slice of it, held until FLUSH_ROWS are buffered, then written as one file
-        table = pa.Table.from_pandas(df, preserve_index=False).take(pa.array(order))
-        bounds = np.flatnonzero(np.r_[True, np.diff(g[order]) != 0, True])
-        for a, b in itertools.pairwise(bounds):
-            buffers.setdefault(int(g[order[a]]), []).append(table.slice(int(a), int(b - a)))
+        buffer_by_group(buffers, pa.Table.from_pandas(df, preserve_index=False), g)
         buffered += len(df)
         if buffered >= FLUSH_ROWS:
             flushes = write_flush(buffers, folder, name, flushes)
             buffered = 0
     write_flush(buffers, folder, name, flushes)
     return {"rows": rows, "bad_rows": bad, "phases": phases}
+
+
+def buffer_by_group(buffers: dict[int, list[pa.Table]], table: pa.Table, g: np.ndarray) -> None:
+    """Add `table`'s rows to the buffers of their groups `g`: the table is sorted by group
+    once, and each group's rows are a zero-copy slice of it (in the order read), held until
+    `write_flush` writes them."""
+    order = np.argsort(g, kind="stable")
+    table = table.take(pa.array(order))
+    bounds = np.flatnonzero(np.r_[True, np.diff(g[order]) != 0, True])
+    for a, b in itertools.pairwise(bounds):
+        buffers.setdefault(int(g[order[a]]), []).append(table.slice(int(a), int(b - a)))
 
 
 GROUPS_KEY = b"forecasting.groups"  # schema metadata: the group of each record batch, in order

@@ -7,8 +7,8 @@ the row and the value. Torch-free: pandas and pyarrow only.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,14 @@ from forecasting.data.readers import (
 )
 from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
-from serving.stream import Source, iter_batches, series_ids, stable_group, write_flush
+from serving.stream import (
+    Source,
+    buffer_by_group,
+    iter_batches,
+    series_ids,
+    stable_group,
+    write_flush,
+)
 
 
 def _at(table: pd.DataFrame, i: int) -> str:
@@ -35,9 +42,9 @@ def _at(table: pd.DataFrame, i: int) -> str:
 
 def _check_static_columns(
     path: str | Path, key: str, columns: list[str] | None, delimiter: str = ","
-) -> tuple[list[Path], list[str]]:
-    """(files, columns to read: the id first) of a static table whose first file has the id
-    column `key`; a missing column is refused naming the file."""
+) -> tuple[list[Path], list[str], list[str]]:
+    """(files, columns to read: the id first, columns the first file has) of a static table
+    whose first file has the id column `key`; without it, refused naming the file."""
     files = resolve_inputs(path, "static table")
     present = file_columns(files[0], delimiter=delimiter)
     if key not in present:
@@ -46,7 +53,7 @@ def _check_static_columns(
             "name it with --static-id"
         )
     wanted = present if columns is None else [key, *[c for c in columns if c != key]]
-    return files, wanted
+    return files, wanted, present
 
 
 def read_static(
@@ -59,7 +66,7 @@ def read_static(
 
     `columns`: the ones needed (all when None); a missing one is an error naming the file."""
     key = id_column or SERIES
-    _, wanted = _check_static_columns(path, key, columns, delimiter)
+    _, wanted, _ = _check_static_columns(path, key, columns, delimiter)
     table = read_table(path, wanted, delimiter=delimiter, what="static table")
     table = table.rename(columns={key: SERIES})
     table[SERIES] = table[SERIES].astype("string").str.strip()
@@ -131,19 +138,21 @@ STATIC_BATCH_ROWS = 65_536
 STATIC_FLUSH_ROWS = 131_072
 
 
-def partition_static(path: str | Path, columns: list[str], groups: int, folder: Path) -> None:
+def partition_static(
+    path: str | Path, columns: list[str], groups: int, folder: Path
+) -> dict[str, Any]:
     """The static table (`series_id` and `columns`) split into a job's groups of customers
     (`serving.stream.stable_group`, as the input is), streamed in record batches into flush
     files in `folder`; `serving.stream.read_group` reads a group's rows back. A job's
     processes then hold the customers of the group at hand, not the whole table, whatever its
     size. Checked as `read_static` checks it: an empty id, or an id twice, is refused with its
     file and row."""
-    files, wanted = _check_static_columns(path, SERIES, columns)
-    missing = [c for c in wanted if c not in file_columns(files[0])]
+    files, wanted, present = _check_static_columns(path, SERIES, columns)
+    missing = [c for c in wanted if c not in present]
     if missing:
         raise InputError(
             f"{files[0]}: missing column(s) {missing} the bundle uses; "
-            + describe_columns(files[0], file_columns(files[0]))
+            + describe_columns(files[0], present)
         )
     source = Source(files, [detect_format(f) for f in files], wanted)
     hashes: list[np.ndarray] = []  # of every id: 8 bytes a customer
@@ -151,7 +160,7 @@ def partition_static(path: str | Path, columns: list[str], groups: int, folder: 
     schema, buffered, flushes = None, 0, 0
     for fi, first_row, batch in iter_batches(source, wanted, rows=STATIC_BATCH_ROWS):
         ids, codes, uniques = series_ids(batch.column(0))
-        where = str(files[fi]) if len(files) == 1 else files[fi].name
+        where = _file_label(files, fi)
         empty = np.flatnonzero(uniques[codes] == "")
         if len(empty):
             raise InputError(f"{where} row {first_row + int(empty[0])}: empty customer id")
@@ -165,12 +174,7 @@ def partition_static(path: str | Path, columns: list[str], groups: int, folder: 
             raise InputError(
                 f"{where}: its columns' types differ from the first file's ({schema})"
             ) from None
-        g = stable_group(pd.Series(uniques), groups)[codes]
-        order = np.argsort(g, kind="stable")
-        table = table.take(pa.array(order))
-        bounds = np.flatnonzero(np.r_[True, np.diff(g[order]) != 0, True])
-        for a, b in itertools.pairwise(bounds):
-            buffers.setdefault(int(g[order[a]]), []).append(table.slice(int(a), int(b - a)))
+        buffer_by_group(buffers, table, stable_group(pd.Series(uniques), groups)[codes])
         buffered += len(table)
         if buffered >= STATIC_FLUSH_ROWS:
             flushes, buffered = write_flush(buffers, folder, "b00000", flushes), 0
@@ -178,6 +182,13 @@ def partition_static(path: str | Path, columns: list[str], groups: int, folder: 
     every = np.sort(np.concatenate(hashes)) if hashes else np.empty(0, dtype="uint64")
     for h in np.unique(every[1:][every[1:] == every[:-1]]):  # an id twice (or a shared hash)
         _refuse_duplicate(path, source, h)
+    return {"customers": len(every)}
+
+
+def _file_label(files: list[Path], i: int) -> str:
+    """How a message names file `i`: its path when it is the only one, else its name (as
+    `read_table` names rows)."""
+    return str(files[i]) if len(files) == 1 else files[i].name
 
 
 def _refuse_duplicate(path: str | Path, source: Source, h: np.uint64) -> None:
@@ -186,7 +197,7 @@ def _refuse_duplicate(path: str | Path, source: Source, h: np.uint64) -> None:
     rows: dict[str, list[tuple[str, int]]] = {}  # id -> (file, row) of each time it is listed
     for fi, first_row, batch in iter_batches(source, [SERIES], rows=STATIC_BATCH_ROWS):
         _, codes, uniques = series_ids(batch.column(0))
-        name = str(source.files[fi]) if len(source.files) == 1 else source.files[fi].name
+        name = _file_label(source.files, fi)
         for i in np.flatnonzero(pd.util.hash_array(uniques, categorize=False)[codes] == h):
             rows.setdefault(str(uniques[codes[i]]), []).append((name, first_row + int(i)))
         twice = [(sid, at) for sid, at in rows.items() if len(at) >= 2]
