@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pandas as pd
 from forecasting.bundle_format import MANIFEST, MODEL_FILE, sha256
 from forecasting.config.features import FeatureConfig
 from forecasting.errors import BundleError, InputError
+from forecasting.forecasts.calibration import IntervalCalibration
 from forecasting.forecasts.frames import long_forecast, to_target_units
 from forecasting.threads import usable_cpus
 from serving.kinds import bundle_kind
@@ -124,6 +126,18 @@ class ManifestView:
     def features(self) -> FeatureConfig:
         return FeatureConfig(**self.manifest["model"]["features"])
 
+    @cached_property
+    def calibration(self) -> IntervalCalibration | None:
+        """The interval calibration the bundle applies to its quantiles (checked at load)."""
+        return IntervalCalibration.from_json(
+            self.manifest.get("calibration"), self.quantiles, int(self.manifest["horizon"])
+        )
+
+    def calibrated(self, fc: pd.DataFrame) -> pd.DataFrame:
+        """Long forecasts with the bundle's interval calibration applied, if it has one."""
+        cal = self.calibration
+        return fc if cal is None else cal.apply_frame(fc, bool(self.manifest["nonnegative"]))
+
 
 @dataclass
 class Bundle(ManifestView):
@@ -171,9 +185,10 @@ class Bundle(ManifestView):
 
             for i, q in enumerate(self.quantiles):
                 out[quantile_column(q)] = pred[:, i]
-            return out, w.skipped
+            return self.calibrated(out), w.skipped
         pred = to_target_units(raw, w.scale, m["nonnegative"])
-        return long_forecast(w.index, pred, self.quantiles, pd.Timedelta(m["freq"])), w.skipped
+        fc = long_forecast(w.index, pred, self.quantiles, pd.Timedelta(m["freq"]))
+        return self.calibrated(fc), w.skipped
 
     def load_windows(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex

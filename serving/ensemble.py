@@ -49,7 +49,7 @@ class EnsembleBundle(ManifestView):
             if len(dropped):
                 extra = dropped.assign(reason="a member gave no forecast")
                 skipped = pd.concat([skipped, extra], ignore_index=True)
-        return out, skipped
+        return self.calibrated(out), skipped
 
 
 def load_ensemble(

@@ -31,6 +31,7 @@ from forecasting.config.values import Frequency, Zone
 from forecasting.data.holidays import HolidayCalendar
 from forecasting.errors import BundleError, ConfigError, InputError
 from forecasting.folders import contained_path
+from forecasting.forecasts.calibration import IntervalCalibration
 from serving.kinds import BUNDLE_KINDS, MEMBER_KINDS
 
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -151,6 +152,10 @@ def check_manifest(path: Path, raw: Any) -> dict[str, Any]:
         _check_ensemble(path, m)
     else:
         _check_model(path, m)
+    try:
+        IntervalCalibration.from_json(raw.get("calibration"), m.quantiles, m.horizon)
+    except ValueError as exc:
+        _fail(path, f"field 'calibration': {exc}")
     return raw
 
 

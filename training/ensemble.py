@@ -32,6 +32,7 @@ from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.folders import check_output_folder, write_json
+from forecasting.forecasts.calibration import IntervalCalibration, calibration_or_note
 from forecasting.forecasts.combine import align, block_index, combine, horizon_blocks
 from forecasting.models.ensemble import MEMBERS, WEIGHTS
 from forecasting.models.kinds import KINDS, model_kind
@@ -119,6 +120,7 @@ def build_ensemble(
     sum_to_one: bool = False,
     max_rows: int = 50_000,
     prepared: Prepared | None = None,
+    interval_calibration: str = "conformal",
 ) -> EnsembleResult:
     """Learn the weights of the member `runs` on their validation backtests and write the
     ensemble run folder `output`."""
@@ -171,9 +173,11 @@ def build_ensemble(
         validation["fixed_50_30_20"] = scores(
             combine(pred_k, h_k, fixed, blocks, nonneg), y_k, quantiles, point
         )
-    validation["learned"] = scores(
-        combine(pred_k, h_k, weights, blocks, nonneg), y_k, quantiles, point
-    )
+    learned = combine(pred_k, h_k, weights, blocks, nonneg)
+    validation["learned"] = scores(learned, y_k, quantiles, point)
+    calibration, calibration_info = None, None
+    if interval_calibration == "conformal":
+        calibration, calibration_info = calibration_or_note(learned, y_k, h_k, quantiles, horizon)
     metrics = {
         "validation_period": {"start": str(period.start), "end": str(period.end)},
         "validation_origins": len(origins),
@@ -182,8 +186,10 @@ def build_ensemble(
         "sum_to_one": sum_to_one,
         "max_rows_per_fit": max_rows,
         "validation": validation,
+        "interval_calibration": calibration_info or {"method": "none"},
     }
-    _write(output, runs, names, metas, weights, blocks, metrics, data_path, sum_to_one)
+    _write(output, runs, names, metas, weights, blocks, metrics, data_path, sum_to_one,
+           calibration)  # fmt: skip
     return EnsembleResult(output, names, weights, blocks, metrics)
 
 
@@ -281,6 +287,7 @@ def _write(
     metrics: dict[str, Any],
     data_path: Path,
     sum_to_one: bool,
+    calibration: IntervalCalibration | None = None,
 ) -> None:
     first = metas[0]
     check_output_folder(output, "run.json", "run folder", [*runs, data_path])
@@ -305,6 +312,7 @@ def _write(
         "blocks": blocks,
         "sum_to_one": sum_to_one,
         "weights": np.round(weights, 10).tolist(),
+        "calibration": calibration.to_json() if calibration else None,
     }
     run_meta = {
         "format_version": RUN_FORMAT,

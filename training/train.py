@@ -18,7 +18,9 @@ from forecasting.data.prepare import Prepared, prepare
 from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import RollingOrigin
+from forecasting.evaluation.metrics import quantile_column
 from forecasting.folders import check_output_folder
+from forecasting.forecasts.calibration import calibration_or_note
 from forecasting.models.kinds import model_kind
 from forecasting.models.registry import make_model, save_run
 
@@ -166,6 +168,8 @@ def fit_model(
             )
         model.fit(frame, prepared.static, train_origins, valid, cfg.trainer, run_dir, trial=trial)
         metrics |= model.fit_info_
+        if trial is None and metrics.get("global_rank", 0) == 0:
+            metrics["interval_calibration"] = calibrate_intervals(model, cfg, prepared, valid)
     metrics["train_origins"] = len(train_origins)
     metrics["validation_origins"] = 0 if valid is None else len(valid)
     few = model_kind(cfg.model.kind).few_origins
@@ -178,6 +182,29 @@ def fit_model(
         ]
         print(f"warning: {metrics['warnings'][0]}", file=sys.stderr, flush=True)
     return model, cfg, metrics
+
+
+def calibrate_intervals(
+    model: Any, cfg: TrainConfig, prepared: Prepared, valid: pd.DatetimeIndex | None
+) -> dict[str, Any]:
+    """Fit the model's interval calibration (`forecasting.forecasts.calibration`) on its
+    forecasts at the validation origins and set it on the model; what it did, or why not."""
+    if cfg.interval_calibration == "none":
+        return {"method": "none"}
+    if not model_kind(cfg.model.kind).capabilities.quantiles:
+        return {"method": "none", "skipped": "the model scores anomalies; it has no quantiles"}
+    if valid is None or not len(valid):
+        return {"method": "none", "skipped": "no validation period to calibrate on"}
+    model.calibration_ = None  # calibrate the model's own quantiles
+    fc = model.forecast(prepared.frame, valid, prepared.static)
+    actual = prepared.frame[[SERIES, TIME, TARGET]].astype({SERIES: "string"})
+    y = fc[[SERIES, TIME]].astype({SERIES: "string"}).merge(actual, on=[SERIES, TIME], how="left")
+    cols = [quantile_column(q) for q in model.quantiles]
+    model.calibration_, info = calibration_or_note(
+        fc[cols].to_numpy(dtype="float64"), y[TARGET].to_numpy(dtype="float64"),
+        fc["horizon"].to_numpy(), model.quantiles, model.horizon,
+    )  # fmt: skip
+    return info
 
 
 def train(

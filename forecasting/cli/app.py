@@ -244,7 +244,19 @@ def train_cmd(
             typer.echo(f"  {key:<19} {m[key]}")
     if "validation" in m:
         typer.echo(f"  {'validation':<19} {json.dumps(m['validation'])}")
+    if "interval_calibration" in m:
+        typer.echo(f"  {'intervals':<19} {calibration_line(m['interval_calibration'])}")
     typer.echo(f"  {'files':<19} {', '.join(result.files)}")
+
+
+def calibration_line(info: dict[str, Any]) -> str:
+    """What the interval calibration did, in one line (or why there is none)."""
+    if info.get("method") == "none":
+        return f"not calibrated ({info.get('skipped', 'interval_calibration: none')})"
+    before, after = info.get("coverage_before"), info.get("coverage_after")
+    cover = f": outer interval covers {before:.1%} -> {after:.1%}" if before is not None else ""
+    return (f"calibrated per horizon step on {info['validation_rows']:,} validation rows "
+            f"(split conformal){cover}")  # fmt: skip
 
 
 @app.command("tune")
@@ -340,6 +352,13 @@ def ensemble_cmd(
         str | None, typer.Option("--input", "-i", help="data for the validation backtests")
     ] = None,
     data_config: RunDataConfigOpt = None,
+    interval_calibration: Annotated[
+        str,
+        typer.Option(
+            help="conformal: calibrate the combined quantiles per horizon step on the "
+            "same validation backtests; none: leave them as combined"
+        ),
+    ] = "conformal",
     track: TrackOpt = False,
     tracking_uri: TrackingUriOpt = None,
     experiment: ExperimentOpt = None,
@@ -351,10 +370,14 @@ def ensemble_cmd(
     require_training_stack("ensemble")
     import json
 
+    from forecasting.errors import InputError
     from training.ensemble import build_ensemble
 
+    if interval_calibration not in ("conformal", "none"):
+        raise InputError(f"--interval-calibration {interval_calibration!r}: use conformal or none")
     tracker = open_tracker(tracking_uri, track, experiment, "ensemble")
-    r = build_ensemble(runs, output, start, end, input, data_config, horizon_blocks, sum_to_one)
+    r = build_ensemble(runs, output, start, end, input, data_config, horizon_blocks, sum_to_one,
+                       interval_calibration=interval_calibration)  # fmt: skip
     if tracker is not None:
         from training.tracking import linked_run, log_run_folder
 
@@ -382,6 +405,7 @@ def ensemble_cmd(
     typer.echo(f"  {'validation':<22}{'loss':>9}{'MAE':>9}")
     for name, s in m["validation"].items():
         typer.echo(f"  {name:<22}{s['loss']:>9.5f}{s.get('mae', float('nan')):>9.4f}")
+    typer.echo(f"  intervals: {calibration_line(m['interval_calibration'])}")
 
 
 @app.command("evaluate")

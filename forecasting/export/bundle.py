@@ -7,6 +7,7 @@
     BUNDLE/manifest.json   format version, kind, inputs/outputs, the feature recipe and what
                            serving needs to rebuild features and undo scaling (columns,
                            category codes, covariate statistics), quantiles, horizon, lookback,
+                           the interval calibration serving applies (null: none),
                            validation metrics, the training-data fingerprint, the parity
                            report, the package version and the sha256 of every file
 
@@ -45,6 +46,7 @@ def real_inputs(model: Any, frame: Any, static: Any, days: int = 7) -> dict[str,
 
 
 ARCHETYPES = "archetypes.json"
+OUTSIDE_MODEL = ("files", "best_iterations", "calibration")  # model.json keys not in "model"
 REFERENCE_DAYS = 28  # the reference period without a validation period: the data's last days
 
 
@@ -149,7 +151,8 @@ def export_model_run(
         "timezone": meta["timezone"],
         "nonnegative": meta["nonnegative"],
         "scaling": {"method": model.features.scaling, "floor": model.features.scale_floor},
-        "model": {k: v for k, v in model_meta.items() if k not in ("files", "best_iterations")},
+        "model": {k: v for k, v in model_meta.items() if k not in OUTSIDE_MODEL},
+        "calibration": model_meta.get("calibration"),
         "metrics": {k: v for k, v in metrics.items() if k != "epoch_history"},
         "data_fingerprint": meta.get("data_fingerprint"),
         "parity": parity,

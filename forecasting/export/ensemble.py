@@ -88,6 +88,7 @@ def export_ensemble(
             ],
             "weights": spec["weights"],
             "blocks": spec["blocks"],
+            "calibration": spec.get("calibration"),
             "model": merged_features(members),
             "metrics": json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")),
             "data_fingerprint": meta.get("data_fingerprint"),

@@ -12,11 +12,15 @@ import pandas as pd
 from forecasting.config.features import FeatureConfig
 from forecasting.data.schema import SERIES, TIME
 from forecasting.errors import InputError
+from forecasting.forecasts.calibration import IntervalCalibration
 
 
 class WindowModel:
     """Base of the global models. Constructor arguments are the config (scikit-learn habit);
-    learned state ends in `_`."""
+    learned state ends in `_`. `calibration_` (set after training from the validation
+    backtest, `forecasting.forecasts.calibration`) adjusts every forecast's quantiles."""
+
+    calibration_: IntervalCalibration | None = None
 
     def __init__(
         self,
@@ -49,12 +53,13 @@ class WindowModel:
             "lookback": self.lookback,
             "freq": self.freq,
             "nonnegative": self.nonnegative,
+            "calibration": self.calibration_.to_json() if self.calibration_ else None,
         }
 
     @classmethod
     def from_meta(cls, config: Any, meta: dict[str, Any]) -> Any:
         """An unfitted model with the settings `base_meta` wrote."""
-        return cls(
+        model = cls(
             config,
             FeatureConfig(**meta["features"]),
             meta["quantiles"],
@@ -63,6 +68,19 @@ class WindowModel:
             meta["freq"],
             meta["nonnegative"],
         )
+        try:
+            model.calibration_ = IntervalCalibration.from_json(
+                meta.get("calibration"), model.quantiles, model.horizon
+            )
+        except ValueError as exc:
+            raise InputError(f"model.json: {exc}") from None
+        return model
+
+    def calibrated(self, fc: pd.DataFrame) -> pd.DataFrame:
+        """`fc` (this model's long forecasts) with the interval calibration applied, if any."""
+        if self.calibration_ is None:
+            return fc
+        return self.calibration_.apply_frame(fc, self.nonnegative)
 
     def forecast(self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: Any) -> Any:
         raise NotImplementedError

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
+from forecasting.forecasts.calibration import IntervalCalibration
 from forecasting.forecasts.combine import combined_frame, member_skipped
 
 WEIGHTS = "weights.json"
@@ -43,8 +44,10 @@ class EnsembleForecaster:
         horizon: int,
         freq: str,
         nonnegative: bool,
+        calibration: IntervalCalibration | None = None,
     ):
         self.members = members
+        self.calibration_ = calibration
         self.weights = np.asarray(weights, dtype=float)
         self.blocks = blocks
         self.quantiles = quantiles
@@ -83,6 +86,8 @@ class EnsembleForecaster:
         frames, skipped = self.member_forecasts(frame, origins, static)
         out, _ = combined_frame(frames, self.quantiles, self.weights, self.blocks, self.nonnegative)
         self.skipped_ = skipped
+        if self.calibration_ is not None:  # the combination's own, fitted on its validation
+            out = self.calibration_.apply_frame(out, self.nonnegative)
         return out
 
     @classmethod
@@ -95,6 +100,12 @@ class EnsembleForecaster:
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"{path}: cannot read the ensemble weights ({exc})") from None
         members = {name: load_run(folder / MEMBERS / name)[0] for name in spec["members"]}
+        try:
+            calibration = IntervalCalibration.from_json(
+                spec.get("calibration"), spec["quantiles"], spec["horizon"]
+            )
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}") from None
         return cls(
             members,
             np.asarray(spec["weights"]),
@@ -103,4 +114,5 @@ class EnsembleForecaster:
             spec["horizon"],
             spec["freq"],
             spec["nonnegative"],
+            calibration,
         )

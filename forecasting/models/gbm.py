@@ -330,7 +330,7 @@ class GBMForecaster(WindowModel):
         pred = self._predict_windows(w)
         for i, q in enumerate(self.quantiles):
             out[quantile_column(q)] = pred[:, i]
-        return out
+        return self.calibrated(out)
 
     # ---------------------------------------------------------- save / load
     def save(self, folder: Path) -> list[str]:

@@ -418,6 +418,7 @@ def _run_cases() -> list[Case]:
         Case("export", "output_is_file", lambda w, d: ["export", "--run", str(w["run"]), "--output", str(text(d / "f.txt", "x"))], output=None),
         Case("ensemble", "one_run", lambda w, d: ["ensemble", "--runs", str(w["run"]), "--output", "out", "--start", "2023-11-13", "--end", "2023-11-18"]),
         Case("ensemble", "onto_a_member", ensemble_onto_member, output=None, says="overwrite", after=intact("run/run.json")),
+        Case("ensemble", "calibration_unknown", lambda w, d: ["ensemble", "--runs", str(w["run"]), str(w["run"]), "--output", "out", "--interval-calibration", "isotonic"], says="use conformal or none"),
         Case("ensemble", "runs_missing", lambda w, d: ["ensemble", "--runs", str(d / "a"), str(d / "b"), "--output", "out", "--start", "2023-11-13", "--end", "2023-11-18"], says="not found"),
         Case("explain", "run_missing", lambda w, d: ["explain", "--run", str(d / "nope"), "--output", "out"], says="not found"),
         Case("explain", "quantile_not_trained", lambda w, d: ["explain", "--run", str(w["run"]), "--output", "out", "--quantile", "0.7"]),

@@ -101,6 +101,10 @@ def test_ensemble_learns_evaluates_exports_and_predicts(cli, members, tmp_path: 
     assert r.code == 0, r.err
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["kind"] == "ensemble" and manifest["parity"]["real"]["max_abs_diff"] < 1e-4
+    # the combination's own interval calibration travels in the bundle (and is applied below)
+    rows = json.loads((ens / "metrics.json").read_text())["validation_rows"]
+    assert spec["calibration"]["validation_rows"] == rows > 0
+    assert manifest["calibration"] == spec["calibration"]
     assert sorted(p.name for p in (bundle / "members").iterdir()) == sorted(spec["members"])
 
     prepared = prepare(load_data_config(members["data"]))

@@ -240,7 +240,8 @@ class SequenceForecaster(TorchGraph, WindowModel):
         forecast and why. Targets at or after an origin are never read for its forecast."""
         s = self.sequences(frame, origins, static)
         self.skipped_ = s.skipped
-        return long_forecast(s.index, self._predict(s), self.quantiles, pd.Timedelta(self.freq))
+        fc = long_forecast(s.index, self._predict(s), self.quantiles, pd.Timedelta(self.freq))
+        return self.calibrated(fc)
 
     def attention(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None

@@ -1,0 +1,196 @@
+"""Conformal calibration of quantile forecasts, per horizon step. Numpy and pandas only, shared by
+the native models (fitted once after training, on the validation backtest) and the torch-free
+bundles (`serving`), which apply it to every forecast.
+
+Method: split conformal prediction on a score scaled by the model's own interval (as
+conformalised quantile regression does). For a quantile q below the median, each validation
+row scores r = (p50 - y) / (p50 - q_pred): how many of the model's own half-widths the actual
+fell below the median. The factor a_q is r's empirical quantile at level 1 - q (with the
+finite-sample correction ceil((n + 1)(1 - q)) / n), and the calibrated quantile is
+p50 - a_q (p50 - q_pred). Above the median, r = (y - p50) / (q_pred - p50) and a_q is its
+q-quantile. So on the validation rows the share of actuals below each calibrated quantile is q,
+one factor per horizon step and quantile: above 1 widens the model's interval, below 1 narrows
+it. The median never moves, so the point forecast and its MAE are unchanged. Scaling instead of
+shifting keeps a quiet household's interval narrow and a busy one's wide.
+
+A horizon step with fewer than `MIN_ROWS` usable validation rows takes the factor fitted on
+every step together.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.evaluation.metrics import quantile_column
+
+METHOD = "split_conformal_scaled"
+MIN_ROWS = 100  # fewer usable rows at a step: that step takes the pooled factor
+MAX_FACTOR = 20.0  # a factor beyond this says the model's interval is degenerate, not narrow
+
+
+@dataclass(frozen=True)
+class IntervalCalibration:
+    """Factors [horizon, quantiles] applied around the median (1 for the median itself)."""
+
+    quantiles: list[float]
+    factors: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def horizon(self) -> int:
+        return int(self.factors.shape[0])
+
+    @property
+    def centre(self) -> int:
+        return self.quantiles.index(0.5)
+
+    def apply(self, pred: np.ndarray, horizon: np.ndarray, nonnegative: bool) -> np.ndarray:
+        """Calibrated quantiles for `pred` [rows, Q] (target units) at 1-based `horizon` steps
+        [rows]; each row sorted, clipped at 0 for a non-negative target."""
+        h = np.asarray(horizon, dtype=np.int64)
+        if len(h) and (h.min() < 1 or h.max() > self.horizon):
+            raise ValueError(f"horizon steps {h.min()}..{h.max()} outside the calibration's "
+                             f"1..{self.horizon}")  # fmt: skip
+        mid = pred[:, [self.centre]]
+        out = np.sort(mid + self.factors[h - 1] * (pred - mid), axis=1)
+        return np.clip(out, 0, None) if nonnegative else out
+
+    def apply_frame(self, fc: pd.DataFrame, nonnegative: bool) -> pd.DataFrame:
+        """A long forecast frame (columns `horizon`, p10, p50, ...) with its quantile columns
+        calibrated, in place; returned for chaining."""
+        if not len(fc):
+            return fc
+        cols = [quantile_column(q) for q in self.quantiles]
+        fc[cols] = self.apply(fc[cols].to_numpy(dtype="float64"), fc["horizon"].to_numpy(),
+                              nonnegative)  # fmt: skip
+        return fc
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": METHOD,
+            "quantiles": self.quantiles,
+            "factors": self.factors.tolist(),  # exact: a rounded factor moves rows across
+            **self.info,
+        }
+
+    @classmethod
+    def from_json(
+        cls, obj: Any, quantiles: list[float], horizon: int
+    ) -> IntervalCalibration | None:
+        """The calibration a model or bundle stored (None when it stored none); a `ValueError`
+        saying what is wrong with one that does not fit the model's quantiles and horizon."""
+        if obj is None:
+            return None
+        if not isinstance(obj, dict) or obj.get("method") != METHOD:
+            got = obj.get("method") if isinstance(obj, dict) else type(obj).__name__
+            raise ValueError(
+                f"interval calibration method {got!r}, this version applies {METHOD!r}"
+            )
+        if obj.get("quantiles") != list(quantiles):
+            raise ValueError(f"interval calibration quantiles {obj.get('quantiles')!r} are not "
+                             f"the model's {list(quantiles)}")  # fmt: skip
+        try:
+            factors = np.asarray(obj.get("factors"), dtype="float64")
+        except (TypeError, ValueError):
+            raise ValueError("interval calibration factors are not a table of numbers") from None
+        if factors.shape != (horizon, len(quantiles)):
+            raise ValueError(f"interval calibration factors have shape {list(factors.shape)}, "
+                             f"the model needs [{horizon}, {len(quantiles)}]")  # fmt: skip
+        if not np.all(np.isfinite(factors)) or factors.min() < 0 or factors.max() > MAX_FACTOR:
+            raise ValueError(f"interval calibration factors must lie in 0..{MAX_FACTOR:g}")
+        info = {k: v for k, v in obj.items() if k not in ("method", "quantiles", "factors")}
+        return cls(list(quantiles), factors, info)
+
+
+def scores(pred: np.ndarray, y: np.ndarray, centre: int, j: int) -> np.ndarray:
+    """Each row's scaled conformal score for quantile column `j` (see the module docstring);
+    a row whose predicted quantile equals its median scores 0 when the actual is on the inner
+    side or equal, +inf when outside (no factor can cover it)."""
+    mid = pred[:, centre]
+    if j < centre:
+        gap, miss = mid - pred[:, j], mid - y
+    else:
+        gap, miss = pred[:, j] - mid, y - mid
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = miss / gap
+    flat = gap <= 0
+    r[flat] = np.where(miss[flat] > 0, np.inf, 0.0)
+    return r
+
+
+def _factor(r: np.ndarray, level: float) -> float:
+    n = len(r)
+    k = min(n, math.ceil((n + 1) * level))  # the finite-sample conformal rank, 1-based
+    return float(np.clip(np.partition(r, k - 1)[k - 1], 0.0, MAX_FACTOR))
+
+
+def fit_interval_calibration(
+    pred: np.ndarray, y: np.ndarray, horizon: np.ndarray, quantiles: list[float], steps: int
+) -> IntervalCalibration:
+    """Fit per-step factors from validation forecasts `pred` [rows, Q] (target units, sorted),
+    actuals `y` [rows] and 1-based `horizon` [rows]; rows with an unknown actual are left out.
+    A `ValueError` when there is no median or too few rows to calibrate."""
+    quantiles = list(quantiles)
+    if 0.5 not in quantiles:
+        raise ValueError(f"interval calibration scales around the median; quantiles {quantiles} "
+                         "have no 0.5")  # fmt: skip
+    known = np.isfinite(y) & np.all(np.isfinite(pred), axis=1)
+    pred, y, h = pred[known], y[known], np.asarray(horizon)[known]
+    if len(y) < MIN_ROWS:
+        raise ValueError(f"interval calibration needs at least {MIN_ROWS} validation rows with "
+                         f"a known actual, got {len(y)}")  # fmt: skip
+    centre = quantiles.index(0.5)
+    factors = np.ones((steps, len(quantiles)))
+    pooled_steps = 0
+    for j, q in enumerate(quantiles):
+        if j == centre:
+            continue
+        level = 1 - q if j < centre else q
+        r = scores(pred, y, centre, j)
+        pooled = _factor(r, level)
+        for s in range(steps):
+            at = h == s + 1
+            enough = at.sum() >= MIN_ROWS
+            factors[s, j] = _factor(r[at], level) if enough else pooled
+            pooled_steps += not enough
+    cal = IntervalCalibration(quantiles, factors)
+    after = cal.apply(pred, h, nonnegative=False)
+    info = {
+        "validation_rows": len(y),
+        "steps_pooled": pooled_steps // max(1, len(quantiles) - 1),
+        "below_before": _below(pred, y, quantiles),
+        "below_after": _below(after, y, quantiles),
+        "coverage_before": _coverage(pred, y, quantiles),
+        "coverage_after": _coverage(after, y, quantiles),
+    }
+    return IntervalCalibration(quantiles, factors, info)
+
+
+def calibration_or_note(
+    pred: np.ndarray, y: np.ndarray, horizon: np.ndarray, quantiles: list[float], steps: int
+) -> tuple[IntervalCalibration | None, dict[str, Any]]:
+    """`fit_interval_calibration`, with what it did (its JSON form); or None and a note saying
+    why there is none (no median, too few rows)."""
+    try:
+        cal = fit_interval_calibration(pred, y, horizon, quantiles, steps)
+    except ValueError as exc:
+        return None, {"method": "none", "skipped": str(exc)}
+    return cal, cal.to_json()
+
+
+def _below(pred: np.ndarray, y: np.ndarray, quantiles: list[float]) -> dict[str, float]:
+    """Share of actuals below each quantile (q when calibrated)."""
+    return {quantile_column(q): round(float(np.mean(y < pred[:, j])), 4)
+            for j, q in enumerate(quantiles)}  # fmt: skip
+
+
+def _coverage(pred: np.ndarray, y: np.ndarray, quantiles: list[float]) -> float | None:
+    """Share of actuals between the outermost quantiles (None with fewer than two)."""
+    if len(quantiles) < 2:
+        return None
+    return round(float(np.mean((y >= pred[:, 0]) & (y <= pred[:, -1]))), 4)
