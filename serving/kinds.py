@@ -40,6 +40,7 @@ BUNDLE_KINDS: dict[str, BundleKind] = {
         BundleKind("xgboost", "rows", _MODEL, 4096),
         BundleKind("cnn_lstm", "sequences", _MODEL),
         BundleKind("tft", "sequences", _MODEL),
+        BundleKind("patchtst", "sequences", _MODEL),
         BundleKind("lstm_autoencoder", "load_windows", _MODEL, 512),
         BundleKind("ensemble", "members", "serving.ensemble:load_ensemble"),
     )

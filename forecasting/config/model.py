@@ -127,6 +127,19 @@ class TFTConfig(_DeepBase):
     batch_size: int = tunable(128, 32, 1024, log=True, ge=1, le=1_000_000)
 
 
+class PatchConfig(_DeepBase):
+    """A PatchTST-style transformer over patches of the lookback with a TiDE-style dense decoder
+    per horizon step (`forecasting/models/deep/patch.py`); width = heads x head_size."""
+
+    kind: Literal["patchtst"] = "patchtst"
+    patch_len: int = Field(default=24, ge=1, le=10_000,
+                           description="intervals per patch (24 hourly intervals: one day)")
+    heads: int = tunable(4, 1, 8, ge=1, le=64)
+    head_size: int = tunable(16, 8, 32, log=True, ge=1, le=1024)
+    layers: int = tunable(2, 1, 4, ge=1, le=32)
+    embedding_dim: int = Field(default=4, ge=1, le=1024)
+
+
 class AutoencoderConfig(_DeepBase):
     """LSTM autoencoder over windows of `window` intervals, scaled by the lookback before them;
     the flag threshold is the validation score quantile giving `false_alarm_rate`."""
@@ -154,6 +167,7 @@ ModelConfig = Annotated[
     | ProfileConfig
     | CNNLSTMConfig
     | TFTConfig
+    | PatchConfig
     | AutoencoderConfig,
     Field(discriminator="kind"),
 ]
@@ -197,6 +211,13 @@ class TrainConfig(StrictModel):
     )
     validation: Period | None = Field(
         default=None, description="origins for early stopping and metrics"
+    )
+    interval_calibration: Literal["conformal", "none"] = Field(
+        default="conformal",
+        description="after training, calibrate each quantile per horizon step on the validation "
+        "backtest (split conformal, scaled by the model's own interval), so P10-P90 covers about "
+        "80%; stored with the model and applied by every forecast and bundle. Needs a validation "
+        "period and the 0.5 quantile; none: the model's raw quantiles",
     )
     features: FeatureConfig = Field(
         default_factory=lambda: FeatureConfig(

@@ -71,6 +71,8 @@ KINDS: dict[str, ModelKind] = {
                   Capabilities(), few_origins=90),
         ModelKind("tft", "deep", "forecasting.models.deep.tft:TFTForecaster", Capabilities(),
                   few_origins=90),
+        ModelKind("patchtst", "deep", "forecasting.models.deep.patch:PatchForecaster",
+                  Capabilities(), few_origins=90),
         ModelKind("lstm_autoencoder", "deep", "forecasting.models.deep.anomaly:AnomalyDetector",
                   Capabilities(quantiles=False, static=False, known_future=False,
                                observed=False, anomaly=True)),

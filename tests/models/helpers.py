@@ -63,10 +63,11 @@ def fitted(kind: str, frame: pd.DataFrame, static: pd.DataFrame) -> GBMForecaste
 def tiny_models() -> dict[str, object]:
     """One tiny fitted model of every trained kind on `households()` (shared by the export and
     contract tests through the session fixture `tiny_models`), and the data under "data"."""
-    from forecasting.config.model import AutoencoderConfig, CNNLSTMConfig, TFTConfig
+    from forecasting.config.model import AutoencoderConfig, CNNLSTMConfig, PatchConfig, TFTConfig
     from forecasting.config.trainer import TrainerConfig
     from forecasting.models.deep.anomaly import AnomalyDetector
     from forecasting.models.deep.estimator import CNNLSTMForecaster
+    from forecasting.models.deep.patch import PatchForecaster
     from forecasting.models.deep.tft import TFTForecaster
 
     trainer = TrainerConfig(accelerator="cpu", max_epochs=1, progress_bar="none")
@@ -80,6 +81,8 @@ def tiny_models() -> dict[str, object]:
         "cnn_lstm": CNNLSTMForecaster(CNNLSTMConfig(hidden_size=8, conv_channels=4), features())
         .fit(*fit),
         "tft": TFTForecaster(TFTConfig(hidden_size=8, hidden_continuous_size=4), features())
+        .fit(*fit),
+        "patchtst": PatchForecaster(PatchConfig(heads=2, head_size=4, layers=1), features())
         .fit(*fit),
         "lstm_autoencoder": AnomalyDetector(
             AutoencoderConfig(hidden_size=8, latent_size=4), features()
