@@ -132,8 +132,12 @@ class PatchConfig(_DeepBase):
     per horizon step (`forecasting/models/deep/patch.py`); width = heads x head_size."""
 
     kind: Literal["patchtst"] = "patchtst"
-    patch_len: int = Field(default=24, ge=1, le=10_000,
-                           description="intervals per patch (24 hourly intervals: one day)")
+    patch_len: int = Field(
+        default=24,
+        ge=1,
+        le=10_000,
+        description="intervals per patch (24 hourly intervals: one day)",
+    )
     heads: int = tunable(4, 1, 8, ge=1, le=64)
     head_size: int = tunable(16, 8, 32, log=True, ge=1, le=1024)
     layers: int = tunable(2, 1, 4, ge=1, le=32)

@@ -53,7 +53,9 @@ def test_fits_forecasts_unseen_households_and_exports(data, tmp_path, lookback):
     frame, static = data
     model = fit(frame, static, lookback)
     fc = model.forecast(frame, origins(36, 38), static)
-    assert len(fc) == 6 * 3 * 24 and (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+    assert (
+        len(fc) == 6 * 3 * 24 and (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+    )
     other = frame[frame["series_id"] == "H05"].copy()  # a household it never saw, 3x the load
     other["series_id"] = pd.Series("NEW", index=other.index, dtype="string")
     other["target"] *= 3.0

@@ -144,7 +144,9 @@ class PatchNet(nn.Module):
         # each patch's weight (the static token's left out) shared by its steps; 0 on the
         # oldest steps beyond whole patches
         patches = w[..., 1:].unsqueeze(-1) / self.patch_len  # [B, H, N, 1]
-        hours = patches.expand(-1, -1, -1, self.patch_len).reshape(-1, steps, self.n_patches * self.patch_len)
+        hours = patches.expand(-1, -1, -1, self.patch_len).reshape(
+            -1, steps, self.n_patches * self.patch_len
+        )
         if self.skip:
             hours = torch.cat([hours[..., : self.skip] * 0, hours], dim=-1)
         return monotone_quantiles(raw), hours
