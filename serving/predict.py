@@ -4,6 +4,12 @@ What OUTPUT holds when the job is done:
 
     forecasts/part-00000.parquet ...  forecasts, long format: series_id, origin, timestamp,
                             horizon, one column per quantile (read the folder as one table)
+    peaks/part-00000.parquet ...      with --peaks: each series' daily peak per origin and
+                            local day: day, intervals (of the day forecast), peak_p10,
+                            peak_p50, peak_p90 (target units in the peak interval), peak_time
+                            (UTC) and peak_hour (local) of the likeliest peak interval,
+                            peak_probability (its share of the paths); see
+                            forecasting/forecasts/peaks.py
     errors.csv              every series (and origin) that could not be forecast, with the reason
     summary.json            counts and timings
     _job/                   plan, ledger and per-group error files (kept: they make a re-run a
@@ -58,7 +64,7 @@ from serving.stream import (
 )
 from serving.tables import partition_static
 
-FORECASTS, STATIC = "forecasts", "static"
+FORECASTS, STATIC, PEAKS = "forecasts", "static", "peaks"
 ERRORS_FILE, SUMMARY = "errors.csv", "summary.json"
 
 
@@ -96,6 +102,7 @@ class PredictJob:
     session_batch: int | None = None
     progress: bool | None = None
     int8: bool = False
+    peaks: bool = False
     echo: Callable[[str], None] = print
     engine: Any = None  # None: groups in this process; else an engine with `run_groups` (Ray)
     bundle: Any = field(init=False)  # a Bundle or an EnsembleBundle
@@ -127,7 +134,8 @@ class PredictJob:
         """What another process needs to build this same job (an engine's worker)."""
         kwargs = {"bundle_dir": self.bundle_dir, "input": self.input, "output": self.output,
                   "origins": self.origins, "batch_size": self.batch_size, "static": self.static,
-                  "session_batch": self.session_batch, "int8": self.int8}  # fmt: skip
+                  "session_batch": self.session_batch, "int8": self.int8,
+                  "peaks": self.peaks}  # fmt: skip
         return {"build": "serving.predict:PredictWorker", "kwargs": kwargs}
 
     # ---- plan and ledger -------------------------------------------------------------------
@@ -141,6 +149,7 @@ class PredictJob:
             "origins": [o.isoformat() for o in self.origins] if self.origins else "end of input",
             "batch_size": self.batch_size,
             "int8": self.int8,
+            **({"peaks": True} if self.peaks else {}),  # a plan of an earlier release still reads
         }
 
     def _check_plan(self) -> None:
@@ -150,9 +159,11 @@ class PredictJob:
         self.folder.refuse_other(args)
 
     def _ledger(self) -> dict[int, dict[str, Any]]:
-        return self.folder.finished(
-            lambda e: (self.output / FORECASTS / _part_name(e["group"])).is_file()
-        )
+        def whole(e: dict[str, Any]) -> bool:
+            parts = [FORECASTS, PEAKS] if self.peaks else [FORECASTS]
+            return all((self.output / d / _part_name(e["group"])).is_file() for d in parts)
+
+        return self.folder.finished(whole)
 
     def _origins(self, meta: dict[str, Any]) -> pd.DatetimeIndex:
         if self.origins:
@@ -186,6 +197,8 @@ class PredictJob:
         todo = [g for g in range(scan["groups"]) if g not in done]
         (self.job / "errors").mkdir(exist_ok=True)
         (self.output / FORECASTS).mkdir(exist_ok=True)
+        if self.peaks:
+            (self.output / PEAKS).mkdir(exist_ok=True)
         if done:
             self.echo(f"resuming: {len(done)} of {scan['groups']} groups already done")
         if self.engine is None:
@@ -209,6 +222,11 @@ class PredictJob:
         forecasts, errors = self.forecast_group(frame, origins, self._static_group(g))
         unknown = self._future_gaps(frame, forecasts)
         write_frame_atomic(self.job / "errors" / f"g={g:05d}.parquet", errors)
+        peak_days = None
+        if self.peaks:
+            peaks = self.daily_peaks(forecasts)
+            write_frame_atomic(self.output / PEAKS / _part_name(g), peaks)
+            peak_days = len(peaks)
         write_frame_atomic(self.output / FORECASTS / _part_name(g), forecasts)
         return {
             "group": g,
@@ -219,8 +237,22 @@ class PredictJob:
             "error_series": int(errors[SERIES].nunique()),
             "rows_without_future_covariates": unknown,
             "seconds": round(time.perf_counter() - t, 3),
+            **({"peak_days": peak_days} if peak_days is not None else {}),
             **worker_stamp(),
         }
+
+    def daily_peaks(self, forecasts: pd.DataFrame) -> pd.DataFrame:
+        """The daily peak product of a group's forecasts (copula paths through the calibrated
+        quantiles; independent hours when the bundle measured no path correlation)."""
+        from forecasting.forecasts.peaks import daily_peaks
+
+        m = self.bundle.manifest
+        return daily_peaks(forecasts, self.bundle.quantiles, m["timezone"],
+                           self.path_correlation(), bool(m["nonnegative"]))  # fmt: skip
+
+    def path_correlation(self) -> np.ndarray | None:
+        cal = self.bundle.calibration
+        return None if cal is None else cal.correlation
 
     def _finish(
         self,
@@ -255,6 +287,12 @@ class PredictJob:
             "seconds_this_run": round(seconds, 2),
             "seconds_forecasting": round(sum(e["seconds"] for e in done.values()), 2),
         }
+        if self.peaks:
+            summary["peak_days"] = sum(e.get("peak_days", 0) for e in done.values())
+            summary["peak_paths"] = ("copula with the correlation measured at training"
+                                     if self.path_correlation() is not None else
+                                     "independent hours: the bundle measured no correlation "
+                                     "(export it from a run trained with a validation period)")  # fmt: skip
         summary["series_per_s"] = round(summary["series"] / max(seconds, 1e-9), 1)
         write_json(self.output / SUMMARY, summary)
         self.folder.drop_folder()

@@ -177,7 +177,11 @@ def build_ensemble(
     validation["learned"] = scores(learned, y_k, quantiles, point)
     calibration, calibration_info = None, None
     if interval_calibration == "conformal":
-        calibration, calibration_info = calibration_or_note(learned, y_k, h_k, quantiles, horizon)
+        windows = keys[[SERIES, "origin"]][known].astype({SERIES: str})
+        calibration, calibration_info = calibration_or_note(
+            learned, y_k, h_k, quantiles, horizon,
+            windows.groupby([SERIES, "origin"], sort=False).ngroup().to_numpy(),
+        )  # fmt: skip
     metrics = {
         "validation_period": {"start": str(period.start), "end": str(period.end)},
         "validation_origins": len(origins),

@@ -200,9 +200,10 @@ def calibrate_intervals(
     actual = prepared.frame[[SERIES, TIME, TARGET]].astype({SERIES: "string"})
     y = fc[[SERIES, TIME]].astype({SERIES: "string"}).merge(actual, on=[SERIES, TIME], how="left")
     cols = [quantile_column(q) for q in model.quantiles]
+    windows = fc.groupby([SERIES, "origin"], sort=False).ngroup().to_numpy()
     model.calibration_, info = calibration_or_note(
         fc[cols].to_numpy(dtype="float64"), y[TARGET].to_numpy(dtype="float64"),
-        fc["horizon"].to_numpy(), model.quantiles, model.horizon,
+        fc["horizon"].to_numpy(), model.quantiles, model.horizon, windows,
     )  # fmt: skip
     return info
 

@@ -603,6 +603,13 @@ def predict_cmd(
         bool,
         typer.Option(help="deep bundles: int8 dynamic quantisation (see onnx_throughput for cost)"),
     ] = False,
+    peaks: Annotated[
+        bool,
+        typer.Option(
+            help="also write peaks/: each series' daily peak (size with P10/P50/P90, "
+            "likeliest time and its probability) from the same forecast"
+        ),
+    ] = False,
     data_config: Annotated[
         Path | None,
         typer.Option(
@@ -648,7 +655,7 @@ def predict_cmd(
         static = static or prepared_static
     job = PredictJob(
         folder, input, output, origins, batch_size, static, threads, session_batch, progress,
-        int8, echo=typer.echo, engine=runner,
+        int8, peaks, echo=typer.echo, engine=runner,
     )  # fmt: skip
     s = job.run()
     if s.get("already_done"):
@@ -665,6 +672,9 @@ def predict_cmd(
         )
     if s["series_with_errors"]:
         typer.echo(f"series with errors: {s['series_with_errors']:,} (see {output}/errors.csv)")
+    if "peak_days" in s:
+        typer.echo(f"daily peaks: {s['peak_days']:,} series-days in {output}/peaks "
+                   f"({s['peak_paths']})")  # fmt: skip
     typer.echo(f"wrote {output}")
     if s["series_forecast"] == 0:
         typer.echo(

@@ -40,6 +40,7 @@ class IntervalCalibration:
     quantiles: list[float]
     factors: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    correlation: np.ndarray | None = None  # [horizon, horizon]: the daily peak's path copula
 
     @property
     def horizon(self) -> int:
@@ -75,6 +76,7 @@ class IntervalCalibration:
             "method": METHOD,
             "quantiles": self.quantiles,
             "factors": self.factors.tolist(),  # exact: a rounded factor moves rows across
+            "path_correlation": None if self.correlation is None else self.correlation.tolist(),
             **self.info,
         }
 
@@ -103,8 +105,26 @@ class IntervalCalibration:
                              f"the model needs [{horizon}, {len(quantiles)}]")  # fmt: skip
         if not np.all(np.isfinite(factors)) or factors.min() < 0 or factors.max() > MAX_FACTOR:
             raise ValueError(f"interval calibration factors must lie in 0..{MAX_FACTOR:g}")
-        info = {k: v for k, v in obj.items() if k not in ("method", "quantiles", "factors")}
-        return cls(list(quantiles), factors, info)
+        info = {k: v for k, v in obj.items()
+                if k not in ("method", "quantiles", "factors", "path_correlation")}  # fmt: skip
+        return cls(
+            list(quantiles), factors, info, _correlation(obj.get("path_correlation"), horizon)
+        )
+
+
+def _correlation(obj: Any, horizon: int) -> np.ndarray | None:
+    if obj is None:
+        return None
+    try:
+        c = np.asarray(obj, dtype="float64")
+    except (TypeError, ValueError):
+        raise ValueError("path_correlation is not a table of numbers") from None
+    if c.shape != (horizon, horizon):
+        raise ValueError(f"path_correlation has shape {list(c.shape)}, the model needs "
+                         f"[{horizon}, {horizon}]")  # fmt: skip
+    if not np.all(np.isfinite(c)) or np.abs(c).max() > 1 + 1e-9:
+        raise ValueError("path_correlation entries must lie in -1..1")
+    return c
 
 
 def scores(pred: np.ndarray, y: np.ndarray, centre: int, j: int) -> np.ndarray:
@@ -130,17 +150,21 @@ def _factor(r: np.ndarray, level: float) -> float:
 
 
 def fit_interval_calibration(
-    pred: np.ndarray, y: np.ndarray, horizon: np.ndarray, quantiles: list[float], steps: int
-) -> IntervalCalibration:
+    pred: np.ndarray, y: np.ndarray, horizon: np.ndarray, quantiles: list[float], steps: int,
+    windows: np.ndarray | None = None,
+) -> IntervalCalibration:  # fmt: skip
     """Fit per-step factors from validation forecasts `pred` [rows, Q] (target units, sorted),
     actuals `y` [rows] and 1-based `horizon` [rows]; rows with an unknown actual are left out.
-    A `ValueError` when there is no median or too few rows to calibrate."""
+    With `windows` (an id per row: its series and origin), also the correlation of the
+    calibrated errors across steps that the daily peak's paths use
+    (`forecasting.forecasts.peaks`). A `ValueError` when there is no median or too few rows."""
     quantiles = list(quantiles)
     if 0.5 not in quantiles:
         raise ValueError(f"interval calibration scales around the median; quantiles {quantiles} "
                          "have no 0.5")  # fmt: skip
     known = np.isfinite(y) & np.all(np.isfinite(pred), axis=1)
     pred, y, h = pred[known], y[known], np.asarray(horizon)[known]
+    w = None if windows is None else np.asarray(windows)[known]
     if len(y) < MIN_ROWS:
         raise ValueError(f"interval calibration needs at least {MIN_ROWS} validation rows with "
                          f"a known actual, got {len(y)}")  # fmt: skip
@@ -168,16 +192,23 @@ def fit_interval_calibration(
         "coverage_before": _coverage(pred, y, quantiles),
         "coverage_after": _coverage(after, y, quantiles),
     }
-    return IntervalCalibration(quantiles, factors, info)
+    correlation = None
+    if w is not None and len(quantiles) > 1:
+        from forecasting.forecasts.peaks import fit_path_correlation
+
+        correlation = fit_path_correlation(after, y, w, h, quantiles, steps)
+        info["path_windows"] = len(np.unique(w))
+    return IntervalCalibration(quantiles, factors, info, correlation)
 
 
 def calibration_or_note(
-    pred: np.ndarray, y: np.ndarray, horizon: np.ndarray, quantiles: list[float], steps: int
-) -> tuple[IntervalCalibration | None, dict[str, Any]]:
+    pred: np.ndarray, y: np.ndarray, horizon: np.ndarray, quantiles: list[float], steps: int,
+    windows: np.ndarray | None = None,
+) -> tuple[IntervalCalibration | None, dict[str, Any]]:  # fmt: skip
     """`fit_interval_calibration`, with what it did (its JSON form); or None and a note saying
     why there is none (no median, too few rows)."""
     try:
-        cal = fit_interval_calibration(pred, y, horizon, quantiles, steps)
+        cal = fit_interval_calibration(pred, y, horizon, quantiles, steps, windows)
     except ValueError as exc:
         return None, {"method": "none", "skipped": str(exc)}
     return cal, cal.to_json()

@@ -265,3 +265,41 @@ def test_a_series_that_breaks_the_model_call_is_isolated(job, tmp_path, monkeypa
     assert errors["series_id"].tolist() == [broken]
     assert errors["reason"].iloc[0] == "FloatingPointError: overflow in a planted fault"
     assert s["series_forecast"] == 39 and _read(tmp_path / "o")["series_id"].nunique() == 39
+
+
+def test_peaks_are_the_daily_peak_product_of_the_written_forecasts(cli, job, tmp_path):
+    """--peaks writes one row per series, origin and local day, equal to the peak product of
+    the forecasts written beside it; a group whose peaks part is lost is redone on resume."""
+    from forecasting.forecasts.peaks import daily_peaks
+
+    out = tmp_path / "o"
+    args = ["predict", "--bundle", job["bundle"], "--input", job["root"] / "input.parquet",
+            "--static", job["root"] / "static.parquet", "--output", out, "--peaks",
+            "--batch-size", "16", "--no-progress"]  # fmt: skip
+    r = cli(*args)
+    assert r.code == 0, r.err
+    fc = _read(out)
+    peaks = pd.read_parquet(out / "peaks").sort_values(["series_id", "origin", "day"])
+    bundle = load_bundle(job["bundle"])
+    cal = bundle.calibration
+    want = daily_peaks(fc, bundle.quantiles, bundle.manifest["timezone"],
+                       None if cal is None else cal.correlation)  # fmt: skip
+    pd.testing.assert_frame_equal(peaks.reset_index(drop=True), want, check_dtype=False)
+    days = fc.assign(day=fc["timestamp"].dt.tz_convert("Europe/London").dt.date)
+    assert len(peaks) == days[["series_id", "origin", "day"]].drop_duplicates().shape[0]
+    assert (peaks["peak_p10"] <= peaks["peak_p50"]).all()
+    assert (peaks["peak_p50"] <= peaks["peak_p90"]).all()
+    assert ((peaks["peak_probability"] > 0) & (peaks["peak_probability"] <= 1)).all()
+    s = json.loads((out / "summary.json").read_text())
+    assert s["peak_days"] == len(peaks)
+    assert s["peak_paths"].startswith("independent" if cal is None or cal.correlation is None
+                                      else "copula")  # fmt: skip
+    assert "daily peaks:" in r.out
+
+    lost = sorted((out / "peaks").iterdir())[0]  # as if killed between the two part files
+    lost.unlink()
+    (out / "summary.json").unlink()
+    r = cli(*args)
+    assert r.code == 0 and "resuming:" in r.out, r.err
+    again = pd.read_parquet(out / "peaks").sort_values(["series_id", "origin", "day"])
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), peaks.reset_index(drop=True))
