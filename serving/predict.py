@@ -246,9 +246,10 @@ class PredictJob:
         quantiles; independent hours when the bundle measured no path correlation)."""
         from forecasting.forecasts.peaks import daily_peaks
 
-        m = self.bundle.manifest
+        m, cal = self.bundle.manifest, self.bundle.calibration
         return daily_peaks(forecasts, self.bundle.quantiles, m["timezone"],
-                           self.path_correlation(), bool(m["nonnegative"]))  # fmt: skip
+                           self.path_correlation(), bool(m["nonnegative"]),
+                           None if cal is None else cal.peak_factors)  # fmt: skip
 
     def path_correlation(self) -> np.ndarray | None:
         cal = self.bundle.calibration

@@ -34,6 +34,7 @@ from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.folders import check_output_folder, write_json
 from forecasting.forecasts.calibration import IntervalCalibration, calibration_or_note
 from forecasting.forecasts.combine import align, block_index, combine, horizon_blocks
+from forecasting.forecasts.peaks import fit_peak_factors
 from forecasting.models.ensemble import MEMBERS, WEIGHTS
 from forecasting.models.kinds import KINDS, model_kind
 from forecasting.models.registry import RUN_FORMAT, load_run, read_run, seal_run
@@ -182,6 +183,12 @@ def build_ensemble(
             learned, y_k, h_k, quantiles, horizon,
             windows.groupby([SERIES, "origin"], sort=False).ngroup().to_numpy(),
         )  # fmt: skip
+        frame_k = keys[known].reset_index(drop=True).assign(actual=y_k)
+        for j, q in enumerate(quantiles):
+            frame_k[quantile_column(q)] = learned[:, j]
+        calibration, _ = fit_peak_factors(calibration, frame_k, first["timezone"], nonneg)
+        if calibration is not None:
+            calibration_info = calibration.to_json()
     metrics = {
         "validation_period": {"start": str(period.start), "end": str(period.end)},
         "validation_origins": len(origins),

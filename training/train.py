@@ -21,6 +21,7 @@ from forecasting.evaluation.backtest import RollingOrigin
 from forecasting.evaluation.metrics import quantile_column
 from forecasting.folders import check_output_folder
 from forecasting.forecasts.calibration import calibration_or_note
+from forecasting.forecasts.peaks import fit_peak_factors
 from forecasting.models.kinds import model_kind
 from forecasting.models.registry import make_model, save_run
 
@@ -201,11 +202,14 @@ def calibrate_intervals(
     y = fc[[SERIES, TIME]].astype({SERIES: "string"}).merge(actual, on=[SERIES, TIME], how="left")
     cols = [quantile_column(q) for q in model.quantiles]
     windows = fc.groupby([SERIES, "origin"], sort=False).ngroup().to_numpy()
-    model.calibration_, info = calibration_or_note(
+    cal, info = calibration_or_note(
         fc[cols].to_numpy(dtype="float64"), y[TARGET].to_numpy(dtype="float64"),
         fc["horizon"].to_numpy(), model.quantiles, model.horizon, windows,
     )  # fmt: skip
-    return info
+    tz = cfg.features.timezone  # local days: the resolved features carry the data's zone
+    cal, _ = fit_peak_factors(cal, fc.assign(actual=y[TARGET].to_numpy()), tz, model.nonnegative)
+    model.calibration_ = cal
+    return info if cal is None else cal.to_json()
 
 
 def train(

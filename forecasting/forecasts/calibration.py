@@ -41,6 +41,7 @@ class IntervalCalibration:
     factors: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
     correlation: np.ndarray | None = None  # [horizon, horizon]: the daily peak's path copula
+    peak_factors: np.ndarray | None = None  # the daily peak's own P10/P50/P90 factors
 
     @property
     def horizon(self) -> int:
@@ -77,6 +78,7 @@ class IntervalCalibration:
             "quantiles": self.quantiles,
             "factors": self.factors.tolist(),  # exact: a rounded factor moves rows across
             "path_correlation": None if self.correlation is None else self.correlation.tolist(),
+            "peak_factors": None if self.peak_factors is None else self.peak_factors.tolist(),
             **self.info,
         }
 
@@ -105,11 +107,27 @@ class IntervalCalibration:
                              f"the model needs [{horizon}, {len(quantiles)}]")  # fmt: skip
         if not np.all(np.isfinite(factors)) or factors.min() < 0 or factors.max() > MAX_FACTOR:
             raise ValueError(f"interval calibration factors must lie in 0..{MAX_FACTOR:g}")
-        info = {k: v for k, v in obj.items()
-                if k not in ("method", "quantiles", "factors", "path_correlation")}  # fmt: skip
-        return cls(
-            list(quantiles), factors, info, _correlation(obj.get("path_correlation"), horizon)
-        )
+        info = {k: v for k, v in obj.items() if k not in OWN_KEYS}
+        correlation = _correlation(obj.get("path_correlation"), horizon)
+        return cls(list(quantiles), factors, info, correlation, _peak(obj.get("peak_factors")))
+
+
+OWN_KEYS = ("method", "quantiles", "factors", "path_correlation", "peak_factors")
+
+
+def _peak(obj: Any) -> np.ndarray | None:
+    from forecasting.forecasts.peaks import PEAK_QUANTILES
+
+    if obj is None:
+        return None
+    try:
+        f = np.asarray(obj, dtype="float64")
+    except (TypeError, ValueError):
+        raise ValueError("peak_factors is not a list of numbers") from None
+    n = len(PEAK_QUANTILES)
+    if f.shape != (n,) or not np.all(np.isfinite(f)) or f.min() < 0 or f.max() > MAX_FACTOR:
+        raise ValueError(f"peak_factors must be {n} numbers in 0..{MAX_FACTOR:g}")
+    return f
 
 
 def _correlation(obj: Any, horizon: int) -> np.ndarray | None:
@@ -141,6 +159,12 @@ def scores(pred: np.ndarray, y: np.ndarray, centre: int, j: int) -> np.ndarray:
     flat = gap <= 0
     r[flat] = np.where(miss[flat] > 0, np.inf, 0.0)
     return r
+
+
+def conformal_factor(r: np.ndarray, level: float) -> float:
+    """The factor that puts a share `level` of the scores `r` at or below it (the conformal
+    rank with its finite-sample correction), within 0..MAX_FACTOR."""
+    return _factor(r, level)
 
 
 def _factor(r: np.ndarray, level: float) -> float:

@@ -14,6 +14,8 @@ seeded), so a window's peak does not depend on what else is in the batch, and re
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -87,12 +89,14 @@ def daily_peaks(
     timezone: str,
     correlation: np.ndarray | None = None,
     nonnegative: bool = True,
+    peak_factors: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per series, origin and local day of a long forecast frame (equal-length windows):
     `day`, `intervals` (how many of the day's intervals the window forecasts), the peak's
     quantiles `peak_p10`.. (target units), `peak_time` (UTC) and `peak_hour` (local, fractional
     for sub-hourly data) of the most likely peak interval and `peak_probability`, its share of
-    the paths."""
+    the paths. `peak_factors` (fitted by `fit_peak_factors`) widen or narrow the peak's
+    quantiles around its median, as the hourly calibration does for each hour."""
     cols = [quantile_column(q) for q in quantiles]
     fc = fc.sort_values([SERIES, "origin", "horizon"], kind="stable")
     steps = int(fc["horizon"].max()) if len(fc) else 0
@@ -134,8 +138,13 @@ def daily_peaks(
         frame = keys.iloc[rows].reset_index(drop=True)
         frame["day"] = day[rows, mode]
         frame["intervals"] = mask[rows].sum(axis=1)
-        for p in PEAK_QUANTILES:
-            frame[f"peak_{quantile_column(p)}"] = np.quantile(peak, p, axis=1)
+        pq = np.quantile(peak, PEAK_QUANTILES, axis=1).T  # [n, 3]
+        if peak_factors is not None:
+            mid = pq[:, [1]]
+            pq = np.sort(mid + np.asarray(peak_factors)[None, :] * (pq - mid), axis=1)
+            pq = np.clip(pq, 0, None) if nonnegative else pq
+        for i, p in enumerate(PEAK_QUANTILES):
+            frame[f"peak_{quantile_column(p)}"] = pq[:, i]
         frame["peak_time"] = times[rows, mode]
         frame["peak_hour"] = hours[rows, mode]
         frame["peak_probability"] = counts[np.arange(len(rows)), mode] / at.shape[1]
@@ -144,3 +153,42 @@ def daily_peaks(
     out["peak_time"] = pd.DatetimeIndex(out["peak_time"]).tz_localize("UTC")
     out["day"] = pd.DatetimeIndex(out["day"]).date
     return out.reset_index(drop=True)[out_cols]
+
+
+def fit_peak_factors(
+    cal: Any, fc: pd.DataFrame, timezone: str, nonnegative: bool
+) -> tuple[Any, dict[str, Any]]:
+    """The interval calibration `cal` with the daily peak's own factors, fitted as the hourly
+    ones are (split conformal, scaled around the peak's median) on the validation days: `fc` is
+    the model's raw validation forecast with an `actual` column; only whole days count. `cal`
+    unchanged when it measured no path correlation or fewer than MIN_ROWS days are whole."""
+    import dataclasses
+
+    from forecasting.evaluation.peaks import actual_daily_peaks
+    from forecasting.forecasts.calibration import MIN_ROWS, conformal_factor, scores
+
+    if cal is None or cal.correlation is None:
+        return cal, {}
+    calibrated = cal.apply_frame(fc.copy(), nonnegative)
+    peaks = daily_peaks(calibrated.drop(columns=["actual"]), cal.quantiles, timezone,
+                        cal.correlation, nonnegative)  # fmt: skip
+    peaks = peaks[peaks["intervals"] == peaks["intervals"].max()]
+    actual = actual_daily_peaks(calibrated, timezone).astype({SERIES: str})
+    m = peaks.astype({SERIES: str}).merge(actual, on=[SERIES, "origin", "day"])
+    if len(m) < MIN_ROWS:
+        return cal, {"peak_days": len(m), "peak_skipped": f"fewer than {MIN_ROWS} whole days"}
+    cols = [f"peak_{quantile_column(p)}" for p in PEAK_QUANTILES]
+    pred, y = m[cols].to_numpy(dtype="float64"), m["actual_peak"].to_numpy(dtype="float64")
+    factors = np.ones(len(PEAK_QUANTILES))
+    for j, p in enumerate(PEAK_QUANTILES):
+        if j != 1:
+            factors[j] = conformal_factor(scores(pred, y, 1, j), 1 - p if j < 1 else p)
+    mid = pred[:, [1]]
+    after = np.sort(mid + factors[None, :] * (pred - mid), axis=1)
+    info = {"peak_days": len(m), "peak_coverage_before": _inside(pred, y),
+            "peak_coverage_after": _inside(after, y)}  # fmt: skip
+    return dataclasses.replace(cal, peak_factors=factors, info={**cal.info, **info}), info
+
+
+def _inside(q: np.ndarray, y: np.ndarray) -> float:
+    return round(float(np.mean((y >= q[:, 0]) & (y <= q[:, -1]))), 4)

@@ -116,3 +116,35 @@ def test_the_path_correlation_travels_in_the_calibration_json():
     with pytest.raises(ValueError, match=r"must lie in -1\.\.1"):
         IntervalCalibration.from_json(bad, Q, STEPS)
     assert ndtr(0.0) == 0.5  # scipy's normal CDF, as the paths use
+
+
+def test_the_peaks_own_factors_calibrate_its_interval_on_fresh_days():
+    """Heavy-tailed hours (lognormal with a wide spread) whose paths, extended linearly past P90,
+    underestimate the day's peak: the peak factors fitted on validation days bring the peak's
+    P10-P90 to about 80% on other days, and are stored with the calibration."""
+    from forecasting.forecasts.peaks import fit_peak_factors
+
+    def heavy(n, seed):
+        fc, y = windows(n, 0.6, seed)
+        rng = np.random.default_rng(seed + 100)
+        y = y * np.exp(0.6 * rng.standard_normal(y.shape) * (rng.random(y.shape) < 0.1))
+        return fc, y
+
+    fit_fc, fit_y = heavy(1500, 5)
+    cal = fit_interval_calibration(fit_fc[["p10", "p50", "p90"]].to_numpy(), fit_y.ravel(),
+                                   fit_fc["horizon"].to_numpy(), Q, STEPS,
+                                   fit_fc.groupby("series_id").ngroup().to_numpy())  # fmt: skip
+    cal2, info = fit_peak_factors(cal, fit_fc.assign(actual=fit_y.ravel()), "Europe/London", True)
+    assert cal2.peak_factors is not None and info["peak_days"] == 1500
+    assert abs(info["peak_coverage_after"] - 0.8) < 0.02
+    fc, y = heavy(1500, 6)
+    fc = cal2.apply_frame(fc, nonnegative=True)
+    actual = y.max(axis=1)
+    for factors, inside in ((None, (0.0, 0.74)), (cal2.peak_factors, (0.75, 0.85))):
+        p = daily_peaks(fc, Q, "Europe/London", cal2.correlation, True, factors)
+        covered = np.mean((actual >= p["peak_p10"]) & (actual <= p["peak_p90"]))
+        assert inside[0] <= covered <= inside[1], (factors is None, covered)
+    back = IntervalCalibration.from_json(cal2.to_json(), Q, STEPS)
+    assert back is not None and np.array_equal(back.peak_factors, cal2.peak_factors)
+    with pytest.raises(ValueError, match="peak_factors must be 3 numbers"):
+        IntervalCalibration.from_json({**cal2.to_json(), "peak_factors": [1, 1]}, Q, STEPS)
