@@ -42,6 +42,14 @@ class FeatureConfig(StrictModel):
         le=366,
         description="window features: same hour over the last N days (mean, std)",
     )
+    analog_days: int = Field(
+        default=0,
+        ge=0,
+        le=366,
+        description="window features: similar-day analogues: among the past days of the "
+        "lookback, the N whose load shape was most like the last day before the origin; the "
+        "mean (and spread) of what followed each of them, at the target's time of day",
+    )
     scaling: Literal["none", "mean"] = Field(
         default="mean",
         description="window features: divide target-derived features and the target by the "

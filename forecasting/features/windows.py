@@ -117,6 +117,7 @@ def window_families(
     for w in cfg.window_steps:
         history += [f"roll_{s}_{w}" for s in cfg.rolling_stats]
     profile = ["profile_mean", "profile_median", "profile_std", "profile_near_mean"]
+    analog = ["analog_mean", "analog_std"] if cfg.analog_days else []
     known = list(cfg.known_future)
     known += [f"{c}_lag_{k}" for c in cfg.known_future for k in cfg.covariate_lag_steps]
     if cfg.covariate_horizon_stats:
@@ -129,6 +130,7 @@ def window_families(
         "history": history,
         "lags": [f"lag_{k}" for k in cfg.lag_steps],
         "profile": profile if cfg.profile_days else [],
+        "analog": analog,
         # weekday enters as `dow`; trees need no weekday circle
         "calendar": [c for c in CALENDAR if c not in ("dow_sin", "dow_cos")]
         if cfg.calendar
@@ -155,6 +157,8 @@ def check_geometry(cfg: FeatureConfig, lookback: int, horizon: int, per_day: int
         need["recent_values"] = cfg.recent_values
     if cfg.profile_days:
         need["profile_days"] = cfg.profile_days * per_day
+    if cfg.analog_days:  # the candidate days before yesterday, and yesterday
+        need["analog_days"] = (cfg.analog_days + 1) * per_day
     too_long = {k: v for k, v in need.items() if v > lookback}
     if too_long:
         raise InputError(
@@ -201,6 +205,7 @@ def make_windows(
         **_history_family(level, hs, cfg, horizon),
         **{f"lag_{k}": lag_at_target(hs, k, horizon) for k in cfg.lag_steps},
         **_profile_family(hs, cfg, per_day, horizon),
+        **_analog_family(hs, cfg, per_day, horizon),
         **_calendar_family(pg, cfg, rows_t),
         **_covariate_family(pg, cfg, cols, horizon),
     }
@@ -255,6 +260,31 @@ def _profile_family(
             "profile_std": np.nanstd(stack, axis=2),
             "profile_near_mean": np.nanmean(np.concatenate(near, axis=2), axis=2),
         }
+
+
+def _analog_family(
+    hs: np.ndarray, cfg: FeatureConfig, per_day: int, horizon: int
+) -> dict[str, np.ndarray]:
+    """Similar-day analogues: the past days whose shape was closest (mean absolute difference
+    of the scaled load, interval by interval) to the last day before the origin; the mean and
+    standard deviation, over the `analog_days` closest, of the day that followed each, at each
+    target's time of day (a lag of whole days: never read from the horizon)."""
+    if not cfg.analog_days:
+        return {}
+    days = hs.shape[1] // per_day - 1  # candidate days d: the d-th day before yesterday
+    last = hs[:, -per_day:]
+    dist = np.full((len(hs), days), np.nan, dtype="float32")
+    follow = np.full((len(hs), horizon, days), np.nan, dtype="float32")
+    with np.errstate(all="ignore"), quiet_nan():
+        for d in range(1, days + 1):
+            past = hs[:, -(d + 1) * per_day : -d * per_day]
+            dist[:, d - 1] = np.nanmean(np.abs(past - last), axis=1)
+            follow[:, :, d - 1] = lag_at_target(hs, d * per_day, horizon)  # the day after it
+        follow[np.broadcast_to(np.isnan(dist)[:, None, :], follow.shape)] = np.nan  # no shape
+        dist = np.where(np.isnan(dist), np.inf, dist)
+        nearest = np.argsort(dist, axis=1, kind="stable")[:, : cfg.analog_days]  # [pairs, N]
+        picked = np.take_along_axis(follow, nearest[:, None, :], axis=2)
+        return {"analog_mean": np.nanmean(picked, axis=2), "analog_std": np.nanstd(picked, axis=2)}
 
 
 def _calendar_family(pg: PairGrid, cfg: FeatureConfig, rows_t: np.ndarray) -> dict[str, np.ndarray]:

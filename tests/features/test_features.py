@@ -125,3 +125,31 @@ def test_recent_values_and_covariate_lags_and_horizon_stats_read_what_they_say()
     changed = f.copy()
     changed.loc[changed["timestamp"] >= ORIGIN, "target"] += 99  # the future target moves
     pd.testing.assert_frame_equal(windows(changed, cfg).X, w.X)
+
+
+def test_similar_day_analogues_follow_the_days_most_like_yesterday():
+    """analog_days=2: of the past days, the two whose shape was nearest yesterday's are found,
+    and the mean and spread of the days after them are read at each target's hour; a third
+    day, less alike, and the target at or after the origin are never read."""
+    f = frame(n_series=1)
+    s = f.set_index("timestamp")["target"].copy()
+    day = pd.Timedelta("1D")
+    yesterday = pd.date_range(ORIGIN - day, periods=24, freq="h")
+    shape = np.sin(np.arange(24) / 3) + 2
+    s[yesterday] = shape
+    for d, noise, after in ((3, 0.0, 5.0), (6, 0.01, 7.0), (9, 0.5, 50.0)):  # 3 and 6 alike
+        start = ORIGIN - day * (d + 1)
+        s[pd.date_range(start, periods=24, freq="h")] = shape + noise
+        s[pd.date_range(start + day, periods=24, freq="h")] = after + np.arange(24) / 10
+    f["target"] = s.to_numpy()
+    cfg = FeatureConfig(lags=[24], rolling_windows=[24], scaling="none", analog_days=2)
+    w = windows(f, cfg)
+    x = w.X.reset_index(drop=True)
+    hours = np.arange(24) / 10
+    np.testing.assert_allclose(x["analog_mean"], 6.0 + hours, rtol=1e-5)
+    np.testing.assert_allclose(x["analog_std"], 1.0, rtol=1e-5)
+    changed = f.copy()
+    changed.loc[changed["timestamp"] >= ORIGIN, "target"] += 99
+    pd.testing.assert_frame_equal(windows(changed, cfg).X, w.X)
+    with pytest.raises(Exception, match="analog_days"):
+        make_windows(f, ORIGINS, FeatureConfig(analog_days=7), horizon=24, lookback=168)
