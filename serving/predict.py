@@ -7,8 +7,9 @@ What OUTPUT holds when the job is done:
     peaks/part-00000.parquet ...      with --peaks: each series' daily peak per origin and
                             local day: day, intervals (of the day forecast), peak_p10,
                             peak_p50, peak_p90 (target units in the peak interval), peak_time
-                            (UTC) and peak_hour (local) of the likeliest peak interval,
-                            peak_probability (its share of the paths); see
+                            (UTC) and peak_hour (local): the median peak interval of the
+                            paths; likeliest_time, the interval most paths peak in, and
+                            likeliest_probability, their share; see
                             forecasting/forecasts/peaks.py
     errors.csv              every series (and origin) that could not be forecast, with the reason
     summary.json            counts and timings

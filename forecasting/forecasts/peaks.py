@@ -93,15 +93,17 @@ def daily_peaks(
 ) -> pd.DataFrame:
     """One row per series, origin and local day of a long forecast frame (equal-length windows):
     `day`, `intervals` (how many of the day's intervals the window forecasts), the peak's
-    quantiles `peak_p10`.. (target units), `peak_time` (UTC) and `peak_hour` (local, fractional
-    for sub-hourly data) of the most likely peak interval and `peak_probability`, its share of
-    the paths. `peak_factors` (fitted by `fit_peak_factors`) widen or narrow the peak's
+    quantiles `peak_p10`.. (target units); `peak_time` (UTC) and `peak_hour` (local, fractional
+    for sub-hourly data): the median of the paths' peak intervals, which minimises the expected
+    timing error in hours; `likeliest_time`, the interval most paths peak in, and
+    `likeliest_probability`, their share. `peak_factors` (fitted by `fit_peak_factors`) widen or narrow the peak's
     quantiles around its median, as the hourly calibration does for each hour."""
     cols = [quantile_column(q) for q in quantiles]
     fc = fc.sort_values([SERIES, "origin", "horizon"], kind="stable")
     steps = int(fc["horizon"].max()) if len(fc) else 0
     out_cols = [SERIES, "origin", "day", "intervals", *(f"peak_{quantile_column(p)}"
-                for p in PEAK_QUANTILES), "peak_time", "peak_hour", "peak_probability"]  # fmt: skip
+                for p in PEAK_QUANTILES), "peak_time", "peak_hour", "likeliest_time",
+                "likeliest_probability"]  # fmt: skip
     if not len(fc):
         return pd.DataFrame(columns=out_cols)
     n = len(fc) // steps
@@ -134,7 +136,8 @@ def daily_peaks(
             peak[a : a + CHUNK], at[a : a + CHUNK] = paths.max(axis=2), paths.argmax(axis=2)
         counts = np.zeros((len(rows), steps))
         np.add.at(counts, (np.repeat(np.arange(len(rows)), at.shape[1]), at.ravel()), 1)
-        mode = counts.argmax(axis=1)
+        mode = counts.argmax(axis=1)  # the likeliest peak interval
+        middle = np.median(at, axis=1).astype(np.int64)  # minimises the expected error in hours
         frame = keys.iloc[rows].reset_index(drop=True)
         frame["day"] = day[rows, mode]
         frame["intervals"] = mask[rows].sum(axis=1)
@@ -145,12 +148,14 @@ def daily_peaks(
             pq = np.clip(pq, 0, None) if nonnegative else pq
         for i, p in enumerate(PEAK_QUANTILES):
             frame[f"peak_{quantile_column(p)}"] = pq[:, i]
-        frame["peak_time"] = times[rows, mode]
-        frame["peak_hour"] = hours[rows, mode]
-        frame["peak_probability"] = counts[np.arange(len(rows)), mode] / at.shape[1]
+        frame["peak_time"] = times[rows, middle]
+        frame["peak_hour"] = hours[rows, middle]
+        frame["likeliest_time"] = times[rows, mode]
+        frame["likeliest_probability"] = counts[np.arange(len(rows)), mode] / at.shape[1]
         parts.append(frame)
     out = pd.concat(parts, ignore_index=True).sort_values([SERIES, "origin", "day"])
-    out["peak_time"] = pd.DatetimeIndex(out["peak_time"]).tz_localize("UTC")
+    for c in ("peak_time", "likeliest_time"):
+        out[c] = pd.DatetimeIndex(out[c]).tz_localize("UTC")
     out["day"] = pd.DatetimeIndex(out["day"]).date
     return out.reset_index(drop=True)[out_cols]
 

@@ -98,7 +98,8 @@ def test_windows_are_split_by_local_day_across_a_clock_change():
     peaks = daily_peaks(fc, Q, "Europe/London", None)
     assert [str(d) for d in peaks["day"]] == ["2024-03-30", "2024-03-31"]
     assert peaks["intervals"].tolist() == [12, 12]  # 12:00-23:00, then 00:00-12:00 BST
-    assert peaks.loc[1, "peak_hour"] == 8.0 and peaks.loc[1, "peak_probability"] == 1.0
+    assert peaks.loc[1, "peak_hour"] == 8.0 and peaks.loc[1, "likeliest_probability"] == 1.0
+    assert peaks.loc[1, "likeliest_time"] == peaks.loc[1, "peak_time"]
     assert peaks.loc[1, "peak_p10"] > 8.0 and peaks.loc[0, "peak_p90"] < 8.0
     with pytest.raises(ValueError, match="whole windows"):
         daily_peaks(fc.iloc[1:], Q, "Europe/London", None)

@@ -289,7 +289,8 @@ def test_peaks_are_the_daily_peak_product_of_the_written_forecasts(cli, job, tmp
     assert len(peaks) == days[["series_id", "origin", "day"]].drop_duplicates().shape[0]
     assert (peaks["peak_p10"] <= peaks["peak_p50"]).all()
     assert (peaks["peak_p50"] <= peaks["peak_p90"]).all()
-    assert ((peaks["peak_probability"] > 0) & (peaks["peak_probability"] <= 1)).all()
+    p = peaks["likeliest_probability"]
+    assert ((p > 0) & (p <= 1)).all()
     s = json.loads((out / "summary.json").read_text())
     assert s["peak_days"] == len(peaks)
     assert s["peak_paths"].startswith("independent" if cal is None or cal.correlation is None
