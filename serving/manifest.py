@@ -183,9 +183,10 @@ def _check_model(path: Path, m: ManifestFields) -> None:
     layout = BUNDLE_KINDS[m.kind].layout
     if layout == "load_windows":
         _check_detector(path, m)
-    need = {"rows": ["feature_names"], "sequences": ["columns", "norms"]}.get(layout, [])
+    need = {"rows": ["feature_names", "categories"],
+            "sequences": ["columns", "norms", "categories"]}.get(layout, [])  # fmt: skip
     for key in need:
-        if getattr(model, key) is None:
+        if key not in m.model or getattr(model, key) is None:
             _fail(path, f"field 'model.{key}' is missing")
     if model.columns is not None and len(model.columns) != 4:
         _fail(path, "field 'model.columns' lists past, future, static_cat and static_real")
