@@ -32,9 +32,8 @@ from forecasting.data.schema import SERIES, TARGET, TIME
 from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.folders import check_output_folder, write_json
-from forecasting.forecasts.calibration import IntervalCalibration, calibration_or_note
+from forecasting.forecasts.calibration import IntervalCalibration, calibrate_backtest
 from forecasting.forecasts.combine import align, block_index, combine, horizon_blocks
-from forecasting.forecasts.peaks import fit_peak_factors
 from forecasting.models.ensemble import MEMBERS, WEIGHTS
 from forecasting.models.kinds import KINDS, model_kind
 from forecasting.models.registry import RUN_FORMAT, load_run, read_run, seal_run
@@ -178,17 +177,12 @@ def build_ensemble(
     validation["learned"] = scores(learned, y_k, quantiles, point)
     calibration, calibration_info = None, None
     if interval_calibration == "conformal":
-        windows = keys[[SERIES, "origin"]][known].astype({SERIES: str})
-        calibration, calibration_info = calibration_or_note(
-            learned, y_k, h_k, quantiles, horizon,
-            windows.groupby([SERIES, "origin"], sort=False).ngroup().to_numpy(),
-        )  # fmt: skip
-        frame_k = keys[known].reset_index(drop=True).assign(actual=y_k)
+        rows = keys[known].reset_index(drop=True).assign(actual=y_k)
         for j, q in enumerate(quantiles):
-            frame_k[quantile_column(q)] = learned[:, j]
-        calibration, _ = fit_peak_factors(calibration, frame_k, first["timezone"], nonneg)
-        if calibration is not None:
-            calibration_info = calibration.to_json()
+            rows[quantile_column(q)] = learned[:, j]
+        calibration, calibration_info = calibrate_backtest(
+            rows, quantiles, horizon, first["timezone"], nonneg
+        )
     metrics = {
         "validation_period": {"start": str(period.start), "end": str(period.end)},
         "validation_origins": len(origins),

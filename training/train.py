@@ -18,10 +18,8 @@ from forecasting.data.prepare import Prepared, prepare
 from forecasting.data.schema import SERIES, TARGET, TIME, format_freq
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import RollingOrigin
-from forecasting.evaluation.metrics import quantile_column
 from forecasting.folders import check_output_folder
-from forecasting.forecasts.calibration import calibration_or_note
-from forecasting.forecasts.peaks import fit_peak_factors
+from forecasting.forecasts.calibration import calibrate_backtest
 from forecasting.models.kinds import model_kind
 from forecasting.models.registry import make_model, save_run
 
@@ -200,16 +198,12 @@ def calibrate_intervals(
     fc = model.forecast(prepared.frame, valid, prepared.static)
     actual = prepared.frame[[SERIES, TIME, TARGET]].astype({SERIES: "string"})
     y = fc[[SERIES, TIME]].astype({SERIES: "string"}).merge(actual, on=[SERIES, TIME], how="left")
-    cols = [quantile_column(q) for q in model.quantiles]
-    windows = fc.groupby([SERIES, "origin"], sort=False).ngroup().to_numpy()
-    cal, info = calibration_or_note(
-        fc[cols].to_numpy(dtype="float64"), y[TARGET].to_numpy(dtype="float64"),
-        fc["horizon"].to_numpy(), model.quantiles, model.horizon, windows,
+    # local days for the peak: the resolved features carry the data's zone
+    model.calibration_, info = calibrate_backtest(
+        fc.assign(actual=y[TARGET].to_numpy()), model.quantiles, model.horizon,
+        cfg.features.timezone, model.nonnegative,
     )  # fmt: skip
-    tz = cfg.features.timezone  # local days: the resolved features carry the data's zone
-    cal, _ = fit_peak_factors(cal, fc.assign(actual=y[TARGET].to_numpy()), tz, model.nonnegative)
-    model.calibration_ = cal
-    return info if cal is None else cal.to_json()
+    return info
 
 
 def train(

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.data.schema import SERIES
 from forecasting.evaluation.metrics import quantile_column
 
 METHOD = "split_conformal_scaled"
@@ -236,6 +237,25 @@ def calibration_or_note(
     except ValueError as exc:
         return None, {"method": "none", "skipped": str(exc)}
     return cal, cal.to_json()
+
+
+def calibrate_backtest(
+    fc: pd.DataFrame, quantiles: list[float], steps: int, timezone: str, nonnegative: bool
+) -> tuple[IntervalCalibration | None, dict[str, Any]]:
+    """Everything calibrated from one validation backtest `fc` (long rows: series_id, origin,
+    timestamp, horizon, the quantile columns, `actual`): the per-step factors, the path
+    correlation across each window's steps and the daily peak's own factors
+    (`forecasting.forecasts.peaks.fit_peak_factors`); with what was done, or why not."""
+    from forecasting.forecasts.peaks import fit_peak_factors
+
+    cols = [quantile_column(q) for q in quantiles]
+    windows = fc.groupby([SERIES, "origin"], sort=False).ngroup().to_numpy()
+    cal, info = calibration_or_note(
+        fc[cols].to_numpy(dtype="float64"), fc["actual"].to_numpy(dtype="float64"),
+        fc["horizon"].to_numpy(), quantiles, steps, windows,
+    )  # fmt: skip
+    cal, _ = fit_peak_factors(cal, fc, timezone, nonnegative)
+    return cal, (info if cal is None else cal.to_json())
 
 
 def _below(pred: np.ndarray, y: np.ndarray, quantiles: list[float]) -> dict[str, float]:
