@@ -165,7 +165,8 @@ def fit_peak_factors(
 ) -> tuple[Any, dict[str, Any]]:
     """The interval calibration `cal` with the daily peak's own factors, fitted as the hourly
     ones are (split conformal, scaled around the peak's median) on the validation days: `fc` is
-    the model's raw validation forecast with an `actual` column; only whole days count. `cal`
+    the model's raw validation forecast with an `actual` column; only whole windows and whole
+    days count (a window the backtest left partial is left out). `cal`
     unchanged when it measured no path correlation or fewer than MIN_ROWS days are whole."""
     import dataclasses
 
@@ -174,7 +175,8 @@ def fit_peak_factors(
 
     if cal is None or cal.correlation is None:
         return cal, {}
-    calibrated = cal.apply_frame(fc.copy(), nonnegative)
+    size = fc.groupby([SERIES, "origin"], sort=False)["horizon"].transform("size")
+    calibrated = cal.apply_frame(fc[size == cal.horizon].copy(), nonnegative)  # whole windows
     peaks = daily_peaks(calibrated.drop(columns=["actual"]), cal.quantiles, timezone,
                         cal.correlation, nonnegative)  # fmt: skip
     peaks = peaks[peaks["intervals"] == peaks["intervals"].max()]

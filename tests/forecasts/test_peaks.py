@@ -149,3 +149,16 @@ def test_the_peaks_own_factors_calibrate_its_interval_on_fresh_days():
     assert back is not None and np.array_equal(back.peak_factors, cal2.peak_factors)
     with pytest.raises(ValueError, match="peak_factors must be 3 numbers"):
         IntervalCalibration.from_json({**cal2.to_json(), "peak_factors": [1, 1]}, Q, STEPS)
+
+
+def test_peak_factors_leave_out_windows_the_backtest_left_partial():
+    from forecasting.forecasts.peaks import fit_peak_factors
+
+    fc, y = windows(300, 0.7, seed=7)
+    fc = fc.assign(actual=y.ravel())
+    cal = fit_interval_calibration(fc[["p10", "p50", "p90"]].to_numpy(), y.ravel(),
+                                   fc["horizon"].to_numpy(), Q, STEPS,
+                                   fc.groupby("series_id").ngroup().to_numpy())  # fmt: skip
+    partial = fc.drop(index=fc.index[(fc["series_id"] == "H0001") & (fc["horizon"] > 20)])
+    cal2, info = fit_peak_factors(cal, partial, "Europe/London", True)
+    assert cal2.peak_factors is not None and info["peak_days"] == 299
