@@ -280,10 +280,14 @@ def _tune(
         if family not in models:
             continue
         best = tmp / f"tune_{family}" / "best"
-        if reuse and (best / "run.json").exists():  # the best run of an earlier invocation
+        if reuse and (best / "run.json").exists():  # the study of an earlier invocation
             metrics = json.loads((best / "metrics.json").read_text())
             _record(f"{family}_tuned", best, metrics, 0.0, prepared, forecasts, timing)
-            out[family] = {"reused": str(best)}
+            summary = json.loads((best.parent / "summary.json").read_text())
+            out[family] = {"reused": str(best.parent), "budget_trials": summary["budget"],
+                           **{k: summary.get(k) for k in ("states", "best_value", "best_params",
+                                                          "param_importances", "fixed")},
+                           "seconds": summary.get("this_worker_seconds")}  # fmt: skip
             continue
         cfg = TuningConfig(
             name=f"{family}_lcl_bench",
@@ -346,19 +350,28 @@ def _ensembles(
         }
         _record(name, tmp / name, {"fit_seconds": round(seconds, 1)}, seconds, prepared,
                 forecasts, timing)  # fmt: skip
-    # the fixed and equal baselines: the learned three-member run with its weights replaced
-    spec_path = tmp / "ensemble_learned" / "weights.json"
-    spec = json.loads(spec_path.read_text())
+    # the fixed and equal baselines: copies of the learned three-member run with its weights
+    # replaced (and no calibration of their own: their members keep theirs), resealed
+    import shutil
+
+    from forecasting.models.registry import seal_run
+
+    spec = json.loads((tmp / "ensemble_learned" / "weights.json").read_text())
     kinds = spec["member_kinds"]
     shape = np.asarray(spec["weights"]).shape
     for name, w in (
         ("ensemble_fixed_50_30_20", [FIXED_50_30_20[k] for k in kinds]),
         ("ensemble_equal", [1 / len(kinds)] * len(kinds)),
     ):
-        spec["weights"] = np.broadcast_to(np.asarray(w), shape).tolist()
-        spec_path.write_text(json.dumps(spec))
+        run = tmp / name
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.copytree(tmp / "ensemble_learned", run)
+        fixed = {**spec, "weights": np.broadcast_to(np.asarray(w), shape).tolist()}
+        (run / "weights.json").write_text(json.dumps({**fixed, "calibration": None}))
+        meta = json.loads((run / "run.json").read_text())
+        seal_run(run, {k: v for k, v in meta.items() if k != "sha256"}, list(meta["sha256"]))
         out[name] = {"members": spec["members"], "weights": w}
-        _record(name, tmp / "ensemble_learned", {}, 0.0, prepared, forecasts, timing)
+        _record(name, run, {}, 0.0, prepared, forecasts, timing)
     return out
 
 

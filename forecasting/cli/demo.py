@@ -270,12 +270,12 @@ def _serve(output: Path, paths: dict[str, Path]) -> None:
     shutil.rmtree(out, ignore_errors=True)  # a fresh job: the bundles were just re-exported
     job = PredictJob(
         output / "bundle_ensemble", str(paths["frame"]), out, static=str(paths["static"]),
-        batch_size=20, progress=False, echo=lambda _: None,
+        batch_size=20, progress=False, echo=lambda _: None, peaks=True,
     )  # fmt: skip
     s = job.run()
     typer.echo(
         f"    forecasting predict --bundle {output / 'bundle_ensemble'} --input {paths['frame']} "
-        f"--static {paths['static']} --output {out} --batch-size 20"
+        f"--static {paths['static']} --output {out} --batch-size 20 --peaks"
     )
     typer.echo(
         f"    {s['series_forecast']} of {s['series']} households from {s['origins'][0]}: "
@@ -290,6 +290,12 @@ def _serve(output: Path, paths: dict[str, Path]) -> None:
     f = pd.read_parquet(out / "forecasts")
     first = f[f["series_id"] == f["series_id"].min()].head(4)
     table = first.drop(columns=["origin"]).to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    typer.echo("    " + table.replace("\n", "\n    "))
+    peaks = pd.read_parquet(out / "peaks").sort_values(["series_id", "day"]).head(3)
+    typer.echo(f"    daily peaks ({s['peak_days']} household-days; {s['peak_paths']}):")
+    shown = peaks[["series_id", "day", "peak_p10", "peak_p50", "peak_p90", "peak_hour",
+                   "likeliest_probability"]]  # fmt: skip
+    table = shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
     typer.echo("    " + table.replace("\n", "\n    "))
 
 
