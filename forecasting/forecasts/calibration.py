@@ -19,6 +19,7 @@ every step together.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ import pandas as pd
 
 from forecasting.data.schema import SERIES
 from forecasting.evaluation.metrics import quantile_column
+from forecasting.evaluation.peaks import actual_daily_peaks
+from forecasting.forecasts.peaks import PEAK_QUANTILES, daily_peaks, fit_path_correlation
 
 METHOD = "split_conformal_scaled"
 MIN_ROWS = 100  # fewer usable rows at a step: that step takes the pooled factor
@@ -117,8 +120,6 @@ OWN_KEYS = ("method", "quantiles", "factors", "path_correlation", "peak_factors"
 
 
 def _peak(obj: Any) -> np.ndarray | None:
-    from forecasting.forecasts.peaks import PEAK_QUANTILES
-
     if obj is None:
         return None
     try:
@@ -219,8 +220,6 @@ def fit_interval_calibration(
     }
     correlation = None
     if w is not None and len(quantiles) > 1:
-        from forecasting.forecasts.peaks import fit_path_correlation
-
         correlation = fit_path_correlation(after, y, w, h, quantiles, steps)
         info["path_windows"] = len(np.unique(w))
     return IntervalCalibration(quantiles, factors, info, correlation)
@@ -245,9 +244,7 @@ def calibrate_backtest(
     """Everything calibrated from one validation backtest `fc` (long rows: series_id, origin,
     timestamp, horizon, the quantile columns, `actual`): the per-step factors, the path
     correlation across each window's steps and the daily peak's own factors
-    (`forecasting.forecasts.peaks.fit_peak_factors`); with what was done, or why not."""
-    from forecasting.forecasts.peaks import fit_peak_factors
-
+    (`fit_peak_factors`); with what was done, or why not."""
     cols = [quantile_column(q) for q in quantiles]
     windows = fc.groupby([SERIES, "origin"], sort=False).ngroup().to_numpy()
     cal, info = calibration_or_note(
@@ -269,3 +266,39 @@ def _coverage(pred: np.ndarray, y: np.ndarray, quantiles: list[float]) -> float 
     if len(quantiles) < 2:
         return None
     return round(float(np.mean((y >= pred[:, 0]) & (y <= pred[:, -1]))), 4)
+
+
+def fit_peak_factors(
+    cal: IntervalCalibration | None, fc: pd.DataFrame, timezone: str, nonnegative: bool
+) -> tuple[IntervalCalibration | None, dict[str, Any]]:
+    """The interval calibration `cal` with the daily peak's own factors, fitted as the hourly
+    ones are (split conformal, scaled around the peak's median) on the validation days: `fc` is
+    the model's raw validation forecast with an `actual` column; only whole windows and whole
+    days count (a window the backtest left partial is left out). `cal`
+    unchanged when it measured no path correlation or fewer than MIN_ROWS days are whole."""
+    if cal is None or cal.correlation is None:
+        return cal, {}
+    size = fc.groupby([SERIES, "origin"], sort=False)["horizon"].transform("size")
+    calibrated = cal.apply_frame(fc[size == cal.horizon].copy(), nonnegative)  # whole windows
+    peaks = daily_peaks(calibrated.drop(columns=["actual"]), cal.quantiles, timezone,
+                        cal.correlation, nonnegative)  # fmt: skip
+    peaks = peaks[peaks["intervals"] == peaks["intervals"].max()]
+    actual = actual_daily_peaks(calibrated, timezone).astype({SERIES: str})
+    m = peaks.astype({SERIES: str}).merge(actual, on=[SERIES, "origin", "day"])
+    if len(m) < MIN_ROWS:
+        return cal, {"peak_days": len(m), "peak_skipped": f"fewer than {MIN_ROWS} whole days"}
+    cols = [f"peak_{quantile_column(p)}" for p in PEAK_QUANTILES]
+    pred, y = m[cols].to_numpy(dtype="float64"), m["actual_peak"].to_numpy(dtype="float64")
+    factors = np.ones(len(PEAK_QUANTILES))
+    for j, p in enumerate(PEAK_QUANTILES):
+        if j != 1:
+            factors[j] = conformal_factor(scores(pred, y, 1, j), 1 - p if j < 1 else p)
+    mid = pred[:, [1]]
+    after = np.sort(mid + factors[None, :] * (pred - mid), axis=1)
+    info = {"peak_days": len(m), "peak_coverage_before": _inside(pred, y),
+            "peak_coverage_after": _inside(after, y)}  # fmt: skip
+    return dataclasses.replace(cal, peak_factors=factors, info={**cal.info, **info}), info
+
+
+def _inside(q: np.ndarray, y: np.ndarray) -> float:
+    return round(float(np.mean((y >= q[:, 0]) & (y <= q[:, -1]))), 4)

@@ -14,8 +14,6 @@ seeded), so a window's peak does not depend on what else is in the batch, and re
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -96,8 +94,9 @@ def daily_peaks(
     quantiles `peak_p10`.. (target units); `peak_time` (UTC) and `peak_hour` (local, fractional
     for sub-hourly data): the median of the paths' peak intervals, which minimises the expected
     timing error in hours; `likeliest_time`, the interval most paths peak in, and
-    `likeliest_probability`, their share. `peak_factors` (fitted by `fit_peak_factors`) widen or narrow the peak's
-    quantiles around its median, as the hourly calibration does for each hour."""
+    `likeliest_probability`, their share. `peak_factors` (fitted by
+    `forecasting.forecasts.calibration.fit_peak_factors`) widen or narrow the peak's quantiles
+    around its median, as the hourly calibration does for each hour."""
     cols = [quantile_column(q) for q in quantiles]
     fc = fc.sort_values([SERIES, "origin", "horizon"], kind="stable")
     steps = int(fc["horizon"].max()) if len(fc) else 0
@@ -158,44 +157,3 @@ def daily_peaks(
         out[c] = pd.DatetimeIndex(out[c]).tz_localize("UTC")
     out["day"] = pd.DatetimeIndex(out["day"]).date
     return out.reset_index(drop=True)[out_cols]
-
-
-def fit_peak_factors(
-    cal: Any, fc: pd.DataFrame, timezone: str, nonnegative: bool
-) -> tuple[Any, dict[str, Any]]:
-    """The interval calibration `cal` with the daily peak's own factors, fitted as the hourly
-    ones are (split conformal, scaled around the peak's median) on the validation days: `fc` is
-    the model's raw validation forecast with an `actual` column; only whole windows and whole
-    days count (a window the backtest left partial is left out). `cal`
-    unchanged when it measured no path correlation or fewer than MIN_ROWS days are whole."""
-    import dataclasses
-
-    from forecasting.evaluation.peaks import actual_daily_peaks
-    from forecasting.forecasts.calibration import MIN_ROWS, conformal_factor, scores
-
-    if cal is None or cal.correlation is None:
-        return cal, {}
-    size = fc.groupby([SERIES, "origin"], sort=False)["horizon"].transform("size")
-    calibrated = cal.apply_frame(fc[size == cal.horizon].copy(), nonnegative)  # whole windows
-    peaks = daily_peaks(calibrated.drop(columns=["actual"]), cal.quantiles, timezone,
-                        cal.correlation, nonnegative)  # fmt: skip
-    peaks = peaks[peaks["intervals"] == peaks["intervals"].max()]
-    actual = actual_daily_peaks(calibrated, timezone).astype({SERIES: str})
-    m = peaks.astype({SERIES: str}).merge(actual, on=[SERIES, "origin", "day"])
-    if len(m) < MIN_ROWS:
-        return cal, {"peak_days": len(m), "peak_skipped": f"fewer than {MIN_ROWS} whole days"}
-    cols = [f"peak_{quantile_column(p)}" for p in PEAK_QUANTILES]
-    pred, y = m[cols].to_numpy(dtype="float64"), m["actual_peak"].to_numpy(dtype="float64")
-    factors = np.ones(len(PEAK_QUANTILES))
-    for j, p in enumerate(PEAK_QUANTILES):
-        if j != 1:
-            factors[j] = conformal_factor(scores(pred, y, 1, j), 1 - p if j < 1 else p)
-    mid = pred[:, [1]]
-    after = np.sort(mid + factors[None, :] * (pred - mid), axis=1)
-    info = {"peak_days": len(m), "peak_coverage_before": _inside(pred, y),
-            "peak_coverage_after": _inside(after, y)}  # fmt: skip
-    return dataclasses.replace(cal, peak_factors=factors, info={**cal.info, **info}), info
-
-
-def _inside(q: np.ndarray, y: np.ndarray) -> float:
-    return round(float(np.mean((y >= q[:, 0]) & (y <= q[:, -1]))), 4)

@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 from scipy.special import ndtr, ndtri
 
-from forecasting.forecasts.calibration import IntervalCalibration, fit_interval_calibration
+from forecasting.forecasts.calibration import (
+    IntervalCalibration,
+    fit_interval_calibration,
+    fit_peak_factors,
+)
 from forecasting.forecasts.peaks import daily_peaks, fit_path_correlation
 
 Q = [0.1, 0.5, 0.9]
@@ -123,7 +127,6 @@ def test_the_peaks_own_factors_calibrate_its_interval_on_fresh_days():
     """Heavy-tailed hours (lognormal with a wide spread) whose paths, extended linearly past P90,
     underestimate the day's peak: the peak factors fitted on validation days bring the peak's
     P10-P90 to about 80% on other days, and are stored with the calibration."""
-    from forecasting.forecasts.peaks import fit_peak_factors
 
     def heavy(n, seed):
         fc, y = windows(n, 0.6, seed)
@@ -152,8 +155,6 @@ def test_the_peaks_own_factors_calibrate_its_interval_on_fresh_days():
 
 
 def test_peak_factors_leave_out_windows_the_backtest_left_partial():
-    from forecasting.forecasts.peaks import fit_peak_factors
-
     fc, y = windows(300, 0.7, seed=7)
     fc = fc.assign(actual=y.ravel())
     cal = fit_interval_calibration(fc[["p10", "p50", "p90"]].to_numpy(), y.ravel(),
