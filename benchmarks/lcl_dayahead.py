@@ -185,14 +185,16 @@ def _record(
     timing: dict[str, dict[str, Any]],
 ) -> None:
     """Backtest `run` on the test months and keep its forecasts and timings."""
+    from forecasting.models.registry import load_run
     from training.evaluate import evaluate_run
 
     scores, fcs = evaluate_run(run, *TEST, prepared=prepared)
     forecasts[name] = fcs["model"]
-    raw = _uncalibrated(run, fcs["model"], prepared)
+    model, meta = load_run(run)  # once, for the peak product and the uncalibrated forecasts
+    PEAKS[name] = _peak_product(model, meta, fcs["model"])
+    raw = _uncalibrated(model, fcs["model"], prepared)
     if raw is not None:
         RAW[name] = raw
-    PEAKS[name] = _peak_product(run, fcs["model"], prepared)
     timing[name] = {
         "fit_seconds": metrics.get("fit_seconds", 0.0),
         "features_seconds": metrics.get("features_seconds", 0.0),
@@ -216,14 +218,12 @@ RAW: dict[str, Any] = {}  # each calibrated model's test forecasts with its cali
 PEAKS: dict[str, Any] = {}  # each model's daily peaks over the test months
 
 
-def _peak_product(run: Path, fc: Any, prepared: Any) -> Any:
-    """The daily peak product of the run's test forecasts: from its copula paths when its
+def _peak_product(model: Any, meta: dict[str, Any], fc: Any) -> Any:
+    """The daily peak product of a run's test forecasts: from its copula paths when its
     calibration measured the hours' correlation, else the peak of its median path."""
     from forecasting.evaluation.peaks import median_path_peaks
     from forecasting.forecasts.peaks import daily_peaks
-    from forecasting.models.registry import load_run
 
-    model, meta = load_run(run)
     cal = getattr(model, "calibration_", None)
     tz = meta["timezone"]
     if cal is None or cal.correlation is None:
@@ -232,15 +232,12 @@ def _peak_product(run: Path, fc: Any, prepared: Any) -> Any:
                        cal.peak_factors)  # fmt: skip
 
 
-def _uncalibrated(run: Path, fc: Any, prepared: Any) -> Any:
-    """The run's test forecasts (the rows of `fc`, with its actuals) with the model's own
-    interval calibration switched off (an ensemble's members keep theirs); None when the run
-    has none."""
+def _uncalibrated(model: Any, fc: Any, prepared: Any) -> Any:
+    """A run's test forecasts (the rows of `fc`, with its actuals) with the model's own
+    interval calibration switched off, on `model` itself (an ensemble's members keep theirs);
+    None when the run has none."""
     import pandas as pd
 
-    from forecasting.models.registry import load_run
-
-    model, _ = load_run(run)
     if getattr(model, "calibration_", None) is None:
         return None
     model.calibration_ = None

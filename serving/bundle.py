@@ -22,7 +22,7 @@ import pandas as pd
 from forecasting.bundle_format import MANIFEST, MODEL_FILE, sha256
 from forecasting.config.features import FeatureConfig
 from forecasting.errors import BundleError, InputError
-from forecasting.forecasts.calibration import IntervalCalibration
+from forecasting.forecasts.calibration import IntervalCalibration, calibrated
 from forecasting.forecasts.frames import long_forecast, to_target_units
 from forecasting.threads import usable_cpus
 from serving.kinds import bundle_kind
@@ -135,8 +135,7 @@ class ManifestView:
 
     def calibrated(self, fc: pd.DataFrame) -> pd.DataFrame:
         """Long forecasts with the bundle's interval calibration applied, if it has one."""
-        cal = self.calibration
-        return fc if cal is None else cal.apply_frame(fc, bool(self.manifest["nonnegative"]))
+        return calibrated(fc, self.calibration, bool(self.manifest["nonnegative"]))
 
 
 @dataclass

@@ -30,6 +30,7 @@ import pandas as pd
 from forecasting.data.schema import SERIES
 from forecasting.evaluation.metrics import quantile_column
 from forecasting.evaluation.peaks import actual_daily_peaks
+from forecasting.forecasts.frames import scale_around
 from forecasting.forecasts.peaks import PEAK_QUANTILES, daily_peaks, fit_path_correlation
 
 METHOD = "split_conformal_scaled"
@@ -62,9 +63,7 @@ class IntervalCalibration:
         if len(h) and (h.min() < 1 or h.max() > self.horizon):
             raise ValueError(f"horizon steps {h.min()}..{h.max()} outside the calibration's "
                              f"1..{self.horizon}")  # fmt: skip
-        mid = pred[:, [self.centre]]
-        out = np.sort(mid + self.factors[h - 1] * (pred - mid), axis=1)
-        return np.clip(out, 0, None) if nonnegative else out
+        return scale_around(pred, self.centre, self.factors[h - 1], nonnegative)
 
     def apply_frame(self, fc: pd.DataFrame, nonnegative: bool) -> pd.DataFrame:
         """A long forecast frame (columns `horizon`, p10, p50, ...) with its quantile columns
@@ -116,6 +115,14 @@ class IntervalCalibration:
         return cls(list(quantiles), factors, info, correlation, _peak(obj.get("peak_factors")))
 
 
+def calibrated(
+    fc: pd.DataFrame, cal: IntervalCalibration | None, nonnegative: bool
+) -> pd.DataFrame:
+    """Long forecasts `fc` with the calibration `cal` applied in place (unchanged when None):
+    what every model, ensemble and bundle does to its forecasts."""
+    return fc if cal is None else cal.apply_frame(fc, nonnegative)
+
+
 OWN_KEYS = ("method", "quantiles", "factors", "path_correlation", "peak_factors")
 
 
@@ -163,13 +170,20 @@ def scores(pred: np.ndarray, y: np.ndarray, centre: int, j: int) -> np.ndarray:
     return r
 
 
-def conformal_factor(r: np.ndarray, level: float) -> float:
-    """The factor that puts a share `level` of the scores `r` at or below it (the conformal
-    rank with its finite-sample correction), within 0..MAX_FACTOR."""
-    return _factor(r, level)
+def conformal_factors(pred: np.ndarray, y: np.ndarray, quantiles: list[float]) -> np.ndarray:
+    """One factor per quantile of `pred` [rows, Q] (1 for the median): the one that puts a share
+    q of the actuals `y` below the scaled quantile, by the conformal rank of the scores."""
+    centre = quantiles.index(0.5)
+    out = np.ones(len(quantiles))
+    for j, q in enumerate(quantiles):
+        if j != centre:
+            out[j] = _factor(scores(pred, y, centre, j), 1 - q if j < centre else q)
+    return out
 
 
 def _factor(r: np.ndarray, level: float) -> float:
+    """The score that puts a share `level` of `r` at or below it (the conformal rank with its
+    finite-sample correction), within 0..MAX_FACTOR."""
     n = len(r)
     k = min(n, math.ceil((n + 1) * level))  # the finite-sample conformal rank, 1-based
     return float(np.clip(np.partition(r, k - 1)[k - 1], 0.0, MAX_FACTOR))
@@ -194,25 +208,20 @@ def fit_interval_calibration(
     if len(y) < MIN_ROWS:
         raise ValueError(f"interval calibration needs at least {MIN_ROWS} validation rows with "
                          f"a known actual, got {len(y)}")  # fmt: skip
-    centre = quantiles.index(0.5)
-    factors = np.ones((steps, len(quantiles)))
+    pooled = conformal_factors(pred, y, quantiles)
+    factors = np.tile(pooled, (steps, 1))
     pooled_steps = 0
-    for j, q in enumerate(quantiles):
-        if j == centre:
-            continue
-        level = 1 - q if j < centre else q
-        r = scores(pred, y, centre, j)
-        pooled = _factor(r, level)
-        for s in range(steps):
-            at = h == s + 1
-            enough = at.sum() >= MIN_ROWS
-            factors[s, j] = _factor(r[at], level) if enough else pooled
-            pooled_steps += not enough
+    for s in range(steps):
+        at = h == s + 1
+        if at.sum() >= MIN_ROWS:
+            factors[s] = conformal_factors(pred[at], y[at], quantiles)
+        else:
+            pooled_steps += 1
     cal = IntervalCalibration(quantiles, factors)
     after = cal.apply(pred, h, nonnegative=False)
     info = {
         "validation_rows": len(y),
-        "steps_pooled": pooled_steps // max(1, len(quantiles) - 1),
+        "steps_pooled": pooled_steps,
         "below_before": _below(pred, y, quantiles),
         "below_after": _below(after, y, quantiles),
         "coverage_before": _coverage(pred, y, quantiles),
@@ -287,18 +296,11 @@ def fit_peak_factors(
     m = peaks.astype({SERIES: str}).merge(actual, on=[SERIES, "origin", "day"])
     if len(m) < MIN_ROWS:
         return cal, {"peak_days": len(m), "peak_skipped": f"fewer than {MIN_ROWS} whole days"}
-    cols = [f"peak_{quantile_column(p)}" for p in PEAK_QUANTILES]
+    levels = list(PEAK_QUANTILES)
+    cols = [f"peak_{quantile_column(p)}" for p in levels]
     pred, y = m[cols].to_numpy(dtype="float64"), m["actual_peak"].to_numpy(dtype="float64")
-    factors = np.ones(len(PEAK_QUANTILES))
-    for j, p in enumerate(PEAK_QUANTILES):
-        if j != 1:
-            factors[j] = conformal_factor(scores(pred, y, 1, j), 1 - p if j < 1 else p)
-    mid = pred[:, [1]]
-    after = np.sort(mid + factors[None, :] * (pred - mid), axis=1)
-    info = {"peak_days": len(m), "peak_coverage_before": _inside(pred, y),
-            "peak_coverage_after": _inside(after, y)}  # fmt: skip
+    factors = conformal_factors(pred, y, levels)
+    after = scale_around(pred, levels.index(0.5), factors, nonnegative=False)
+    info = {"peak_days": len(m), "peak_coverage_before": _coverage(pred, y, levels),
+            "peak_coverage_after": _coverage(after, y, levels)}  # fmt: skip
     return dataclasses.replace(cal, peak_factors=factors, info={**cal.info, **info}), info
-
-
-def _inside(q: np.ndarray, y: np.ndarray) -> float:
-    return round(float(np.mean((y >= q[:, 0]) & (y <= q[:, -1]))), 4)

@@ -33,6 +33,17 @@ def long_forecast(
     return out
 
 
+def scale_around(
+    pred: np.ndarray, centre: int, factors: np.ndarray, nonnegative: bool
+) -> np.ndarray:
+    """Quantiles `pred` [rows, Q] moved away from (factor > 1) or towards (< 1) their column
+    `centre` by `factors` ([Q] or [rows, Q]); each row sorted, clipped at 0 for a non-negative
+    target. The interval calibrations (hourly and the daily peak's) apply their factors so."""
+    mid = pred[:, [centre]]
+    out = np.sort(mid + factors * (pred - mid), axis=1)
+    return np.clip(out, 0, None) if nonnegative else out
+
+
 def to_target_units(pred: np.ndarray, scale: np.ndarray, nonnegative: bool) -> np.ndarray:
     """Scaled model outputs (windows first, quantiles last) back to target units: multiplied
     by each window's scale and clipped at 0 for non-negative targets. Shared with serving."""

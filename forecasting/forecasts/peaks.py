@@ -19,6 +19,7 @@ import pandas as pd
 
 from forecasting.data.schema import SERIES, TIME
 from forecasting.evaluation.metrics import quantile_column
+from forecasting.forecasts.frames import scale_around
 
 PATHS = 400
 SEED = 2013
@@ -142,9 +143,7 @@ def daily_peaks(
         frame["intervals"] = mask[rows].sum(axis=1)
         pq = np.quantile(peak, PEAK_QUANTILES, axis=1).T  # [n, 3]
         if peak_factors is not None:
-            mid = pq[:, [1]]
-            pq = np.sort(mid + np.asarray(peak_factors)[None, :] * (pq - mid), axis=1)
-            pq = np.clip(pq, 0, None) if nonnegative else pq
+            pq = scale_around(pq, PEAK_QUANTILES.index(0.5), np.asarray(peak_factors), nonnegative)
         for i, p in enumerate(PEAK_QUANTILES):
             frame[f"peak_{quantile_column(p)}"] = pq[:, i]
         frame["peak_time"] = times[rows, middle]

@@ -76,12 +76,6 @@ class WindowModel:
             raise InputError(f"model.json: {exc}") from None
         return model
 
-    def calibrated(self, fc: pd.DataFrame) -> pd.DataFrame:
-        """`fc` (this model's long forecasts) with the interval calibration applied, if any."""
-        if self.calibration_ is None:
-            return fc
-        return self.calibration_.apply_frame(fc, self.nonnegative)
-
     def forecast(self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: Any) -> Any:
         raise NotImplementedError
 

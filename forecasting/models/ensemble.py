@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
-from forecasting.forecasts.calibration import IntervalCalibration
+from forecasting.forecasts.calibration import IntervalCalibration, calibrated
 from forecasting.forecasts.combine import combined_frame, member_skipped
 
 WEIGHTS = "weights.json"
@@ -86,9 +86,7 @@ class EnsembleForecaster:
         frames, skipped = self.member_forecasts(frame, origins, static)
         out, _ = combined_frame(frames, self.quantiles, self.weights, self.blocks, self.nonnegative)
         self.skipped_ = skipped
-        if self.calibration_ is not None:  # the combination's own, fitted on its validation
-            out = self.calibration_.apply_frame(out, self.nonnegative)
-        return out
+        return calibrated(out, self.calibration_, self.nonnegative)  # the combination's own
 
     @classmethod
     def load(cls, folder: Path) -> EnsembleForecaster:

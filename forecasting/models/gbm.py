@@ -30,6 +30,7 @@ from forecasting.errors import InputError
 from forecasting.evaluation.metrics import pinball, quantile_column
 from forecasting.features.windows import Windows, learn_categories, make_windows
 from forecasting.folders import write_json
+from forecasting.forecasts.calibration import calibrated
 from forecasting.forecasts.frames import to_target_units
 from forecasting.models.common import WindowModel, training_windows
 from forecasting.threads import usable_cpus
@@ -330,7 +331,7 @@ class GBMForecaster(WindowModel):
         pred = self._predict_windows(w)
         for i, q in enumerate(self.quantiles):
             out[quantile_column(q)] = pred[:, i]
-        return self.calibrated(out)
+        return calibrated(out, self.calibration_, self.nonnegative)
 
     # ---------------------------------------------------------- save / load
     def save(self, folder: Path) -> list[str]:

@@ -36,6 +36,7 @@ from forecasting.features.sequences import (
 )
 from forecasting.features.windows import learn_categories
 from forecasting.folders import write_json
+from forecasting.forecasts.calibration import calibrated
 from forecasting.forecasts.frames import long_forecast, to_target_units
 from forecasting.models.common import WindowModel, training_windows
 from forecasting.models.deep.networks import CNNLSTMNet
@@ -241,7 +242,7 @@ class SequenceForecaster(TorchGraph, WindowModel):
         s = self.sequences(frame, origins, static)
         self.skipped_ = s.skipped
         fc = long_forecast(s.index, self._predict(s), self.quantiles, pd.Timedelta(self.freq))
-        return self.calibrated(fc)
+        return calibrated(fc, self.calibration_, self.nonnegative)
 
     def attention(
         self, frame: pd.DataFrame, origins: pd.DatetimeIndex, static: pd.DataFrame | None = None
